@@ -1,0 +1,62 @@
+"""The Quart-Trio application: routes, error mapping and common headers."""
+
+from __future__ import annotations
+
+import logging
+from quart import Response, jsonify, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from .. import errors
+from ..runtime import Runtime
+from ._status import status
+
+log = logging.getLogger(__name__)
+
+
+class GatewayApp(QuartTrio):
+    """QuartTrio with the process's `Runtime` attached."""
+
+    runtime: Runtime
+
+
+def _error_response(exc: errors.ApiError) -> Response:
+    kind = errors.kind_of(exc)
+    response = jsonify(errors.error_body(exc))
+    response.status_code = kind.status
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return response
+
+
+def create_app(runtime: Runtime) -> GatewayApp:
+    """Build the app serving `runtime`'s configuration."""
+    app = GatewayApp("f7tproxy")
+    app.runtime = runtime
+    app.config["JSON_SORT_KEYS"] = False
+    app.register_blueprint(status)
+
+    @app.errorhandler(errors.ApiError)
+    async def api_error(exc: errors.ApiError) -> Response:
+        return _error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        # Unknown routes, wrong methods and the like still get FirecREST's error body.
+        response = _error_response(errors.ApiError(exc.description or exc.name))
+        response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return _error_response(errors.InternalError("Internal server error"))
+
+    @app.after_request
+    async def common_headers(response: Response) -> Response:
+        for name in ("X-Request-ID", "X-Correlation-ID"):
+            if name in request.headers:
+                response.headers[name] = request.headers[name]
+        return response
+
+    return app

@@ -1,0 +1,84 @@
+"""The `f7tproxy` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from . import config as config_mod
+from ._version import __version__
+from .errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _load(path: str) -> config_mod.Config | None:
+    try:
+        return config_mod.from_yaml(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from .server import serve
+
+    trio.run(serve, config)
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        if _load(path) is None:
+            status = EXIT_CONFIG
+        else:
+            print(f"{path}: ok")
+    return status
+
+
+def _cmd_version(_args: argparse.Namespace) -> int:
+    print(f"f7tproxy {__version__}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="f7tproxy", description="A FirecREST-v2-compatible web gateway to HPC clusters."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", "-c", required=True, metavar="FILE", help="YAML configuration")
+    serve.set_defaults(func=_cmd_serve)
+
+    check = commands.add_parser("check-config", help="validate configuration files and exit")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=_cmd_check_config)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(func=_cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `f7tproxy` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Typed configuration, loaded from YAML and validated at start."""
+
+from ._load import from_mapping, from_yaml
+from ._model import (
+    AuthConfig,
+    ClusterConfig,
+    Config,
+    Credentials,
+    DemoClient,
+    DemoIssuerConfig,
+    FileSystemConfig,
+    LoggingConfig,
+    OpenFgaConfig,
+    PoolConfig,
+    ProbeConfig,
+    ProbesConfig,
+    S3StagingConfig,
+    SchedulerConfig,
+    ServerConfig,
+    SshCaCredentials,
+    SshConfig,
+    SshServiceCredentials,
+    StaticKey,
+    StaticKeysCredentials,
+)
+from ._secret import Secret
+
+__all__ = [
+    "AuthConfig",
+    "ClusterConfig",
+    "Config",
+    "Credentials",
+    "DemoClient",
+    "DemoIssuerConfig",
+    "FileSystemConfig",
+    "LoggingConfig",
+    "OpenFgaConfig",
+    "PoolConfig",
+    "ProbeConfig",
+    "ProbesConfig",
+    "S3StagingConfig",
+    "SchedulerConfig",
+    "Secret",
+    "ServerConfig",
+    "SshCaCredentials",
+    "SshConfig",
+    "SshServiceCredentials",
+    "StaticKey",
+    "StaticKeysCredentials",
+    "from_mapping",
+    "from_yaml",
+]

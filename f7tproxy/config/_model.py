@@ -1,0 +1,387 @@
+"""The typed configuration: frozen attrs classes, one per YAML section.
+
+Every field has a default a small site can keep, unless the site must decide
+(a cluster's host, its known_hosts file, its credentials). Durations are
+seconds, sizes are bytes. The string under each field is its documentation;
+`conf/example.yaml` shows every section with comments.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import posixpath
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+import attrs
+
+from ._secret import Secret
+
+MiB = 1024 * 1024
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$")
+
+
+class FieldProblem(ValueError):
+    """A field's value fails its validator; the loader adds `field` to the key path."""
+
+    def __init__(self, field: str, text: str) -> None:
+        super().__init__(f"{field}: {text}")
+        self.field = field
+        self.text = text
+
+
+def _check(test: Callable[[Any], bool], text: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def validate(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not test(value):
+            raise FieldProblem(attr.name, text.format(value=value))
+
+    return validate
+
+
+_positive = _check(lambda x: x > 0, "must be greater than 0, got {value!r}")
+_non_negative = _check(lambda x: x >= 0, "must be 0 or more, got {value!r}")
+_port = _check(lambda x: 0 <= x <= 65535, "expected a port number (0-65535), got {value!r}")
+_abs_posix_path = _check(
+    lambda x: x.startswith("/") and posixpath.normpath(x) == x,
+    "expected an absolute, normalised path, got {value!r}",
+)
+_cluster_name = _check(
+    lambda x: bool(_NAME.match(x)),
+    "expected a lower-case name of letters, digits, '.', '_' or '-', got {value!r}",
+)
+_posix_user = _check(
+    lambda x: bool(_POSIX_USER.match(x)) and len(x) <= 32,
+    "expected a POSIX user name, got {value!r}",
+)
+_url = _check(lambda x: bool(re.match(r"^https?://[^/\s]+", x)), "expected an http(s) URL, got {value!r}")
+_min_part = _check(lambda x: x >= 5 * MiB, "must be at least 5 MiB (S3's smallest part), got {value!r}")
+
+
+# --------------------------------------------------------------------------- server
+
+
+@attrs.frozen
+class ServerConfig:
+    """How f7tproxy listens."""
+
+    bind: str = "127.0.0.1"
+    """Address the HTTP API binds to."""
+    port: int = attrs.field(default=8000, validator=_port)
+    """TCP port of the HTTP API (0 picks a free port, for tests)."""
+    admin_socket: pathlib.Path = pathlib.Path("/run/f7tproxy/admin.sock")
+    """Unix socket (created with mode 0600) that the admin dashboard reads."""
+    shutdown_grace: float = attrs.field(default=10.0, validator=_non_negative)
+    """On SIGTERM/SIGINT, how long in-flight requests may take before they are cancelled."""
+    root_path: str = ""
+    """URL prefix when f7tproxy sits behind a reverse proxy under a sub-path (FirecREST's apis_root_path)."""
+    public_url: str | None = attrs.field(default=None, validator=_url)
+    """The URL clients use to reach f7tproxy; defaults to http://<bind>:<port>."""
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@attrs.frozen
+class OpenFgaConfig:
+    """Authorization of each /{system}/ call with an OpenFGA Check."""
+
+    url: str = attrs.field(validator=_url)
+    """Base URL of the OpenFGA HTTP API."""
+    store_id: str
+    """The OpenFGA store holding the relations."""
+    authorization_model_id: str | None = None
+    """Pin a model id; default is the store's latest model."""
+    api_token: Secret | None = None
+    """Bearer token for the OpenFGA API, if it requires one."""
+    relation: str = "member"
+    """Relation checked between `user:<name>` and the system object."""
+    object: str = "vcluster:{system}"
+    """The system object; `{system}` is replaced by the system name."""
+    timeout: float = attrs.field(default=1.0, validator=_positive)
+    """Deadline of one Check; past it the request gets 503, never an allow."""
+    cache_ttl: float = attrs.field(default=10.0, validator=_non_negative)
+    """How long a decision is reused (0 disables the cache)."""
+
+
+@attrs.frozen
+class DemoClient:
+    """A client of the demo token issuer (client-credentials grant)."""
+
+    client_id: str
+    """OAuth2 client id."""
+    secret: Secret
+    """OAuth2 client secret."""
+    username: str = attrs.field(validator=_posix_user)
+    """POSIX user name put in the token's username claim."""
+
+
+@attrs.frozen
+class DemoIssuerConfig:
+    """A built-in OAuth2 token issuer for demos and tests. Never enable it in production."""
+
+    enabled: bool = False
+    """Serve /auth/token, /auth/jwks and OIDC discovery, signing with a key generated at start."""
+    clients: tuple[DemoClient, ...] = ()
+    """The clients that may get tokens."""
+    token_ttl: float = attrs.field(default=300.0, validator=_positive)
+    """Lifetime of issued tokens."""
+    audience: str = "f7tproxy"
+    """The `aud` of issued tokens."""
+
+
+@attrs.frozen
+class AuthConfig:
+    """How bearer tokens are validated and calls authorized."""
+
+    issuer: str | None = None
+    """Expected `iss`; also where OIDC discovery looks when jwks_url is not set. Unset: `iss` is not checked."""
+    audiences: tuple[str, ...] = ()
+    """Accepted `aud` values; empty: `aud` is not checked."""
+    jwks_url: str | None = attrs.field(default=None, validator=_url)
+    """URL of the IdP's JWKS; unset: found through `<issuer>/.well-known/openid-configuration`."""
+    username_claims: tuple[str, ...] = ("preferred_username", "username")
+    """Claims tried in order for the user name, which must be a valid POSIX user name."""
+    algorithms: tuple[str, ...] = (
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    )  # fmt: skip
+    """Accepted signature algorithms (asymmetric only by default; `none` is never accepted)."""
+    leeway: float = attrs.field(default=30.0, validator=_non_negative)
+    """Clock skew allowed on `exp`, `nbf` and `iat`."""
+    jwks_timeout: float = attrs.field(default=5.0, validator=_positive)
+    """Deadline for fetching discovery and JWKS documents."""
+    jwks_refetch_interval: float = attrs.field(default=30.0, validator=_non_negative)
+    """At most one JWKS refetch per this many seconds on unknown `kid`s."""
+    openfga: OpenFgaConfig | None = None
+    """Optional OpenFGA authorization."""
+    demo_issuer: DemoIssuerConfig = DemoIssuerConfig()
+    """Optional built-in token issuer (demos and tests only)."""
+
+
+# --------------------------------------------------------------------------- ssh
+
+
+@attrs.frozen
+class SshCaCredentials:
+    """f7tproxy signs a short-lived certificate per user with a CA the cluster trusts."""
+
+    mode: Literal["ssh_ca"]
+    ca_key: Secret
+    """The CA private key (OpenSSH format), typically ``{file: /etc/f7tproxy/user_ca}``."""
+    cert_ttl: float = attrs.field(default=3600.0, validator=_positive)
+    """Validity of each user certificate."""
+    renew_before: float = attrs.field(default=300.0, validator=_non_negative)
+    """A certificate closer than this to expiry is not used for new connections."""
+
+
+@attrs.frozen
+class SshServiceCredentials:
+    """The user's JWT is POSTed to a key service that returns a certificate (FirecREST's SSHService)."""
+
+    mode: Literal["ssh_service"]
+    url: str = attrs.field(validator=_url)
+    """Base URL of the key service (`POST {url}/api/v1/ssh-keys`)."""
+    timeout: float = attrs.field(default=5.0, validator=_positive)
+    """Deadline of one key request."""
+
+
+@attrs.frozen
+class StaticKey:
+    """A configured key for one user."""
+
+    private_key: Secret
+    """The private key (OpenSSH or PEM format)."""
+    certificate: pathlib.Path | None = None
+    """Optional OpenSSH certificate file for the key."""
+    passphrase: Secret | None = None
+    """Passphrase of the private key, if any."""
+
+
+@attrs.frozen
+class StaticKeysCredentials:
+    """A configured key per user (small sites, tests)."""
+
+    mode: Literal["static_keys"]
+    keys: dict[str, StaticKey] = attrs.field(factory=dict)
+    """User name to key."""
+
+
+Credentials = SshCaCredentials | SshServiceCredentials | StaticKeysCredentials
+CREDENTIAL_MODES: dict[str, type[Credentials]] = {
+    "ssh_ca": SshCaCredentials,
+    "ssh_service": SshServiceCredentials,
+    "static_keys": StaticKeysCredentials,
+}
+
+
+@attrs.frozen
+class PoolConfig:
+    """Limits and timeouts of the per-user SSH connection pool."""
+
+    sessions_per_connection: int = attrs.field(default=9, validator=_positive)
+    """Channels used at once on one connection; keep it at most sshd's MaxSessions - 1."""
+    max_connections_per_user: int = attrs.field(default=4, validator=_positive)
+    """Connections one user may hold to this cluster."""
+    max_connections: int = attrs.field(default=256, validator=_positive)
+    """Connections all users together may hold to this cluster."""
+    lease_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """How long a request waits for a free channel before it gets 503 with Retry-After."""
+    idle_timeout: float = attrs.field(default=60.0, validator=_positive)
+    """An unused connection is closed after this long."""
+    keepalive_interval: float = attrs.field(default=15.0, validator=_positive)
+    """Seconds between SSH keepalives, which detect dead connections."""
+    keepalive_count_max: int = attrs.field(default=3, validator=_positive)
+    """Unanswered keepalives after which a connection is dropped."""
+    connect_timeout: float = attrs.field(default=5.0, validator=_positive)
+    """Deadline for the TCP connect and SSH handshake."""
+    login_timeout: float = attrs.field(default=5.0, validator=_positive)
+    """Deadline for authentication."""
+    command_timeout: float = attrs.field(default=30.0, validator=_positive)
+    """Default deadline of one remote command (also enforced remotely with `timeout`)."""
+
+
+@attrs.frozen
+class SshConfig:
+    """How to reach the cluster's login node."""
+
+    host: str
+    """Login node host name or address."""
+    known_hosts: pathlib.Path
+    """OpenSSH known_hosts file; the host key is always verified against it."""
+    credentials: Credentials
+    """How users log in: `mode` is ssh_ca, ssh_service or static_keys."""
+    port: int = attrs.field(default=22, validator=_port)
+    """sshd port."""
+    pool: PoolConfig = PoolConfig()
+    """Connection pool limits and timeouts."""
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@attrs.frozen
+class SchedulerConfig:
+    """The batch scheduler, driven through its command line over SSH."""
+
+    type: Literal["slurm", "pbs"] = "slurm"
+    """Scheduler kind."""
+    timeout: float = attrs.field(default=10.0, validator=_positive)
+    """Deadline of one scheduler command."""
+    version: str | None = None
+    """Version shown in /status/systems (informational)."""
+
+
+@attrs.frozen
+class FileSystemConfig:
+    """A file system users may work in through the API."""
+
+    path: str = attrs.field(validator=_abs_posix_path)
+    """Absolute, normalised mount point."""
+    data_type: Literal["users", "store", "archive", "apps", "scratch", "project"] = "users"
+    """FirecREST's data type."""
+    default_work_dir: bool = False
+    """Jobs without a working directory run here (at most one per cluster)."""
+
+
+@attrs.frozen
+class S3StagingConfig:
+    """S3-compatible store for large transfers (presigned multipart URLs and a staging job)."""
+
+    private_url: str = attrs.field(validator=_url)
+    """Endpoint f7tproxy and the cluster use."""
+    public_url: str = attrs.field(validator=_url)
+    """Endpoint put into presigned URLs handed to clients."""
+    access_key_id: Secret
+    """S3 access key id."""
+    secret_access_key: Secret
+    """S3 secret key."""
+    region: str = "us-east-1"
+    """S3 region."""
+    url_ttl: float = attrs.field(default=604800.0, validator=_positive)
+    """Validity of presigned URLs."""
+    max_part_size: int = attrs.field(default=1024 * MiB, validator=_min_part)
+    """Largest part of a multipart upload (S3 requires at least 5 MiB)."""
+    object_expiry_days: int = attrs.field(default=10, validator=_positive)
+    """Staged objects expire after this many days (bucket lifecycle rule)."""
+
+
+@attrs.frozen
+class ProbeConfig:
+    """One health probe."""
+
+    timeout: float = attrs.field(default=10.0, validator=_positive)
+    """Deadline of the probe; past it the service is unhealthy."""
+
+
+def _default_probes() -> dict[str, ProbeConfig]:
+    return {name: ProbeConfig() for name in ("ssh", "scheduler", "filesystem", "s3")}
+
+
+@attrs.frozen
+class ProbesConfig:
+    """Health probes of a cluster's services."""
+
+    interval: float = attrs.field(default=60.0, validator=_positive)
+    """Seconds between probe runs."""
+    services: dict[Literal["ssh", "scheduler", "filesystem", "s3"], ProbeConfig] = attrs.field(
+        factory=_default_probes
+    )
+    """Probes to run; a service left out is not probed and never gated (s3 runs only with staging)."""
+
+
+@attrs.frozen
+class ClusterConfig:
+    """One cluster (FirecREST "system")."""
+
+    name: str = attrs.field(validator=_cluster_name)
+    """System name used in URLs."""
+    ssh: SshConfig
+    """How to reach it."""
+    description: str = ""
+    """Free text shown to operators."""
+    scheduler: SchedulerConfig = SchedulerConfig()
+    """The batch scheduler."""
+    service_account: str | None = attrs.field(default=None, validator=_posix_user)
+    """User the health probes run as; unset: probes needing a user are skipped."""
+    file_systems: tuple[FileSystemConfig, ...] = ()
+    """File systems exposed through the API; paths outside them are refused."""
+    max_ops_file_size: int = attrs.field(default=5 * MiB, validator=_positive)
+    """Largest file handled inline (view, upload, download); larger ones go through transfers."""
+    transfer_directives: tuple[str, ...] = ()
+    """Extra scheduler directives for transfer jobs, e.g. '#SBATCH --time=0-00:15:00'."""
+    staging: S3StagingConfig | None = None
+    """S3 staging store for large transfers; unset: large transfers are not offered."""
+    probes: ProbesConfig = ProbesConfig()
+    """Health probes."""
+
+
+# --------------------------------------------------------------------------- top level
+
+
+@attrs.frozen
+class LoggingConfig:
+    """Logging."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written."""
+
+
+@attrs.frozen
+class Config:
+    """The whole configuration of one f7tproxy process."""
+
+    auth: AuthConfig = AuthConfig()
+    """Token validation and authorization."""
+    server: ServerConfig = ServerConfig()
+    """Listening addresses and shutdown."""
+    clusters: tuple[ClusterConfig, ...] = ()
+    """The clusters served."""
+    logging: LoggingConfig = LoggingConfig()
+    """Logging."""
+
+    def cluster(self, name: str) -> ClusterConfig | None:
+        """The cluster called `name` (case-insensitive), or None."""
+        name = name.lower()
+        return next((c for c in self.clusters if c.name == name), None)

@@ -1,0 +1,141 @@
+"""The one exception tree of f7tproxy, and the one table that maps it to HTTP.
+
+    F7tError                         every error f7tproxy raises on purpose
+    ├── ConfigError                  the configuration cannot be used (never reaches HTTP)
+    └── ApiError                     an answer to a client: status, FirecREST errorType, message
+        ├── BadRequest               400  malformed input
+        │   └── ValidationFailed     400  field errors, errorType "validation"
+        ├── Unauthorized             401  missing, forged or expired token
+        ├── Forbidden                403  not allowed (OpenFGA or the cluster's permissions)
+        ├── NotFound                 404  unknown system, job or path
+        ├── RequestTimeout           408  a remote command ran past its deadline
+        ├── PayloadTooLarge          413  input or output past a configured size limit
+        ├── BackendFailure           424  the cluster cannot be reached (SSH failed)
+        ├── RateLimited              429  too many requests (carries Retry-After)
+        ├── InternalError            500  a bug or an unexpected remote answer
+        └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
+
+`STATUS` below is the single table from exception class to (HTTP status, errorType).
+Code raises the most specific class; the HTTP layer calls `error_body` and never
+chooses a status code itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+class F7tError(Exception):
+    """Base class of every error f7tproxy raises on purpose."""
+
+
+class ConfigError(F7tError):
+    """The configuration is unusable.
+
+    `problems` holds one line per problem, each naming the file and key path.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class ApiError(F7tError):
+    """An error that becomes an HTTP answer with FirecREST's error body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        data: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        self.retry_after = retry_after
+
+
+class BadRequest(ApiError):
+    """The request is malformed."""
+
+
+class ValidationFailed(BadRequest):
+    """The request body or parameters fail validation; `data["fields"]` lists them."""
+
+
+class Unauthorized(ApiError):
+    """No valid bearer token."""
+
+
+class Forbidden(ApiError):
+    """The user may not do this."""
+
+
+class NotFound(ApiError):
+    """The named system, job or path does not exist."""
+
+
+class RequestTimeout(ApiError):
+    """A remote command ran past its deadline."""
+
+
+class PayloadTooLarge(ApiError):
+    """Input or output is larger than a configured limit."""
+
+
+class BackendFailure(ApiError):
+    """The cluster could not be reached or refused us."""
+
+
+class RateLimited(ApiError):
+    """The client sent too many requests."""
+
+
+class InternalError(ApiError):
+    """Something went wrong that is not the client's fault."""
+
+
+class ServiceUnavailable(ApiError):
+    """The backend is busy or unhealthy; try again after `retry_after` seconds."""
+
+
+@attrs.frozen
+class ErrorKind:
+    status: int
+    error_type: str = "error"
+
+
+STATUS: dict[type[ApiError], ErrorKind] = {
+    BadRequest: ErrorKind(400),
+    ValidationFailed: ErrorKind(400, "validation"),
+    Unauthorized: ErrorKind(401),
+    Forbidden: ErrorKind(403),
+    NotFound: ErrorKind(404),
+    RequestTimeout: ErrorKind(408),
+    PayloadTooLarge: ErrorKind(413),
+    BackendFailure: ErrorKind(424),
+    RateLimited: ErrorKind(429),
+    InternalError: ErrorKind(500),
+    ServiceUnavailable: ErrorKind(503),
+}
+
+
+def kind_of(exc: ApiError) -> ErrorKind:
+    """The status and errorType of `exc`, from its most specific class in `STATUS`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return STATUS[InternalError]
+
+
+def error_body(exc: ApiError, *, user: str | None = None) -> dict[str, Any]:
+    """FirecREST's `ApiResponseError` body for `exc`."""
+    return {
+        "errorType": kind_of(exc).error_type,
+        "message": exc.message,
+        "data": exc.data,
+        "user": user,
+    }

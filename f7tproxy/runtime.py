@@ -1,0 +1,22 @@
+"""What a running f7tproxy shares between its parts and its request handlers."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from .config import Config
+
+
+@attrs.define
+class Runtime:
+    """The live parts of one f7tproxy process.
+
+    Built by `f7tproxy.server.serve` once every part has started; request
+    handlers reach it as `current_app.runtime` and never build parts themselves.
+    """
+
+    config: Config
+    started_at: float = attrs.field(factory=time.time)
+    """Wall-clock start time (seconds since the epoch)."""

@@ -1,0 +1,75 @@
+"""`f7tproxy serve`: the root nursery and everything started in it.
+
+    root nursery
+    ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+    └── hypercorn (trio)      the Quart-Trio app
+
+Later parts (the trio-asyncio loop, the SSH pool, the health checker, the admin
+socket) are started here too, each with `await nursery.start(part.run)`, so that
+the HTTP API only opens once every part it needs can serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from functools import partial
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from .api import create_app
+from .config import Config
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _hypercorn_config(config: Config) -> hypercorn.config.Config:
+    hc = hypercorn.config.Config()
+    host = config.server.bind
+    hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
+    hc.graceful_timeout = config.server.shutdown_grace
+    hc.root_path = config.server.root_path
+    hc.accesslog = None  # the access log is ours (JSON), not hypercorn's
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.include_server_header = False
+    return hc
+
+
+async def serve(
+    config: Config,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run f7tproxy until SIGINT or SIGTERM, then shut down within the grace period.
+
+    Reports the bound URLs through `task_status` once the API accepts requests.
+    """
+    stop = trio.Event()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as root:
+
+            async def watch_signals() -> None:
+                async for signum in signals:
+                    log.info("received %s, shutting down (grace %.0f s)",
+                             signal.Signals(signum).name, config.server.shutdown_grace)
+                    stop.set()
+                    # Past the grace period (plus a little for closing), stop waiting.
+                    root.cancel_scope.deadline = trio.current_time() + config.server.shutdown_grace + 2
+                    return
+
+            root.start_soon(watch_signals)
+            runtime = Runtime(config=config)
+            app = create_app(runtime)
+            binds = await root.start(
+                partial(hypercorn.trio.serve, app, _hypercorn_config(config), shutdown_trigger=stop.wait)
+            )
+            log.info("f7tproxy serving on %s", ", ".join(binds))
+            task_status.started(binds)
+            await stop.wait()
+            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
+            # once it returns the nursery's other tasks are cancelled below.
+        # leaving the nursery block: all tasks are done
+    log.info("f7tproxy stopped")

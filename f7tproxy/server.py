@@ -1,11 +1,12 @@
 """`f7tproxy serve`: the root nursery and everything started in it.
 
-    root nursery
-    ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
-    └── hypercorn (trio)      the Quart-Trio app
+    trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
+    └── root nursery
+        ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the trio-asyncio loop, the SSH pool, the health checker, the admin
-socket) are started here too, each with `await nursery.start(part.run)`, so that
+Later parts (the SSH pool, the health checker, the admin socket) are started
+in the root nursery too, each with `await nursery.start(part.run)`, so that
 the HTTP API only opens once every part it needs can serve.
 """
 
@@ -22,6 +23,7 @@ import trio
 from .api import create_app
 from .config import Config
 from .runtime import Runtime
+from .ssh import asyncio_loop
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ async def serve(
     """
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as root:
+        async with asyncio_loop(), trio.open_nursery() as root:
 
             async def watch_signals() -> None:
                 async for signum in signals:

@@ -25,7 +25,14 @@ log = logging.getLogger(__name__)
 class Auth:
     """Turns an `Authorization` header into a `User`, and checks the user's access to a system."""
 
-    def __init__(self, config: Config, *, authorizer: OpenFgaAuthorizer | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        key_source: KeySource | None = None,
+        authorizer: OpenFgaAuthorizer | None = None,
+    ) -> None:
+        """Build the parts from `config`; `key_source` and `authorizer` replace the configured ones (tests)."""
         auth = config.auth
         self.config = config
         self.demo_issuer: DemoIssuer | None = None
@@ -40,7 +47,7 @@ class Auth:
             audiences = auth.audiences
             issuer = lambda: auth.issuer  # noqa: E731
         self.keys = KeyStore(
-            source,
+            key_source or source,
             timeout=auth.jwks_timeout,
             refetch_interval=auth.jwks_refetch_interval,
             refresh_interval=auth.jwks_refresh_interval,

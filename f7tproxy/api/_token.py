@@ -20,7 +20,7 @@ demo_issuer = Blueprint("demo_issuer", __name__)
 
 
 def _issuer() -> DemoIssuer:
-    issuer = current_app.runtime.auth.demo_issuer  # type: ignore[attr-defined]
+    issuer: DemoIssuer | None = current_app.runtime.auth.demo_issuer  # type: ignore[attr-defined]
     assert issuer is not None, "the demo issuer blueprint is registered only when enabled"
     return issuer
 

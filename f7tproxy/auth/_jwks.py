@@ -83,10 +83,13 @@ class HttpKeySource:
         async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as client:
             uri = await self._jwks_uri(client)
             try:
-                return await self._get_json(client, uri)
+                doc = await self._get_json(client, uri)
             except KeySourceError:
                 self._discovered = None  # the IdP may have moved its JWKS: rediscover next time
                 raise
+        if not isinstance(doc, dict):
+            raise KeySourceError(f"{uri}: not a JSON object")
+        return doc
 
 
 class LocalKeySource:

@@ -41,7 +41,7 @@ def _client_configuration(config: OpenFgaConfig) -> ClientConfiguration:
         authorization_model_id=config.authorization_model_id,
         credentials=credentials,
         # Our own deadline bounds the whole check; the SDK must not retry past it.
-        retry_params=RetryParams(max_retry=0),
+        retry_params=RetryParams(max_retry=0),  # type: ignore[no-untyped-call]  # SDK lacks hints
         timeout_millisec=max(1, int(config.timeout * 1000)),
     )
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
@@ -37,6 +38,7 @@ class Auth:
         self.config = config
         self.demo_issuer: DemoIssuer | None = None
         source: KeySource
+        issuer: Callable[[], str | None]
         if auth.demo_issuer.enabled:
             self.demo_issuer = demo = DemoIssuer(auth.demo_issuer, public_url=config.server.public_url)
             source = LocalKeySource(demo.jwks, "demo issuer")

@@ -94,7 +94,7 @@ class FakeOpenFga:
         config.errorlog = None
 
         async def serve(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-            await hypercorn.trio.serve(self.app(), config, task_status=task_status)  # type: ignore[arg-type]
+            await hypercorn.trio.serve(self.app(), config, task_status=task_status)
 
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(serve)

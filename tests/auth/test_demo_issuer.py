@@ -19,7 +19,7 @@ from ..server_process import ServerProcess
 from . import tokens
 from .inprocess import in_process, make_config
 
-WriteConfig = Callable[[dict[str, Any]], pathlib.Path]
+WriteConfig = Callable[..., pathlib.Path]
 DEMO = {
     "audiences": ["f7tproxy"],
     "demo_issuer": {
@@ -40,7 +40,8 @@ def server(write_config: WriteConfig) -> Iterator[ServerProcess]:
 
 def _systems(client: Firecrest) -> list[dict[str, Any]]:
     try:
-        return client.systems()
+        systems: list[dict[str, Any]] = client.systems()
+        return systems
     finally:
         client.close_session()
 

@@ -34,9 +34,10 @@ class FakeSource:
         return self.doc
 
 
-def _store(source: FakeSource, **kw: float) -> KeyStore:
-    opts = {"timeout": 5.0, "refetch_interval": 30.0, "refresh_interval": 3600.0, **kw}
-    return KeyStore(source, **opts)
+def _store(
+    source: FakeSource, *, timeout: float = 5.0, refetch_interval: float = 30.0, refresh_interval: float = 3600.0
+) -> KeyStore:
+    return KeyStore(source, timeout=timeout, refetch_interval=refetch_interval, refresh_interval=refresh_interval)
 
 
 async def test_keys_are_loaded_before_ready(nursery: trio.Nursery) -> None:

@@ -49,5 +49,7 @@ async def authenticate_request() -> None:
     user = await runtime.auth.authenticate(request.headers.get("Authorization"))
     g.user = user
     system = (request.view_args or {}).get("system")
-    if isinstance(system, str) and runtime.config.cluster(system) is not None:
-        await runtime.auth.authorize(user, runtime.config.cluster(system).name)
+    # Only configured systems are checked; an unknown one is the route's 404.
+    cluster = runtime.config.cluster(system) if isinstance(system, str) else None
+    if cluster is not None:
+        await runtime.auth.authorize(user, cluster.name)

@@ -7,6 +7,7 @@ import time
 import attrs
 
 from .config import Config
+from .ssh import PoolSupervisor
 
 
 @attrs.define
@@ -18,5 +19,7 @@ class Runtime:
     """
 
     config: Config
+    pool: PoolSupervisor
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""

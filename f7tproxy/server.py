@@ -3,9 +3,10 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        ├── PoolSupervisor        per-user SSH connections and leases
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the SSH pool, the health checker, the admin socket) are started
+Later parts (the health checker, the admin socket) are started
 in the root nursery too, each with `await nursery.start(part.run)`, so that
 the HTTP API only opens once every part it needs can serve.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import signal
-from functools import partial
 
 import hypercorn.config
 import hypercorn.trio
@@ -23,7 +23,7 @@ import trio
 from .api import create_app
 from .config import Config
 from .runtime import Runtime
-from .ssh import asyncio_loop
+from .ssh import PoolSupervisor, asyncio_loop
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ async def serve(
     """Run f7tproxy until SIGINT or SIGTERM, then shut down within the grace period.
 
     Reports the bound URLs through `task_status` once the API accepts requests.
+    Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
+    pool = PoolSupervisor(config.clusters)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -63,15 +65,25 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
-            runtime = Runtime(config=config)
+            await root.start(pool.run)
+            runtime = Runtime(config=config, pool=pool)
             app = create_app(runtime)
-            binds = await root.start(
-                partial(hypercorn.trio.serve, app, _hypercorn_config(config), shutdown_trigger=stop.wait)
-            )
+            http_done = trio.Event()
+
+            async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                try:
+                    await hypercorn.trio.serve(
+                        app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                    )
+                finally:
+                    http_done.set()
+
+            binds = await root.start(serve_http)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
-            await stop.wait()
-            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
-            # once it returns the nursery's other tasks are cancelled below.
+            # hypercorn returns once it has drained requests (bounded by graceful_timeout);
+            # then the other parts are cancelled: the pool closes its connections.
+            await http_done.wait()
+            root.cancel_scope.cancel()
         # leaving the nursery block: all tasks are done
     log.info("f7tproxy stopped")

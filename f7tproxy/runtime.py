@@ -8,6 +8,7 @@ import attrs
 
 from .auth import Auth
 from .config import Config
+from .health import HealthChecker
 from .ssh import PoolSupervisor
 
 
@@ -26,3 +27,7 @@ class Runtime:
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    health: HealthChecker = attrs.field(
+        default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool), takes_self=True)
+    )
+    """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""

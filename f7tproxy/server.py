@@ -5,9 +5,10 @@
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── PoolSupervisor        per-user SSH connections and leases
+        ├── HealthChecker         one probe loop per (system, service)
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the health checker, the admin socket) are started
+Later parts (the admin socket) are started
 in the root nursery too, each with `await nursery.start(part.run)`, so that
 the HTTP API only opens once every part it needs can serve.
 """
@@ -71,6 +72,7 @@ async def serve(
             await root.start(auth.run)
             await root.start(pool.run)
             runtime = Runtime(config=config, pool=pool, auth=auth)
+            await root.start(runtime.health.run)
             app = create_app(runtime)
             http_done = trio.Event()
 

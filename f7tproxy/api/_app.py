@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
+from ._health import gate_request
 from ._status import status
 from ._token import demo_issuer
 
@@ -42,6 +43,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
     app.before_request(authenticate_request)
+    app.before_request(gate_request)
 
     @app.errorhandler(errors.ApiError)
     async def api_error(exc: errors.ApiError) -> Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from quart import Blueprint, current_app
 
 from ..config import ClusterConfig
+from ..health import HealthChecker
 from ._auth import public
 
 status = Blueprint("status", __name__, url_prefix="/status")
@@ -15,11 +17,14 @@ status = Blueprint("status", __name__, url_prefix="/status")
 @status.get("/liveness/")
 @public
 async def liveness() -> dict[str, Any]:
-    """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet)."""
-    return {"healthcheckRuns": {}, "lastUpdate": 0}
+    """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
+
+    `stale` (ours, not FirecREST's) lists results too old to trust.
+    """
+    return current_app.runtime.health.liveness()  # type: ignore[attr-defined, no-any-return]
 
 
-def _system(cluster: ClusterConfig) -> dict[str, Any]:
+def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
     # FirecREST returns its whole cluster config here; we show only what clients use,
     # and never credentials, keys or storage secrets.
     return {
@@ -30,7 +35,12 @@ def _system(cluster: ClusterConfig) -> dict[str, Any]:
             "version": cluster.scheduler.version,
             "connectionMode": "ssh",
         },
-        "servicesHealth": None,
+        "servicesHealth": health.services_health(cluster.name),
+        "lastHealthCheck": _iso(health.last_health_check(cluster.name)),
+        "probing": {
+            "services": list(cluster.probes.services),
+            "intervalCheck": cluster.probes.interval,
+        },
         "fileSystems": [
             {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
             for fs in cluster.file_systems
@@ -41,5 +51,9 @@ def _system(cluster: ClusterConfig) -> dict[str, Any]:
 @status.get("/systems")
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
-    config = current_app.runtime.config  # type: ignore[attr-defined]
-    return {"systems": [_system(c) for c in config.clusters]}
+    runtime = current_app.runtime  # type: ignore[attr-defined]
+    return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
+
+
+def _iso(t: datetime.datetime | None) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")

@@ -6,6 +6,7 @@ import time
 
 import attrs
 
+from .admin import RequestStats
 from .auth import Auth
 from .config import Config
 from .health import HealthChecker
@@ -31,3 +32,5 @@ class Runtime:
         default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool), takes_self=True)
     )
     """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""
+    requests: RequestStats = attrs.field(factory=RequestStats)
+    """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""

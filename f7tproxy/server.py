@@ -6,11 +6,11 @@
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── PoolSupervisor        per-user SSH connections and leases
         ├── HealthChecker         one probe loop per (system, service)
+        ├── AdminServer           the admin socket (mode 0600) for the dashboard
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the admin socket) are started
-in the root nursery too, each with `await nursery.start(part.run)`, so that
-the HTTP API only opens once every part it needs can serve.
+Every part is started with `await nursery.start(part.run)`, so that the HTTP
+API only opens once every part it needs can serve.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
+from .admin import AdminServer
 from .api import create_app
 from .auth import Auth
 from .config import Config
@@ -73,6 +74,7 @@ async def serve(
             await root.start(pool.run)
             runtime = Runtime(config=config, pool=pool, auth=auth)
             await root.start(runtime.health.run)
+            await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)
             http_done = trio.Event()
 

@@ -11,6 +11,7 @@ from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._health import gate_request
+from ._requests import install as install_request_stats
 from ._status import status
 from ._token import demo_issuer
 
@@ -42,6 +43,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.register_blueprint(status)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
+    install_request_stats(app, runtime.requests)  # first: it times the other hooks too
     app.before_request(authenticate_request)
     app.before_request(gate_request)
 

@@ -33,7 +33,7 @@ from typing import Any, ParamSpec, TypeVar
 import asyncssh
 import attrs
 import trio
-import trio_asyncio
+import trio_asyncio  # type: ignore[import-untyped]  # (no py.typed)
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
 
@@ -67,8 +67,16 @@ async def asyncio_loop() -> AsyncIterator[None]:
     calls `call_aio` must be started inside this block: `serve` wraps its whole
     root nursery in it.
     """
-    async with trio_asyncio.open_loop():
+    async with trio_asyncio.open_loop() as loop:
+        # trio-asyncio's default handler re-raises into the loop's nursery, so one
+        # stray error in an asyncio callback would end the whole process.
+        loop.set_exception_handler(_log_asyncio_error)
         yield
+
+
+def _log_asyncio_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    log.error("asyncio: %s", context.get("message", "unhandled error"), exc_info=exc)
 
 
 async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -77,7 +85,8 @@ async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwa
     Cancelling the trio caller cancels the asyncio task (and waits until it has
     finished). Must run inside `asyncio_loop()`.
     """
-    return await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+    return result
 
 
 # --------------------------------------------------------------------------- keys
@@ -248,6 +257,9 @@ async def connect(
     except (OSError, asyncio.TimeoutError) as exc:
         text = "timed out" if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) else str(exc)
         raise SshConnectFailed(f"SSH connection to {where} failed: {text}") from None
+    except asyncio.CancelledError:
+        # Not our cancellation (that arrives as trio.Cancelled): the loop is going away.
+        raise SshConnectFailed(f"SSH connection to {where} was interrupted") from None
     return Connection(conn, label=f"{username}@{where}")
 
 
@@ -464,6 +476,9 @@ async def _collect(proc: asyncssh.SSHClientProcess[bytes], limit: int) -> tuple[
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+        for task in readers:  # mark every outcome as seen (asyncio logs unseen ones)
+            if not task.cancelled():
+                task.exception()
 
 
 async def _read_upto(stream: asyncssh.SSHReader[bytes], size: int) -> bytes:
@@ -505,7 +520,8 @@ async def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
 
     Runs also when the calling task was cancelled: it has its own deadlines.
     """
-    if not _exited(proc) and not proc.is_closing():
+    # (Not `proc.is_closing()`: that is already true once we sent EOF on stdin.)
+    if not _exited(proc):
         _signal(proc, "TERM")
         # Keep reading so a process blocked on a full channel window can see the
         # signal and exit, and sshd can report its exit.

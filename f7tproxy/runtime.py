@@ -6,6 +6,7 @@ import time
 
 import attrs
 
+from .auth import Auth
 from .config import Config
 from .ssh import PoolSupervisor
 
@@ -19,7 +20,12 @@ class Runtime:
     """
 
     config: Config
-    pool: PoolSupervisor
-    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
+    auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
+    """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    pool: PoolSupervisor = attrs.field(
+        default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
+    )
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
+    until its `run` has started, leases get 503."""

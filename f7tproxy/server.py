@@ -4,6 +4,7 @@
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
         ├── PoolSupervisor        per-user SSH connections and leases
+        ├── Auth                  signing keys (JWKS), OpenFGA client
         └── hypercorn (trio)      the Quart-Trio app
 
 Later parts (the health checker, the admin socket) are started
@@ -21,6 +22,7 @@ import hypercorn.trio
 import trio
 
 from .api import create_app
+from .auth import Auth
 from .config import Config
 from .runtime import Runtime
 from .ssh import PoolSupervisor, asyncio_loop
@@ -66,24 +68,25 @@ async def serve(
 
             root.start_soon(watch_signals)
             await root.start(pool.run)
-            runtime = Runtime(config=config, pool=pool)
+            auth = Auth(config)
+            await root.start(auth.run)
+            runtime = Runtime(config=config, pool=pool, auth=auth)
             app = create_app(runtime)
-            http_done = trio.Event()
 
-            async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-                try:
-                    await hypercorn.trio.serve(
-                        app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
-                    )
-                finally:
-                    http_done.set()
+            async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                await hypercorn.trio.serve(
+                    app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                )
+                # The API has closed and drained: the long-lived parts (pool, auth, ...) stop too;
+                # the pool closes its connections as it is cancelled.
+                root.cancel_scope.cancel()
 
-            binds = await root.start(serve_http)
+            binds = await root.start(serve_api)
+            auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
-            # hypercorn returns once it has drained requests (bounded by graceful_timeout);
-            # then the other parts are cancelled: the pool closes its connections.
-            await http_done.wait()
-            root.cancel_scope.cancel()
+            await stop.wait()
+            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
+            # once it returns the nursery's other tasks are cancelled below.
         # leaving the nursery block: all tasks are done
     log.info("f7tproxy stopped")

@@ -1,5 +1,6 @@
 """The HTTP API: a Quart-Trio app serving FirecREST v2's routes."""
 
 from ._app import create_app
+from ._auth import current_user, public
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "current_user", "public"]

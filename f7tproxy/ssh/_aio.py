@@ -28,7 +28,7 @@ import contextlib
 import logging
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import asyncssh
 import attrs
@@ -483,7 +483,8 @@ _Session = tuple[asyncssh.SSHClientChannel[bytes], _Collector]
 
 
 async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
-    opening = conn.create_session(lambda: _Collector(limit), command, encoding=None)
+    # asyncssh types the session as its base class; it is the _Collector we make.
+    opening = cast(Awaitable[_Session], conn.create_session(lambda: _Collector(limit), command, encoding=None))
     chan, session = await _opened(conn, opening, _stop_session)
     try:
         if stdin:

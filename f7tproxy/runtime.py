@@ -8,6 +8,7 @@ import attrs
 
 from .auth import Auth
 from .config import Config
+from .ssh import PoolSupervisor
 
 
 @attrs.define
@@ -23,3 +24,8 @@ class Runtime:
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    pool: PoolSupervisor = attrs.field(
+        default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
+    )
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
+    until its `run` has started, leases get 503."""

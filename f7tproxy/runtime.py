@@ -7,6 +7,8 @@ import time
 import attrs
 
 from .config import Config
+from .observability import Metrics
+from .ratelimit import RateLimiter
 
 
 @attrs.define
@@ -20,3 +22,9 @@ class Runtime:
     config: Config
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
+    metrics: Metrics = attrs.field(factory=Metrics)
+    """The process's Prometheus metrics; parts report to it through its methods."""
+    rate_limiter: RateLimiter = attrs.field(
+        default=attrs.Factory(lambda self: RateLimiter(self.config.rate_limit), takes_self=True)
+    )
+    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""

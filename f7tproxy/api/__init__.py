@@ -1,5 +1,6 @@
 """The HTTP API: a Quart-Trio app serving FirecREST v2's routes."""
 
 from ._app import create_app
+from ._ratelimit import enforce_rate_limit
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "enforce_rate_limit"]

@@ -67,7 +67,11 @@ class ValidationFailed(BadRequest):
 
 
 class Unauthorized(ApiError):
-    """No valid bearer token."""
+    """No valid bearer token; `challenge` is sent as the `WWW-Authenticate` header."""
+
+    def __init__(self, message: str, *, challenge: str = "Bearer", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.challenge = challenge
 
 
 class Forbidden(ApiError):

@@ -6,6 +6,7 @@ import time
 
 import attrs
 
+from .auth import Auth
 from .config import Config
 from .observability import Metrics
 from .ratelimit import RateLimiter
@@ -22,6 +23,8 @@ class Runtime:
     config: Config
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
+    auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
+    """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
     metrics: Metrics = attrs.field(factory=Metrics)
     """The process's Prometheus metrics; parts report to it through its methods."""
     rate_limiter: RateLimiter = attrs.field(

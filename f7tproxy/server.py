@@ -3,6 +3,7 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        ├── Auth                  signing keys (JWKS), OpenFGA client
         └── hypercorn (trio)      the Quart-Trio app
 
 Later parts (the SSH pool, the health checker, the admin socket) are started
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import signal
-from functools import partial
 
 import hypercorn.config
 import hypercorn.trio
 import trio
 
 from .api import create_app
+from .auth import Auth
 from .config import Config
 from .runtime import Runtime
 from .ssh import asyncio_loop
@@ -63,11 +64,20 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
-            runtime = Runtime(config=config)
+            auth = Auth(config)
+            await root.start(auth.run)
+            runtime = Runtime(config=config, auth=auth)
             app = create_app(runtime)
-            binds = await root.start(
-                partial(hypercorn.trio.serve, app, _hypercorn_config(config), shutdown_trigger=stop.wait)
-            )
+
+            async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                await hypercorn.trio.serve(
+                    app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                )
+                # The API has closed and drained: the long-lived parts (auth, ...) stop too.
+                root.cancel_scope.cancel()
+
+            binds = await root.start(serve_api)
+            auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
             await stop.wait()

@@ -1,6 +1,7 @@
 """The HTTP API: a Quart-Trio app serving FirecREST v2's routes."""
 
 from ._app import create_app
+from ._auth import current_user, public
 from ._ratelimit import enforce_rate_limit
 
-__all__ = ["create_app", "enforce_rate_limit"]
+__all__ = ["create_app", "current_user", "enforce_rate_limit", "public"]

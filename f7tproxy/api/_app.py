@@ -9,8 +9,10 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..runtime import Runtime
+from ._auth import authenticate_request
 from ._observe import install as install_observe
 from ._status import status
+from ._token import demo_issuer
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ def _error_response(exc: errors.ApiError) -> Response:
     response.status_code = kind.status
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, errors.Unauthorized):
+        response.headers["WWW-Authenticate"] = exc.challenge
     return response
 
 
@@ -36,6 +40,9 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.runtime = runtime
     app.config["JSON_SORT_KEYS"] = False
     app.register_blueprint(status)
+    if runtime.auth.demo_issuer is not None:
+        app.register_blueprint(demo_issuer)
+    app.before_request(authenticate_request)
 
     @app.errorhandler(errors.ApiError)
     async def api_error(exc: errors.ApiError) -> Response:

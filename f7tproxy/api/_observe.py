@@ -23,6 +23,7 @@ from quart import Quart, Response, current_app, request
 from .. import errors
 from ..observability import Metrics, RequestInfo, current_request, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
+from ._auth import public
 from ._ratelimit import rate_limit_hook
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -92,6 +93,7 @@ def _record_route(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     info.system = system if isinstance(system, str) else None
 
 
+@public  # scrapers have no user token; `metrics.token` guards it instead
 async def _metrics_view() -> Response:
     runtime = current_app.runtime  # type: ignore[attr-defined]
     token = runtime.config.metrics.token

@@ -25,6 +25,7 @@ from ._model import (
     SshServiceCredentials,
     StaticKey,
     StaticKeysCredentials,
+    is_posix_user_name,
 )
 from ._secret import Secret
 
@@ -55,4 +56,5 @@ __all__ = [
     "StaticKeysCredentials",
     "from_mapping",
     "from_yaml",
+    "is_posix_user_name",
 ]

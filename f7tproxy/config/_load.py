@@ -207,6 +207,18 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth", "set jwks_url or issuer (for OIDC discovery), or enable demo_issuer"))
     if auth.demo_issuer.enabled and not auth.demo_issuer.clients:
         problems.append(("auth.demo_issuer.clients", "the demo issuer is enabled but has no clients"))
+    if auth.demo_issuer.enabled and (auth.jwks_url is not None or auth.issuer is not None):
+        problems.append(
+            ("auth.demo_issuer", "an enabled demo issuer is the only token source: remove jwks_url and issuer")
+        )
+    if auth.demo_issuer.enabled and auth.audiences and auth.demo_issuer.audience not in auth.audiences:
+        problems.append(
+            ("auth.demo_issuer.audience", f"{auth.demo_issuer.audience!r} is not one of auth.audiences")
+        )
+    client_ids = [c.client_id for c in auth.demo_issuer.clients]
+    for i, client_id in enumerate(client_ids):
+        if client_id in client_ids[:i]:
+            problems.append((f"auth.demo_issuer.clients[{i}].client_id", f"duplicate client id {client_id!r}"))
     if "none" in (a.lower() for a in auth.algorithms):
         problems.append(("auth.algorithms", "'none' is never an acceptable algorithm"))
     if not auth.username_claims:

@@ -22,6 +22,13 @@ MiB = 1024 * 1024
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _POSIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$")
+# OpenFGA ids are ULIDs; openfga-sdk refuses anything else, so refuse it at start.
+_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+def is_posix_user_name(name: str) -> bool:
+    """Whether `name` is a portable POSIX user name (lower case, at most 32 characters)."""
+    return bool(_POSIX_USER.match(name)) and len(name) <= 32
 
 
 class FieldProblem(ValueError):
@@ -53,9 +60,10 @@ _cluster_name = _check(
     "expected a lower-case name of letters, digits, '.', '_' or '-', got {value!r}",
 )
 _posix_user = _check(
-    lambda x: bool(_POSIX_USER.match(x)) and len(x) <= 32,
+    is_posix_user_name,
     "expected a POSIX user name, got {value!r}",
 )
+_ulid = _check(lambda x: bool(_ULID.match(x)), "expected an OpenFGA id (a ULID), got {value!r}")
 _url = _check(lambda x: bool(re.match(r"^https?://[^/\s]+", x)), "expected an http(s) URL, got {value!r}")
 _min_part = _check(lambda x: x >= 5 * MiB, "must be at least 5 MiB (S3's smallest part), got {value!r}")
 
@@ -90,9 +98,9 @@ class OpenFgaConfig:
 
     url: str = attrs.field(validator=_url)
     """Base URL of the OpenFGA HTTP API."""
-    store_id: str
-    """The OpenFGA store holding the relations."""
-    authorization_model_id: str | None = None
+    store_id: str = attrs.field(validator=_ulid)
+    """The OpenFGA store holding the relations (a ULID)."""
+    authorization_model_id: str | None = attrs.field(default=None, validator=_ulid)
     """Pin a model id; default is the store's latest model."""
     api_token: Secret | None = None
     """Bearer token for the OpenFGA API, if it requires one."""
@@ -154,6 +162,8 @@ class AuthConfig:
     """Deadline for fetching discovery and JWKS documents."""
     jwks_refetch_interval: float = attrs.field(default=30.0, validator=_non_negative)
     """At most one JWKS refetch per this many seconds on unknown `kid`s."""
+    jwks_refresh_interval: float = attrs.field(default=3600.0, validator=_positive)
+    """Keys are re-read this often in the background, so a key the IdP withdraws stops being accepted."""
     openfga: OpenFgaConfig | None = None
     """Optional OpenFGA authorization."""
     demo_issuer: DemoIssuerConfig = DemoIssuerConfig()

@@ -9,7 +9,7 @@ import pytest
 from quart import request
 
 from f7tproxy import config
-from f7tproxy.api import create_app
+from f7tproxy.api import create_app, public
 from f7tproxy.api._app import GatewayApp
 from f7tproxy.observability import note_user
 from f7tproxy.runtime import Runtime
@@ -21,9 +21,11 @@ def make_app(**sections: Any) -> GatewayApp:
     cfg = config.from_mapping({"auth": {"jwks_url": "https://idp.example.org/jwks"}, **sections})
     app = create_app(Runtime(config=cfg))
 
-    # Stand-ins for routes and for the auth step (an app-level before_request that
-    # runs before the rate limiter, as the real one is registered before it).
+    # Stand-ins for a route and for the auth step: an app-level before_request that
+    # runs before the rate limiter, as the real one is registered before it. The
+    # route is public so that the real auth step leaves it to the stand-in.
     @app.get("/compute/<system>/jobs/<jobid>")
+    @public
     async def job(system: str, jobid: str) -> dict[str, str]:
         return {"system": system, "jobid": jobid}
 

@@ -50,7 +50,7 @@ def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         {
             "auth": {
                 "jwks_url": "https://idp.example.org/jwks",
-                "openfga": {"url": "http://127.0.0.1:8080", "store_id": "s", "api_token": {"env": "F7T_TEST_TOKEN"}},
+                "openfga": {"url": "http://127.0.0.1:8080", "store_id": "01HVMMBCMGZNT3SED4Z17ECXCA", "api_token": {"env": "F7T_TEST_TOKEN"}},
             }
         }
     )

@@ -1,0 +1,130 @@
+"""Bearer token validation with joserfc: signature, algorithm, claims, user name.
+
+`jwt.decode` checks only the signature; the claims are checked separately with
+`JWTClaimsRegistry.validate`. Each refusal raises `TokenRefused` with the reason for
+the log; the client only learns that its token was refused (or expired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
+
+from ..config import AuthConfig, is_posix_user_name
+from ._jwks import KeyStore
+from ._user import User
+
+# Larger tokens are refused before any parsing: real access tokens are a few KiB.
+MAX_TOKEN_BYTES = 16 * 1024
+
+# The key type (and curve) each algorithm needs; a token whose `alg` does not fit the
+# key its `kid` names is refused before joserfc sees it (HS/RS key confusion).
+_KEY_FOR_ALG: dict[str, tuple[type[Key], str | None]] = {
+    **{f"RS{n}": (RSAKey, None) for n in (256, 384, 512)},
+    **{f"PS{n}": (RSAKey, None) for n in (256, 384, 512)},
+    "ES256": (ECKey, "P-256"),
+    "ES384": (ECKey, "P-384"),
+    "ES512": (ECKey, "P-521"),
+    "ES256K": (ECKey, "secp256k1"),
+    "EdDSA": (OKPKey, None),
+    "Ed25519": (OKPKey, "Ed25519"),
+    **{f"HS{n}": (OctKey, None) for n in (256, 384, 512)},
+}
+
+
+class TokenRefused(Exception):
+    """The token is not acceptable; `reason` is for the log, `expired` may be told to the client."""
+
+    def __init__(self, reason: str, *, expired: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.expired = expired
+
+
+class TokenValidator:
+    """Validates bearer tokens against a `KeyStore` and the configured claims."""
+
+    def __init__(
+        self,
+        config: AuthConfig,
+        keys: KeyStore,
+        *,
+        issuer: Callable[[], str | None],
+        audiences: Sequence[str],
+        now: Callable[[], int] | None = None,
+    ) -> None:
+        self._config = config
+        self._keys = keys
+        self._issuer = issuer
+        self._audiences = list(audiences)
+        self._algorithms = [a for a in config.algorithms if a.lower() != "none"]
+        self._now = now
+
+    def _claims_registry(self) -> jwt.JWTClaimsRegistry:
+        options: dict[str, Any] = {"exp": {"essential": True}}
+        issuer = self._issuer()
+        if issuer is not None:
+            options["iss"] = {"essential": True, "value": issuer}
+        if self._audiences:
+            options["aud"] = {"essential": True, "values": self._audiences}
+        return jwt.JWTClaimsRegistry(now=self._now, leeway=int(self._config.leeway), **options)
+
+    async def validate(self, token: str) -> User:
+        """The user a valid token names.
+
+        Raises:
+            TokenRefused: the token is malformed, badly signed, expired, not yet valid,
+                for another issuer or audience, or names no valid user.
+            KeysUnavailable: no signing keys have been loaded yet.
+        """
+        if len(token) > MAX_TOKEN_BYTES:
+            raise TokenRefused(f"token of {len(token)} bytes")
+        try:
+            header = jws.extract_compact(token.encode()).headers()
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise TokenRefused(f"malformed token: {exc}") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg.lower() == "none" or alg not in self._algorithms:
+            raise TokenRefused(f"algorithm {alg!r} is not accepted")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenRefused(f"kid {kid!r} is not a string")
+        key = await self._keys.key_for(kid)
+        if key is None:
+            raise TokenRefused(f"unknown kid {kid!r}")
+        self._check_key_fits(key, alg)
+        try:
+            decoded = jwt.decode(token, key, algorithms=[alg])
+        except (JoseError, ValueError) as exc:
+            raise TokenRefused(f"signature: {exc}") from None
+        try:
+            self._claims_registry().validate(decoded.claims)
+        except ExpiredTokenError:
+            raise TokenRefused(f"expired (exp {decoded.claims.get('exp')})", expired=True) from None
+        except JoseError as exc:
+            raise TokenRefused(f"claims: {exc}") from None
+        return User(name=self._user_name(decoded.claims), token=token, claims=decoded.claims)
+
+    @staticmethod
+    def _check_key_fits(key: Key, alg: str) -> None:
+        key_alg = key.get("alg")
+        if key_alg is not None and key_alg != alg:
+            raise TokenRefused(f"token alg {alg} but key {key.kid!r} is for {key_alg}")
+        kind, curve = _KEY_FOR_ALG.get(alg, (None, None))
+        if kind is None or not isinstance(key, kind):
+            raise TokenRefused(f"token alg {alg} does not fit key {key.kid!r} of type {key.key_type}")
+        if curve is not None and getattr(key, "curve_name", None) != curve:
+            raise TokenRefused(f"token alg {alg} does not fit the curve of key {key.kid!r}")
+
+    def _user_name(self, claims: dict[str, Any]) -> str:
+        for claim in self._config.username_claims:
+            value = claims.get(claim)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not is_posix_user_name(value):
+                raise TokenRefused(f"claim {claim!r} is not a POSIX user name: {value!r}")
+            return value
+        raise TokenRefused(f"no user name claim (tried {', '.join(self._config.username_claims)})")

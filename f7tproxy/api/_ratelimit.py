@@ -36,7 +36,10 @@ def enforce_rate_limit() -> None:
     config = runtime.config
     if info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt:
         return
-    decision = runtime.rate_limiter.check(user=info.user, system=info.system, client=info.client)
+    # Only configured systems get buckets: a made-up name in the URL must not make one.
+    cluster = config.cluster(info.system) if info.system is not None else None
+    system = cluster.name if cluster is not None else None
+    decision = runtime.rate_limiter.check(user=info.user, system=system, client=info.client)
     info.rate = decision
     if decision is not None and not decision.allowed:
         runtime.metrics.rate_limited(decision.scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pathlib
 from typing import Any
 
 import pytest
@@ -18,7 +19,10 @@ CLIENT = {"client": ("127.0.0.7", 40000)}
 
 
 def make_app(**sections: Any) -> GatewayApp:
-    cfg = config.from_mapping({"auth": {"jwks_url": "https://idp.example.org/jwks"}, **sections})
+    return make_app_from(config.from_mapping({"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, **sections}))
+
+
+def make_app_from(cfg: config.Config) -> GatewayApp:
     app = create_app(Runtime(config=cfg))
 
     # Stand-ins for a route and for the auth step: an app-level before_request that
@@ -137,3 +141,19 @@ async def test_unauthenticated_requests_are_limited_by_client_address() -> None:
     assert codes == [200, 200, 429]
     other = {"client": ("127.0.0.8", 1)}
     assert (await client.get("/status/liveness/", scope_base=other)).status_code == 200
+
+
+async def test_system_limits_apply_to_configured_systems_only() -> None:
+    cluster = {"name": "tiny", "ssh": {"host": "127.0.0.1", "known_hosts": "known_hosts",
+                                       "credentials": {"mode": "static_keys"}}}  # fmt: skip
+    cfg = config.from_mapping(
+        {"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, "clusters": [cluster],
+         "rate_limit": {"per_system": {"rate": 0.1, "burst": 1}}},  # fmt: skip
+        base_dir=pathlib.Path(__file__).parent.parent / "config" / "good",
+    )
+    app = make_app_from(cfg)
+    client = app.test_client()
+    assert [(await client.get("/compute/tiny/jobs/1")).status_code for _ in range(2)] == [200, 429]
+    for n in range(5):  # unknown systems: the route's business (404 later), not a bucket each
+        assert (await client.get(f"/compute/made-up-{n}/jobs/1")).status_code == 200
+    assert app.runtime.rate_limiter.bucket_count() == 1

@@ -68,7 +68,7 @@ class ObserveMiddleware:
                     extra.update((k.lower(), v) for k, v in info.rate.headers().items())
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 added = [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present]
-                message = {**message, "headers": [*message.get("headers", []), *added]}  # type: ignore[typeddict-item]
+                message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 
         token = enter_request(info)

@@ -30,7 +30,7 @@ from .._version import __version__
 
 # `*_created` series are for OpenMetrics; in the Prometheus text format they are only
 # noise (one extra series per label set), so the process turns them off.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Request latencies: SSH round trips are tens of milliseconds, scheduler and transfer
 # calls can take many seconds.

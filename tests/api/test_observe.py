@@ -84,7 +84,7 @@ async def test_metrics_count_by_route_template_method_and_status() -> None:
     await client.post("/status/liveness/")
     r = await client.get("/metrics")
     assert r.status_code == 200 and r.content_type.startswith("text/plain")
-    text = (await r.get_data()).decode()
+    text = await r.get_data(as_text=True)
     assert 'f7tproxy_http_requests_total{endpoint="/compute/{system}/jobs/{jobid}",method="GET",status="200"} 3.0' in text
     assert 'endpoint="/compute/tiny/jobs/1"' not in text  # never the raw path
     assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="GET", status="404") == 1
@@ -104,7 +104,7 @@ async def test_metrics_path_and_token_are_configurable() -> None:
     ok = await client.get("/internal/metrics", headers={"Authorization": "Bearer scrape-secret"})
     assert ok.status_code == 200
     assert (await client.get("/internal/metrics")).status_code == 401
-    assert "scrape-secret" not in (await ok.get_data()).decode()
+    assert "scrape-secret" not in await ok.get_data(as_text=True)
 
 
 async def test_metrics_can_be_turned_off() -> None:

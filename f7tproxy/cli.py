@@ -39,7 +39,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     configure_logging(config.logging)
 
-    trio.run(serve, config)
+    try:
+        trio.run(serve, config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"{args.config}: {line}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

@@ -10,6 +10,7 @@ from .auth import Auth
 from .config import Config
 from .observability import Metrics
 from .ratelimit import RateLimiter
+from .ssh import PoolSupervisor
 
 
 @attrs.define
@@ -31,3 +32,9 @@ class Runtime:
         default=attrs.Factory(lambda self: RateLimiter(self.config.rate_limit), takes_self=True)
     )
     """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
+    pool: PoolSupervisor = attrs.field(
+        default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
+    )
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
+    until its `run` has started, leases get 503."""
+

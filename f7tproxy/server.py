@@ -3,10 +3,11 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        ├── PoolSupervisor        per-user SSH connections and leases
         ├── Auth                  signing keys (JWKS), OpenFGA client
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the SSH pool, the health checker, the admin socket) are started
+Later parts (the health checker, the admin socket) are started
 in the root nursery too, each with `await nursery.start(part.run)`, so that
 the HTTP API only opens once every part it needs can serve.
 """
@@ -24,7 +25,7 @@ from .api import create_app
 from .auth import Auth
 from .config import Config
 from .runtime import Runtime
-from .ssh import asyncio_loop
+from .ssh import PoolSupervisor, asyncio_loop
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ async def serve(
     """Run f7tproxy until SIGINT or SIGTERM, then shut down within the grace period.
 
     Reports the bound URLs through `task_status` once the API accepts requests.
+    Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
+    pool = PoolSupervisor(config.clusters)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -64,16 +67,18 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
+            await root.start(pool.run)
             auth = Auth(config)
             await root.start(auth.run)
-            runtime = Runtime(config=config, auth=auth)
+            runtime = Runtime(config=config, pool=pool, auth=auth)
             app = create_app(runtime)
 
             async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 await hypercorn.trio.serve(
                     app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
                 )
-                # The API has closed and drained: the long-lived parts (auth, ...) stop too.
+                # The API has closed and drained: the long-lived parts (pool, auth, ...) stop too;
+                # the pool closes its connections as it is cancelled.
                 root.cancel_scope.cancel()
 
             binds = await root.start(serve_api)

@@ -8,7 +8,7 @@ import attrs
 
 from .auth import Auth
 from .config import Config
-from .observability import Metrics
+from .observability import Metrics, PoolGauges
 from .ratelimit import RateLimiter
 from .ssh import PoolSupervisor
 
@@ -38,3 +38,17 @@ class Runtime:
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
 
+    def __attrs_post_init__(self) -> None:
+        # /metrics reads the pool's gauges from its frozen statistics at each scrape.
+        self.metrics.set_pool_source(self._pool_gauges)
+
+    def _pool_gauges(self) -> list[PoolGauges]:
+        return [
+            PoolGauges(
+                system=s.system,
+                connections=s.connections,
+                slots_in_use=sum(u.slots_in_use for u in s.users),
+                waiters=sum(u.waiters for u in s.users),
+            )
+            for s in self.pool.statistics().systems
+        ]

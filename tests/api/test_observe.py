@@ -157,3 +157,17 @@ async def test_system_limits_apply_to_configured_systems_only() -> None:
     for n in range(5):  # unknown systems: the route's business (404 later), not a bucket each
         assert (await client.get(f"/compute/made-up-{n}/jobs/1")).status_code == 200
     assert app.runtime.rate_limiter.bucket_count() == 1
+
+
+async def test_pool_gauges_come_from_the_pool_statistics() -> None:
+    cluster = {"name": "tiny", "ssh": {"host": "127.0.0.1", "known_hosts": "known_hosts",
+                                       "credentials": {"mode": "static_keys"}}}  # fmt: skip
+    cfg = config.from_mapping(
+        {"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, "clusters": [cluster]},
+        base_dir=pathlib.Path(__file__).parent.parent / "config" / "good",
+    )
+    app = make_app_from(cfg)
+    text = await (await app.test_client().get("/metrics")).get_data(as_text=True)
+    assert 'f7tproxy_ssh_connections{system="tiny"} 0.0' in text
+    assert 'f7tproxy_ssh_slots_in_use{system="tiny"} 0.0' in text
+    assert 'f7tproxy_ssh_lease_waiters{system="tiny"} 0.0' in text

@@ -8,6 +8,8 @@ import attrs
 
 from .auth import Auth
 from .config import Config
+from .observability import Metrics, PoolGauges
+from .ratelimit import RateLimiter
 from .ssh import PoolSupervisor
 
 
@@ -24,8 +26,29 @@ class Runtime:
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    metrics: Metrics = attrs.field(factory=Metrics)
+    """The process's Prometheus metrics; parts report to it through its methods."""
+    rate_limiter: RateLimiter = attrs.field(
+        default=attrs.Factory(lambda self: RateLimiter(self.config.rate_limit), takes_self=True)
+    )
+    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
     pool: PoolSupervisor = attrs.field(
         default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
     )
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
+
+    def __attrs_post_init__(self) -> None:
+        # /metrics reads the pool's gauges from its frozen statistics at each scrape.
+        self.metrics.set_pool_source(self._pool_gauges)
+
+    def _pool_gauges(self) -> list[PoolGauges]:
+        return [
+            PoolGauges(
+                system=s.system,
+                connections=s.connections,
+                slots_in_use=sum(u.slots_in_use for u in s.users),
+                waiters=sum(u.waiters for u in s.users),
+            )
+            for s in self.pool.statistics().systems
+        ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify, request
+from quart import Response, jsonify
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
+from ._observe import install as install_observe
 from ._status import status
 from ._token import demo_issuer
 
@@ -59,11 +60,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
         log.exception("unhandled error")
         return _error_response(errors.InternalError("Internal server error"))
 
-    @app.after_request
-    async def common_headers(response: Response) -> Response:
-        for name in ("X-Request-ID", "X-Correlation-ID"):
-            if name in request.headers:
-                response.headers[name] = request.headers[name]
-        return response
-
+    # Last: request ids, access log, metrics, rate limits (after auth's hooks).
+    metrics = runtime.config.metrics
+    install_observe(app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None)
     return app

@@ -35,7 +35,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from .observability import configure_logging
     from .server import serve
+
+    configure_logging(config.logging)
 
     try:
         trio.run(serve, config)

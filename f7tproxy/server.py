@@ -3,8 +3,8 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
-        ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── PoolSupervisor        per-user SSH connections and leases
+        ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── HealthChecker         one probe loop per (system, service)
         ├── AdminServer           the admin socket (mode 0600) for the dashboard
         └── hypercorn (trio)      the Quart-Trio app
@@ -69,30 +69,28 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
+            await root.start(pool.run)
             auth = Auth(config)
             await root.start(auth.run)
-            await root.start(pool.run)
             runtime = Runtime(config=config, pool=pool, auth=auth)
             await root.start(runtime.health.run)
             await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)
-            http_done = trio.Event()
 
-            async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-                try:
-                    await hypercorn.trio.serve(
-                        app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
-                    )
-                finally:
-                    http_done.set()
+            async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                await hypercorn.trio.serve(
+                    app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                )
+                # The API has closed and drained: the long-lived parts (pool, auth, ...) stop too;
+                # the pool closes its connections as it is cancelled.
+                root.cancel_scope.cancel()
 
-            binds = await root.start(serve_http)
+            binds = await root.start(serve_api)
             auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
-            # hypercorn returns once it has drained requests (bounded by graceful_timeout);
-            # then the other parts are cancelled: the pool closes its connections.
-            await http_done.wait()
-            root.cancel_scope.cancel()
+            await stop.wait()
+            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
+            # once it returns the nursery's other tasks are cancelled below.
         # leaving the nursery block: all tasks are done
     log.info("f7tproxy stopped")

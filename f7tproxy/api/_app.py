@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify, request
+from quart import Response, jsonify
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -11,6 +11,7 @@ from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._health import gate_request
+from ._observe import install as install_observe
 from ._requests import install as install_request_stats
 from ._status import status
 from ._token import demo_issuer
@@ -39,7 +40,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     """Build the app serving `runtime`'s configuration."""
     app = GatewayApp("f7tproxy")
     app.runtime = runtime
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep FirecREST field order
     app.register_blueprint(status)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
@@ -63,11 +64,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
         log.exception("unhandled error")
         return _error_response(errors.InternalError("Internal server error"))
 
-    @app.after_request
-    async def common_headers(response: Response) -> Response:
-        for name in ("X-Request-ID", "X-Correlation-ID"):
-            if name in request.headers:
-                response.headers[name] = request.headers[name]
-        return response
-
+    # Last: request ids, access log, metrics, rate limits (after auth's hooks).
+    metrics = runtime.config.metrics
+    install_observe(app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None)
     return app

@@ -223,6 +223,23 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth.algorithms", "'none' is never an acceptable algorithm"))
     if not auth.username_claims:
         problems.append(("auth.username_claims", "name at least one claim"))
+    problems += _ops_problems(config)
+    return problems
+
+
+_API_PREFIXES = ("/status", "/compute", "/filesystem", "/auth", "/.well-known")
+
+
+def _ops_problems(config: Config) -> list[tuple[str, str]]:
+    """Checks of the metrics and rate-limit sections."""
+    problems: list[tuple[str, str]] = []
+    path = config.metrics.path
+    if any(path == p or path.startswith(p + "/") for p in _API_PREFIXES):
+        problems.append(("metrics.path", f"{path!r} is inside the API's own routes"))
+    names = {c.name for c in config.clusters}
+    for system in config.rate_limit.systems:
+        if system not in names:
+            problems.append((f"rate_limit.systems[{system!r}]", "no cluster of that name"))
     return problems
 
 

@@ -45,7 +45,7 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
         for u in s.users
     ]
     requests = runtime.requests.statistics(now)
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"at": _iso(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
          "user": e.user}
         for e in requests.errors

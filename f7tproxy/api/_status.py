@@ -19,7 +19,7 @@ status = Blueprint("status", __name__, url_prefix="/status")
 async def liveness() -> dict[str, Any]:
     """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
 
-    `stale` (ours, not FirecREST's) lists results too old to trust.
+    `stale` (ours, not FirecREST's; only when there are any) lists results too old to trust.
     """
     return current_app.runtime.health.liveness()  # type: ignore[attr-defined, no-any-return]
 

@@ -240,7 +240,9 @@ class HealthChecker:
         of its oldest latest result; `lastUpdate` is the age in seconds of the
         oldest latest result of all (0 before any). An external liveness check
         that fails when `lastUpdate` passes a bound (as FirecREST's Helm chart
-        does) so catches a stuck checker; `stale` lists the culprits.
+        does) so catches a stuck checker. `stale` (ours, present only when some
+        result is stale) lists the culprits; otherwise the answer is exactly
+        FirecREST's.
         """
         now = trio.current_time()
         runs = {}
@@ -254,7 +256,10 @@ class HealthChecker:
             {"system": r.system, "serviceType": r.service, "path": r.path, "age": round(r.age(now) or 0.0, 1)}
             for r in self.results() if r.is_stale(now)
         ]
-        return {"healthcheckRuns": runs, "lastUpdate": int(max(known)) if known else 0, "stale": stale}
+        answer: dict[str, Any] = {"healthcheckRuns": runs, "lastUpdate": int(max(known)) if known else 0}
+        if stale:
+            answer["stale"] = stale
+        return answer
 
     # ------------------------------------------------------------------ gate
 

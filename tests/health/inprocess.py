@@ -20,7 +20,8 @@ from f7tproxy.ssh import PoolSupervisor, asyncio_loop
 
 from ..auth import tokens
 
-AUTH = {"jwks_url": "http://127.0.0.1:9/unused", "issuer": tokens.ISSUER, "audiences": [tokens.AUDIENCE]}
+JWKS_URL = "http://127.0.0.1:9/unused"
+AUTH: dict[str, Any] = {"jwks_url": JWKS_URL, "issuer": tokens.ISSUER, "audiences": [tokens.AUDIENCE]}
 
 
 def with_test_auth(config: Config) -> Config:
@@ -28,7 +29,7 @@ def with_test_auth(config: Config) -> Config:
     from f7tproxy.config import AuthConfig
 
     return attrs.evolve(config, auth=AuthConfig(
-        jwks_url=AUTH["jwks_url"], issuer=tokens.ISSUER, audiences=(tokens.AUDIENCE,),
+        jwks_url=JWKS_URL, issuer=tokens.ISSUER, audiences=(tokens.AUDIENCE,),
     ))
 
 
@@ -41,7 +42,7 @@ class App:
     client: TestClientProtocol
     runtime: Runtime
 
-    async def get(self, path: str) -> tuple[int, Any, Mapping[str, str]]:
+    async def get(self, path: str) -> tuple[int, Any, Any]:
         response = await self.client.get(path, headers=bearer())
         return response.status_code, await response.get_json(), response.headers
 

@@ -24,6 +24,7 @@ import trio
 from .api import create_app
 from .auth import Auth
 from .config import Config
+from .observability import Metrics
 from .runtime import Runtime
 from .ssh import PoolSupervisor, asyncio_loop
 
@@ -52,7 +53,8 @@ async def serve(
     Reports the bound URLs through `task_status` once the API accepts requests.
     Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
-    pool = PoolSupervisor(config.clusters)
+    metrics = Metrics()
+    pool = PoolSupervisor(config.clusters, metrics=metrics)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -68,9 +70,9 @@ async def serve(
 
             root.start_soon(watch_signals)
             await root.start(pool.run)
-            auth = Auth(config)
+            auth = Auth(config, metrics=metrics)
             await root.start(auth.run)
-            runtime = Runtime(config=config, pool=pool, auth=auth)
+            runtime = Runtime(config=config, pool=pool, auth=auth, metrics=metrics)
             app = create_app(runtime)
 
             async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:

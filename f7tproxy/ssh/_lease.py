@@ -59,12 +59,13 @@ def _audit_error(exc: BaseException) -> str:
     """A fixed word for the audit log: why a command did not end normally."""
     if isinstance(exc, trio.Cancelled):
         return "cancelled"
-    return {
+    words: dict[type[BaseException], str] = {
         CommandTimeout: "timeout",
         OutputTooLarge: "output_limit",
         SshConnectionLost: "connection_lost",
         SshConnectFailed: "channel_open_failed",
-    }.get(type(exc), "error")
+    }
+    return words.get(type(exc), "error")
 
 
 class Lease:

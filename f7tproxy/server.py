@@ -26,6 +26,7 @@ from .admin import AdminServer
 from .api import create_app
 from .auth import Auth
 from .config import Config
+from .observability import Metrics
 from .runtime import Runtime
 from .ssh import PoolSupervisor, asyncio_loop
 
@@ -54,7 +55,8 @@ async def serve(
     Reports the bound URLs through `task_status` once the API accepts requests.
     Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
-    pool = PoolSupervisor(config.clusters)
+    metrics = Metrics()
+    pool = PoolSupervisor(config.clusters, metrics=metrics)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -70,9 +72,9 @@ async def serve(
 
             root.start_soon(watch_signals)
             await root.start(pool.run)
-            auth = Auth(config)
+            auth = Auth(config, metrics=metrics)
             await root.start(auth.run)
-            runtime = Runtime(config=config, pool=pool, auth=auth)
+            runtime = Runtime(config=config, pool=pool, auth=auth, metrics=metrics)
             await root.start(runtime.health.run)
             await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)

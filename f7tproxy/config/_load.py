@@ -16,7 +16,7 @@ import attrs
 import cattrs
 import cattrs.cols
 import cattrs.gen
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs in the pinned set
 from cattrs.errors import ForbiddenExtraKeysError
 
 from ..errors import ConfigError
@@ -46,6 +46,11 @@ def _strict(kind: type, accept: tuple[type, ...]) -> typing.Callable[[Any, Any],
         return kind(value)
 
     return structure
+
+
+def _origin_is(origin: object) -> typing.Callable[[Any], bool]:
+    """A cattrs predicate: the type is `origin[...]` (list[int], Literal["a"], ...)."""
+    return lambda type_: typing.get_origin(type_) is origin
 
 
 def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
@@ -104,7 +109,7 @@ def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
 
         return structure
 
-    conv.register_structure_hook_factory(lambda t: typing.get_origin(t) is Literal, literal_factory)
+    conv.register_structure_hook_factory(_origin_is(Literal), literal_factory)
 
     # Sequences, mappings and sections must really be lists and mappings: a string
     # is iterable, and without these guards `clusters: abc` would be three clusters.
@@ -124,15 +129,15 @@ def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
         return make
 
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is list,
+        _origin_is(list),
         guarded(list, "a list", cattrs.cols.list_structure_factory),
     )
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is tuple,
+        _origin_is(tuple),
         guarded(list, "a list", cattrs.cols.homogenous_tuple_structure_factory),
     )
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is dict,
+        _origin_is(dict),
         guarded(Mapping, "a mapping", cattrs.cols.mapping_structure_factory),
     )
     conv.register_structure_hook_factory(

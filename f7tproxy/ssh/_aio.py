@@ -352,6 +352,11 @@ class Process:
         """
         return await call_aio(self._receive, max_bytes)
 
+    @property
+    def exit_status(self) -> int | None:
+        """The exit status once the process has exited normally, else None."""
+        return self._proc.exit_status if self._proc.exit_signal is None else None
+
     async def wait(self) -> Completed:
         """Wait until the process has exited and its channel closed; its stdout is not kept.
 

@@ -13,25 +13,12 @@ from f7tproxy.config import LoggingConfig
 from f7tproxy.observability import RequestInfo, audit, configure_logging, log_access
 from f7tproxy.observability._context import enter_request, exit_request
 
+from ..conftest import lines
+
 AUDIT_KEYS = {"ts", "log", "request_id", "correlation_id", "user", "system", "action", "command",
               "exit_status", "duration", "error"}  # fmt: skip
 
 
-@pytest.fixture
-def log_files(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
-    access, audit_file = tmp_path / "logs" / "access.jsonl", tmp_path / "logs" / "audit.jsonl"
-    configure_logging(LoggingConfig(access_log=access, audit_log=audit_file))
-    yield access, audit_file
-    for name in ("f7tproxy.access", "f7tproxy.audit"):
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
-        logger.propagate = True
-
-
-def lines(path: pathlib.Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_audit_line_inside_a_request_carries_its_ids(log_files: tuple[pathlib.Path, pathlib.Path]) -> None:

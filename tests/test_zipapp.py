@@ -81,7 +81,7 @@ def elsewhere(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 def write_config(where: pathlib.Path, extra: str = "") -> pathlib.Path:
-    text = (GOOD / "minimal.yaml").read_text() + "server:\n  port: 0\n  shutdown_grace: 3\n" + extra
+    text = (GOOD / "minimal.yaml").read_text() + f"server:\n  port: 0\n  shutdown_grace: 3\n  admin_socket: {where / 'admin.sock'}\n" + extra
     path = where / "f7tproxy.yaml"
     path.write_text(text)
     return path

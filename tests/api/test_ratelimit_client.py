@@ -23,7 +23,7 @@ GOOD = pathlib.Path(__file__).parent.parent / "config" / "good"
 def server(tmp_path: pathlib.Path) -> Iterator[ServerProcess]:
     shutil.copy(GOOD / "known_hosts", tmp_path / "known_hosts")
     config = {
-        "server": {"port": 0, "shutdown_grace": 2},
+        "server": {"port": 0, "shutdown_grace": 2, "admin_socket": str(tmp_path / "admin.sock")},
         "auth": {
             "audiences": ["f7tproxy"],
             "demo_issuer": {"enabled": True, "clients": [

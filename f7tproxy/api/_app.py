@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
+from ._filesystem import filesystem
 from ._status import status
 from ._token import demo_issuer
 
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.runtime = runtime
     app.config["JSON_SORT_KEYS"] = False
     app.register_blueprint(status)
+    app.register_blueprint(filesystem)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
     app.before_request(authenticate_request)

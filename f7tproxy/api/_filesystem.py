@@ -1,0 +1,328 @@
+"""Filesystem ops routes (FirecREST's /filesystem/{system}/ops group).
+
+Each route checks its inputs (paths through `check_path`), takes one SSH lease
+as the calling user and runs the op (`f7tproxy.filesystem.ops`). Request bodies
+accept FirecREST's aliases: the source as `sourcePath`, `source_path` or `path`,
+and every other field in camelCase or snake_case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from quart import Blueprint, Response, current_app, request
+
+from ..config import ClusterConfig
+from ..errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from ..filesystem import COMPRESSIONS, Compression, check_file_name, check_path, ops
+from ..ssh import Lease
+from ._auth import current_user
+
+filesystem = Blueprint("filesystem", __name__, url_prefix="/filesystem")
+
+_FORM_OVERHEAD = 64 * 1024
+"""Multipart framing allowed on top of the inline upload limit before the body is refused unread."""
+
+
+# --------------------------------------------------------------------------- request helpers
+
+
+def cluster_of(system: str) -> ClusterConfig:
+    """The configured cluster `system`. Raises NotFound ("System not found")."""
+    cluster = current_app.runtime.config.cluster(system)  # type: ignore[attr-defined]
+    if cluster is None:
+        raise NotFound("System not found")
+    assert isinstance(cluster, ClusterConfig)
+    return cluster
+
+
+@contextlib.asynccontextmanager
+async def lease_for(cluster: ClusterConfig) -> AsyncIterator[Lease]:
+    """An SSH lease on `cluster` as the calling user."""
+    user = current_user()
+    async with current_app.runtime.pool.lease(cluster.name, user.name, user.token) as lease:  # type: ignore[attr-defined]
+        yield lease
+
+
+def _invalid(location: str, name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{location} `{name}`: {message}", data={"fields": [{"location": location, "name": name, "message": message}]}
+    )
+
+
+def query_bool(name: str, default: bool = False) -> bool:
+    """Boolean query parameter (`true`/`false`, `1`/`0`, any case). Raises ValidationFailed."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise _invalid("query", name, f"expected a boolean, got {raw!r}")
+
+
+def query_int(name: str) -> int | None:
+    """Integer query parameter, or None if absent. Raises ValidationFailed."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _invalid("query", name, f"expected an integer, got {raw!r}") from None
+
+
+def query_path(cluster: ClusterConfig, name: str = "path") -> str:
+    """The checked path in query parameter `name`. Raises ValidationFailed (missing) or BadRequest."""
+    if name not in request.args:
+        raise _invalid("query", name, "field required")
+    return check_path(cluster, request.args[name], field=name)
+
+
+async def json_body() -> dict[str, Any]:
+    """The request's JSON object. Raises ValidationFailed if there is none."""
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise _invalid("body", "body", "expected a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], *names: str, required: bool = False, default: Any = None) -> Any:
+    """The first of `names` present in `body` (aliases). Raises ValidationFailed if required and absent."""
+    for name in names:
+        if name in body and body[name] is not None:
+            return body[name]
+    if required:
+        raise _invalid("body", names[0], "field required")
+    return default
+
+
+def body_bool(body: dict[str, Any], *names: str, default: bool = False) -> bool:
+    value = field(body, *names, default=default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _invalid("body", names[0], f"expected a boolean, got {value!r}")
+
+
+def body_path(cluster: ClusterConfig, body: dict[str, Any], *names: str) -> str:
+    """The checked path under the first present of `names`."""
+    return check_path(cluster, field(body, *names, required=True), field=names[0])
+
+
+def source_path(cluster: ClusterConfig, body: dict[str, Any]) -> str:
+    """The checked source path: `sourcePath`, `source_path` or `path`."""
+    return body_path(cluster, body, "sourcePath", "source_path", "path")
+
+
+def compression_of(body: dict[str, Any]) -> Compression:
+    value = field(body, "compression", default="gzip")
+    if value not in COMPRESSIONS:
+        raise _invalid("body", "compression", f"expected one of {', '.join(COMPRESSIONS)}, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def match_pattern_of(body: dict[str, Any]) -> str | None:
+    value = field(body, "matchPattern", "match_pattern")
+    if value is not None and (not isinstance(value, str) or "\0" in value):
+        raise _invalid("body", "matchPattern", "expected a regular expression string")
+    return value  # type: ignore[no-any-return]
+
+
+def _no_content() -> Response:
+    return Response("", status=204)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@filesystem.get("/<system>/ops/ls")
+async def ls(system: str) -> dict[str, Any]:
+    cluster = cluster_of(system)
+    path = query_path(cluster)
+    options = {
+        "show_hidden": query_bool("showHidden"),
+        "numeric_uid": query_bool("numericUid"),
+        "recursive": query_bool("recursive"),
+        "dereference": query_bool("dereference"),
+    }
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.ls(lease, path, **options)}
+
+
+@filesystem.get("/<system>/ops/head")
+async def head(system: str) -> dict[str, Any]:
+    return await _on_path(system, ops.head, skip_trailing=query_bool("skipTrailing"), **_part_of_file(system))
+
+
+@filesystem.get("/<system>/ops/tail")
+async def tail(system: str) -> dict[str, Any]:
+    return await _on_path(system, ops.tail, skip_heading=query_bool("skipHeading"), **_part_of_file(system))
+
+
+def _part_of_file(system: str) -> dict[str, Any]:
+    return {
+        "file_bytes": _non_negative("bytes"),
+        "lines": _non_negative("lines"),
+        "limit": cluster_of(system).max_ops_file_size,
+    }
+
+
+def _non_negative(name: str) -> int | None:
+    value = query_int(name)
+    if value is not None and value < 0:
+        raise _invalid("query", name, "must be 0 or more")
+    return value
+
+
+@filesystem.get("/<system>/ops/view")
+async def view(system: str) -> dict[str, Any]:
+    cluster = cluster_of(system)
+    path = query_path(cluster)
+    size, offset = query_int("size"), query_int("offset") or 0
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.view(lease, path, offset=offset, size=size, limit=cluster.max_ops_file_size)}
+
+
+@filesystem.get("/<system>/ops/checksum")
+async def checksum(system: str) -> dict[str, Any]:
+    return await _on_path(system, ops.checksum)
+
+
+@filesystem.get("/<system>/ops/file")
+async def file_type(system: str) -> dict[str, Any]:
+    return await _on_path(system, ops.file_type)
+
+
+@filesystem.get("/<system>/ops/stat")
+async def stat(system: str) -> dict[str, Any]:
+    return await _on_path(system, ops.stat, dereference=query_bool("dereference"))
+
+
+async def _on_path(system: str, op: Callable[..., Awaitable[Any]], **options: Any) -> dict[str, Any]:
+    """Run `op(lease, path, **options)` on the checked `path` query parameter; FirecREST's `{output}`."""
+    cluster = cluster_of(system)
+    path = query_path(cluster)
+    async with lease_for(cluster) as lease:
+        return {"output": await op(lease, path, **options)}
+
+
+@filesystem.get("/<system>/ops/download")
+async def download(system: str) -> Response:
+    cluster = cluster_of(system)
+    path = query_path(cluster)
+    async with lease_for(cluster) as lease:
+        data = await ops.download(lease, path, limit=cluster.max_ops_file_size)
+    return Response(data, status=200, content_type="application/octet-stream")
+
+
+# --------------------------------------------------------------------------- changing
+
+
+@filesystem.delete("/<system>/ops/rm")
+async def rm(system: str) -> Response:
+    cluster = cluster_of(system)
+    path = query_path(cluster)
+    if any(path == fs.path for fs in cluster.file_systems):
+        raise BadRequest(f"{path!r} is the root of a file system and cannot be removed through the API")
+    async with lease_for(cluster) as lease:
+        await ops.rm(lease, path)
+    return _no_content()
+
+
+@filesystem.post("/<system>/ops/mkdir")
+async def mkdir(system: str) -> tuple[dict[str, Any], int]:
+    cluster = cluster_of(system)
+    body = await json_body()
+    path = source_path(cluster, body)
+    parents = body_bool(body, "parent", "parents")
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.mkdir(lease, path, parents=parents)}, 201
+
+
+@filesystem.post("/<system>/ops/symlink")
+async def symlink(system: str) -> tuple[dict[str, Any], int]:
+    cluster = cluster_of(system)
+    body = await json_body()
+    target = source_path(cluster, body)
+    link = body_path(cluster, body, "linkPath", "link_path")
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.symlink(lease, target, link)}, 201
+
+
+@filesystem.put("/<system>/ops/chmod")
+async def chmod(system: str) -> dict[str, Any]:
+    cluster = cluster_of(system)
+    body = await json_body()
+    path = source_path(cluster, body)
+    mode = field(body, "mode", required=True)
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.chmod(lease, path, mode)}
+
+
+@filesystem.put("/<system>/ops/chown")
+async def chown(system: str) -> dict[str, Any]:
+    cluster = cluster_of(system)
+    body = await json_body()
+    path = source_path(cluster, body)
+    owner, group = field(body, "owner", default=""), field(body, "group", default="")
+    async with lease_for(cluster) as lease:
+        return {"output": await ops.chown(lease, path, owner, group)}
+
+
+@filesystem.post("/<system>/ops/upload")
+async def upload(system: str) -> Response:
+    cluster = cluster_of(system)
+    directory = query_path(cluster)
+    limit = cluster.max_ops_file_size
+    too_large = PayloadTooLarge(
+        f"the file is larger than the inline upload limit of {limit} bytes (max_ops_file_size); "
+        "use /transfer/upload"
+    )
+    if request.content_length is not None and request.content_length > limit + _FORM_OVERHEAD:
+        raise too_large
+    files = await request.files
+    upload = files.get("file")
+    if upload is None:
+        raise _invalid("body", "file", "field required (multipart form field `file`)")
+    name = check_file_name(upload.filename, field="filename")
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    target = check_path(cluster, f"{directory}/{name}", field="path")
+    async with lease_for(cluster) as lease:
+        await ops.upload(lease, target, data)
+    return _no_content()
+
+
+@filesystem.post("/<system>/ops/compress")
+async def compress(system: str) -> Response:
+    cluster = cluster_of(system)
+    body = await json_body()
+    source = source_path(cluster, body)
+    target = body_path(cluster, body, "targetPath", "target_path")
+    options = {
+        "compression": compression_of(body),
+        "dereference": body_bool(body, "dereference"),
+        "match_pattern": match_pattern_of(body),
+    }
+    async with lease_for(cluster) as lease:
+        await ops.compress(lease, source, target, **options)
+    return _no_content()
+
+
+@filesystem.post("/<system>/ops/extract")
+async def extract(system: str) -> Response:
+    cluster = cluster_of(system)
+    body = await json_body()
+    source = source_path(cluster, body)
+    target = body_path(cluster, body, "targetPath", "target_path")
+    compression = compression_of(body)
+    async with lease_for(cluster) as lease:
+        await ops.extract(lease, source, target, compression=compression)
+    return _no_content()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -102,3 +103,19 @@ def run_gateway(tmp: pathlib.Path, testbed: Testbed, **cluster: Any) -> Iterator
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def remote(testbed: Testbed, script: str, user: str = "fireuser", *, check: bool = True) -> str:
+    """Run `script` as `user` on the testbed over plain ssh; retried (bounded) while sshd is away.
+
+    Other engineers' health tests stop the shared sshd for a moment now and then.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        done = testbed.ssh(user, script)
+        if done.returncode != 255 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done.stdout

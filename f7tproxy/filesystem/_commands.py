@@ -127,7 +127,7 @@ def mv_argv(source: str, target: str) -> tuple[str, ...]:
 
 _COMPRESS_MATCHING = (
     'cd -- "$1" || exit; shift; pattern=$1; shift; '
-    'find . -type f -regex "$pattern" -print0 | tar "$@" --null --files-from=-'
+    'find . -type f -regex "$pattern" -print0 | tar "$@" --null --verbatim-files-from --files-from=-'
 )
 
 
@@ -146,7 +146,8 @@ def compress_argv(
     """
     parent, _, name = source.rpartition("/")
     options = (
-        "--create", "--force-local", *_TAR_FLAG[compression],
+        # --no-unquote: names are taken as they are (tar would read '\\' escapes in them).
+        "--create", "--force-local", "--no-unquote", *_TAR_FLAG[compression],
         *(("--dereference",) if dereference else ()), f"--file={target}",
     )  # fmt: skip
     if match_pattern is not None:
@@ -156,4 +157,7 @@ def compress_argv(
 
 def extract_argv(source: str, target: str, *, compression: Compression) -> tuple[str, ...]:
     """tar(1) extracting `source` into the directory `target`."""
-    return ("tar", "--extract", "--force-local", *_TAR_FLAG[compression], f"--file={source}", "--directory", target)
+    return (
+        "tar", "--extract", "--force-local", "--no-unquote", *_TAR_FLAG[compression],
+        f"--file={source}", "--directory", target,
+    )  # fmt: skip

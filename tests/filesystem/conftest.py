@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ..conftest import Testbed
-from ..gateway import Gateway, run_gateway, unique
+from ..gateway import Gateway, remote, run_gateway, unique
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,6 @@ def gateway(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def workdir(testbed: Testbed) -> Iterator[str]:
     """A fresh directory of fireuser's in /scratch/fireuser (0700), removed afterwards."""
     path = f"/scratch/fireuser/{unique()}"
-    done = testbed.ssh("fireuser", f"mkdir -p {path}")
-    assert done.returncode == 0, done.stderr
+    remote(testbed, f"mkdir -p {path}")
     yield path
-    testbed.ssh("fireuser", f"rm -rf {path}")
+    remote(testbed, f"rm -rf {path}", check=False)

@@ -8,16 +8,14 @@ import shlex
 import pytest
 
 from ..conftest import Testbed
-from ..gateway import SYSTEM, Gateway
+from ..gateway import SYSTEM, Gateway, remote
 
 pytestmark = pytest.mark.testbed
 OPS = f"/filesystem/{SYSTEM}/ops"
 
 
 def sh(testbed: Testbed, script: str, user: str = "fireuser") -> str:
-    done = testbed.ssh(user, script)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return remote(testbed, script, user)
 
 
 def test_ls_shapes_and_options(gateway: Gateway, testbed: Testbed, workdir: str) -> None:

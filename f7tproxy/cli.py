@@ -36,7 +36,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     from .server import serve
 
-    trio.run(serve, config)
+    try:
+        trio.run(serve, config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"{args.config}: {line}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

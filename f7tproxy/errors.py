@@ -9,11 +9,19 @@
         ├── Forbidden                403  not allowed (OpenFGA or the cluster's permissions)
         ├── NotFound                 404  unknown system, job or path
         ├── RequestTimeout           408  a remote command ran past its deadline
+        │   └── CommandTimeout       408    (the remote process was killed)
         ├── PayloadTooLarge          413  input or output past a configured size limit
+        │   └── OutputTooLarge       413    a remote command's output passed its cap
         ├── BackendFailure           424  the cluster cannot be reached (SSH failed)
+        │   ├── SshConnectFailed     424    TCP connect, handshake or timeout
+        │   │   ├── HostKeyMismatch  424    host key not the one in known_hosts
+        │   │   └── SshLoginRefused  424    the server refused the user's key
+        │   ├── SshConnectionLost    424    the connection died during a command
+        │   └── KeyServiceFailed     424    the ssh_service key service failed
         ├── RateLimited              429  too many requests (carries Retry-After)
         ├── InternalError            500  a bug or an unexpected remote answer
         └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
+            └── PoolBusy             503    no SSH channel free within the lease deadline
 
 `STATUS` below is the single table from exception class to (HTTP status, errorType).
 Code raises the most specific class; the HTTP layer calls `error_body` and never
@@ -86,12 +94,40 @@ class RequestTimeout(ApiError):
     """A remote command ran past its deadline."""
 
 
+class CommandTimeout(RequestTimeout):
+    """A remote command ran past its deadline; the remote process was killed."""
+
+
 class PayloadTooLarge(ApiError):
     """Input or output is larger than a configured limit."""
 
 
+class OutputTooLarge(PayloadTooLarge):
+    """A remote command wrote more than its output cap; the remote process was killed."""
+
+
 class BackendFailure(ApiError):
     """The cluster could not be reached or refused us."""
+
+
+class SshConnectFailed(BackendFailure):
+    """An SSH connection could not be opened (refused, unreachable, timed out, protocol error)."""
+
+
+class HostKeyMismatch(SshConnectFailed):
+    """The cluster's host key is not the one in the configured known_hosts; we did not connect."""
+
+
+class SshLoginRefused(SshConnectFailed):
+    """The cluster's sshd refused the user's key or certificate."""
+
+
+class SshConnectionLost(BackendFailure):
+    """An SSH connection died while a command ran on it (the command may have run)."""
+
+
+class KeyServiceFailed(BackendFailure):
+    """The ssh_service key service did not return a usable certificate."""
 
 
 class RateLimited(ApiError):
@@ -104,6 +140,10 @@ class InternalError(ApiError):
 
 class ServiceUnavailable(ApiError):
     """The backend is busy or unhealthy; try again after `retry_after` seconds."""
+
+
+class PoolBusy(ServiceUnavailable):
+    """Every SSH channel the user may have on the cluster stayed busy past the lease deadline."""
 
 
 @attrs.frozen

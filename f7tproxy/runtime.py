@@ -8,6 +8,7 @@ import attrs
 
 from .auth import Auth
 from .config import Config
+from .ssh import PoolSupervisor
 
 
 @attrs.define
@@ -19,6 +20,8 @@ class Runtime:
     """
 
     config: Config
+    pool: PoolSupervisor
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))

@@ -4,9 +4,10 @@
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
         ├── Auth                  signing keys (JWKS), OpenFGA client
+        ├── PoolSupervisor        per-user SSH connections and leases
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the SSH pool, the health checker, the admin socket) are started
+Later parts (the health checker, the admin socket) are started
 in the root nursery too, each with `await nursery.start(part.run)`, so that
 the HTTP API only opens once every part it needs can serve.
 """
@@ -24,7 +25,7 @@ from .api import create_app
 from .auth import Auth
 from .config import Config
 from .runtime import Runtime
-from .ssh import asyncio_loop
+from .ssh import PoolSupervisor, asyncio_loop
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ async def serve(
     """Run f7tproxy until SIGINT or SIGTERM, then shut down within the grace period.
 
     Reports the bound URLs through `task_status` once the API accepts requests.
+    Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
+    pool = PoolSupervisor(config.clusters)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -66,22 +69,26 @@ async def serve(
             root.start_soon(watch_signals)
             auth = Auth(config)
             await root.start(auth.run)
-            runtime = Runtime(config=config, auth=auth)
+            await root.start(pool.run)
+            runtime = Runtime(config=config, auth=auth, pool=pool)
             app = create_app(runtime)
+            http_done = trio.Event()
 
-            async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-                await hypercorn.trio.serve(
-                    app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
-                )
-                # The API has closed and drained: the long-lived parts (auth, ...) stop too.
-                root.cancel_scope.cancel()
+            async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                try:
+                    await hypercorn.trio.serve(
+                        app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                    )
+                finally:
+                    http_done.set()
 
-            binds = await root.start(serve_api)
+            binds = await root.start(serve_http)
             auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
-            await stop.wait()
-            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
-            # once it returns the nursery's other tasks are cancelled below.
+            # hypercorn returns once it has drained requests (bounded by graceful_timeout);
+            # then the other parts are cancelled: the pool closes its connections.
+            await http_done.wait()
+            root.cancel_scope.cancel()
         # leaving the nursery block: all tasks are done
     log.info("f7tproxy stopped")

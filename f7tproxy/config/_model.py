@@ -195,6 +195,8 @@ class SshServiceCredentials:
     """Base URL of the key service (`POST {url}/api/v1/ssh-keys`)."""
     timeout: float = attrs.field(default=5.0, validator=_positive)
     """Deadline of one key request."""
+    renew_before: float = attrs.field(default=10.0, validator=_non_negative)
+    """A returned certificate is reused for new connections until this close to its expiry."""
 
 
 @attrs.frozen

@@ -1,22 +1,62 @@
-"""The asyncio boundary: the only module that imports asyncio and trio-asyncio.
+"""The asyncio boundary: the only module that imports asyncio, asyncssh and trio-asyncio.
 
 asyncssh and openfga-sdk are asyncio libraries. They run on one trio-asyncio loop
 opened around the root nursery (`asyncio_loop`); the rest of f7tproxy calls them
-through `call_aio`, as trio code, with trio's cancellation and deadlines.
+through `call_aio`, or through the trio-native SSH API below, as trio code, with
+trio's cancellation and deadlines.
+
+What this module gives the rest of the package:
+
+- `asyncio_loop`, `call_aio`: the loop and the generic bridge.
+- keys and certificates: `generate_user_key`, `import_private_key`,
+  `import_certificate`, `sign_user_certificate`, `certificate_validity` (plain
+  functions; ed25519 work is CPU-light). `PrivateKey` and `Certificate` are opaque.
+- `connect` -> `Connection`: one logged-in SSH connection, with `run` (a whole
+  command, output capped) and `open_process` (a streaming process).
+
+Every remote process started here is stopped when its caller stops waiting:
+cancellation, an output cap or a lost stream sends TERM to the remote process
+group over the channel (OpenSSH's sshd delivers it with `killpg`), then KILL
+after a short grace, then closes the channel. asyncssh alone would leave the
+channel open and the process running (see the stack notes).
 """
 
 from __future__ import annotations
 
-import asyncio  # noqa: F401  (kept here on purpose: this is the boundary)
+import asyncio
 import contextlib
+import logging
+import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+import asyncssh
+import attrs
 import trio
 import trio_asyncio
 
+from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+# asyncssh logs every channel open and close at INFO; keep only its warnings.
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+PrivateKey = asyncssh.SSHKey
+"""A private key (opaque outside this module)."""
+Certificate = asyncssh.SSHCertificate
+"""An OpenSSH certificate (opaque outside this module)."""
+
+_KILL_GRACE = 0.5
+"""Seconds a remote process has between TERM and KILL."""
+_CLOSE_TIMEOUT = 2.0
+"""Seconds we wait for the server to confirm a channel or connection close."""
+_READ_CHUNK = 65536
+
+
+# --------------------------------------------------------------------------- the loop
 
 
 @contextlib.asynccontextmanager
@@ -34,6 +74,482 @@ async def asyncio_loop() -> AsyncIterator[None]:
 async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
     """Await the asyncio coroutine function `fn(*args, **kwargs)` from trio.
 
-    Cancelling the trio caller cancels the asyncio task. Must run inside `asyncio_loop()`.
+    Cancelling the trio caller cancels the asyncio task (and waits until it has
+    finished). Must run inside `asyncio_loop()`.
     """
     return await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def generate_user_key() -> PrivateKey:
+    """A new ed25519 key pair, kept in memory only."""
+    return asyncssh.generate_private_key("ssh-ed25519")
+
+
+def import_private_key(text: str, passphrase: str | None = None) -> PrivateKey:
+    """Parse an OpenSSH or PEM private key.
+
+    Raises ValueError if it cannot be read (bad format, wrong passphrase).
+    """
+    try:
+        return asyncssh.import_private_key(text, passphrase)
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def import_certificate(text: str | bytes) -> Certificate:
+    """Parse an OpenSSH certificate (``ssh-ed25519-cert-v01@openssh.com AAAA...``).
+
+    Raises ValueError if it cannot be read.
+    """
+    try:
+        return asyncssh.import_certificate(text)
+    except asyncssh.KeyImportError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def sign_user_certificate(
+    ca: PrivateKey,
+    key: PrivateKey,
+    *,
+    principal: str,
+    valid_after: float,
+    valid_before: float,
+    key_id: str,
+) -> Certificate:
+    """A user certificate for `key`, signed by `ca`, valid for `principal` only."""
+    return ca.generate_user_certificate(
+        key,
+        key_id,
+        principals=[principal],
+        valid_after=int(valid_after),
+        valid_before=int(valid_before),
+        permit_x11_forwarding=False,
+        permit_agent_forwarding=False,
+        permit_port_forwarding=False,
+        permit_pty=True,
+        permit_user_rc=False,
+    )
+
+
+def certificate_validity(cert: Certificate) -> tuple[float, float]:
+    """The (valid_after, valid_before) wall-clock times of an OpenSSH certificate."""
+    after = getattr(cert, "_valid_after", 0)
+    before = getattr(cert, "_valid_before", 0xFFFFFFFFFFFFFFFF)
+    return float(after), float(min(before, 2**62))
+
+
+def certificate_principals(cert: Certificate) -> tuple[str, ...]:
+    """The principals an OpenSSH certificate is valid for (empty: any)."""
+    return tuple(getattr(cert, "principals", ()))
+
+
+def public_key_text(key: PrivateKey | Certificate) -> str:
+    """The one-line OpenSSH public form of a key or certificate."""
+    if isinstance(key, asyncssh.SSHCertificate):
+        return key.export_certificate("openssh").decode().strip()
+    return key.export_public_key("openssh").decode().strip()
+
+
+def private_key_text(key: PrivateKey) -> str:
+    """The OpenSSH private form of a key (for tests and the bench only)."""
+    return key.export_private_key("openssh").decode()
+
+
+# --------------------------------------------------------------------------- connections
+
+
+@attrs.frozen
+class Completed:
+    """How a remote command ended, with its raw output."""
+
+    exit_status: int | None
+    """The exit status; None if the process was killed by a signal."""
+    exit_signal: str | None
+    """The signal that ended the process, if any (``TERM``, ``KILL``, ...)."""
+    stdout: bytes
+    stderr: bytes
+
+
+class ChannelRefused(Exception):
+    """The server did not open a channel; the command never started, so it may be retried.
+
+    `connection_closed` says whether the connection itself is gone (retry on
+    another one) or only refused this channel (sshd's MaxSessions, briefly).
+    """
+
+    def __init__(self, reason: str, *, connection_closed: bool) -> None:
+        super().__init__(reason)
+        self.connection_closed = connection_closed
+
+
+class OutputLimitExceeded(Exception):
+    """stdout or stderr of a remote command passed the cap; the process was stopped."""
+
+    def __init__(self, stream: str, limit: int) -> None:
+        super().__init__(f"{stream} passed {limit} bytes")
+        self.stream = stream
+        self.limit = limit
+
+
+async def connect(
+    host: str,
+    port: int,
+    *,
+    username: str,
+    key: PrivateKey,
+    certificate: Certificate | None,
+    known_hosts: pathlib.Path,
+    connect_timeout: float,
+    login_timeout: float,
+    keepalive_interval: float,
+    keepalive_count_max: int,
+) -> Connection:
+    """Log in to `host:port` as `username`, verifying the host key against `known_hosts`.
+
+    No other key source (agent, ~/.ssh) and no client config file is used.
+
+    Raises HostKeyMismatch if the host key is not the one in `known_hosts`,
+    SshLoginRefused if the server refuses the key, SshConnectFailed otherwise
+    (refused, unreachable, timed out, protocol error).
+    """
+    where = f"{host}:{port}"
+    client_key: Any = (key, certificate) if certificate is not None else key
+    try:
+        conn = await call_aio(
+            asyncssh.connect,
+            host,
+            port,
+            username=username,
+            client_keys=[client_key],
+            known_hosts=str(known_hosts),
+            config=None,
+            agent_path=None,
+            agent_forwarding=False,
+            preferred_auth="publickey",
+            gss_host=None,
+            password=None,
+            connect_timeout=connect_timeout,
+            login_timeout=login_timeout,
+            keepalive_interval=keepalive_interval,
+            keepalive_count_max=keepalive_count_max,
+        )
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyMismatch(
+            f"SSH host key of {where} did not match the configured known_hosts "
+            f"({known_hosts}); refusing to connect ({exc.reason})"
+        ) from None
+    except asyncssh.PermissionDenied:
+        raise SshLoginRefused(f"SSH login as {username} to {where} was refused (publickey)") from None
+    except asyncssh.Error as exc:
+        raise SshConnectFailed(f"SSH connection to {where} failed: {exc.reason}") from None
+    except (OSError, asyncio.TimeoutError) as exc:
+        text = "timed out" if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) else str(exc)
+        raise SshConnectFailed(f"SSH connection to {where} failed: {text}") from None
+    return Connection(conn, label=f"{username}@{where}")
+
+
+class Connection:
+    """One logged-in SSH connection, driven from trio.
+
+    Several commands may run on it at once, each on its own channel; the caller
+    keeps the number of channels within the server's MaxSessions.
+    """
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, *, label: str) -> None:
+        self._conn = conn
+        self.label = label
+
+    def is_closed(self) -> bool:
+        """True once the connection is closed or lost."""
+        return self._conn.is_closed()
+
+    async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed:
+        """Run the shell command line `command`, feed it `stdin`, and collect its output.
+
+        Cancelling the caller stops the remote process (TERM, then KILL) before
+        this returns.
+
+        Raises ChannelRefused (nothing ran), OutputLimitExceeded (stdout or
+        stderr passed `output_limit` bytes; the process was stopped),
+        SshConnectionLost (the connection died while the command ran).
+        """
+        return await call_aio(_run, self._conn, command, stdin, output_limit)
+
+    @contextlib.asynccontextmanager
+    async def open_process(self, command: str, *, stderr_limit: int) -> AsyncIterator[Process]:
+        """Start `command` and stream its stdin and stdout; see `Process`.
+
+        On leaving the block the process is stopped (TERM, then KILL) if it is
+        still running, and its channel is closed.
+
+        Raises ChannelRefused if the channel could not be opened.
+        """
+        proc = await call_aio(_open_process, self._conn, command)
+        process = Process(proc, stderr_limit=stderr_limit)
+        try:
+            await call_aio(process._start)
+            yield process
+        finally:
+            with trio.CancelScope(shield=True):
+                await call_aio(process._finish)
+
+    async def aclose(self) -> None:
+        """Close the connection and wait (briefly) until it is closed; never raises."""
+        with contextlib.suppress(Exception):
+            await call_aio(_close_connection, self._conn)
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed (by us, the server, or failed keepalives)."""
+        await call_aio(self._conn.wait_closed)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.label}{' closed' if self.is_closed() else ''}>"
+
+
+class Process:
+    """A remote process started by `Connection.open_process`, driven from trio.
+
+    stdout is read with `receive_some`; stderr is collected in the background
+    (up to `stderr_limit` bytes, the rest is dropped) and returned by `wait`.
+    """
+
+    def __init__(self, proc: asyncssh.SSHClientProcess[bytes], *, stderr_limit: int) -> None:
+        self._proc = proc
+        self._stderr_limit = stderr_limit
+        self._stderr = bytearray()
+        self._stderr_task: asyncio.Future[None] | None = None
+
+    async def send_all(self, data: bytes) -> None:
+        """Write `data` to the process's stdin (waiting for flow control).
+
+        Raises SshConnectionLost if the channel is gone.
+        """
+        await call_aio(self._send, data)
+
+    async def send_eof(self) -> None:
+        """Close the process's stdin."""
+        await call_aio(self._send_eof)
+
+    async def receive_some(self, max_bytes: int = _READ_CHUNK) -> bytes:
+        """Up to `max_bytes` of stdout; b"" at the end.
+
+        Raises SshConnectionLost if the connection dies.
+        """
+        return await call_aio(self._receive, max_bytes)
+
+    async def wait(self) -> Completed:
+        """Wait until the process has exited and its channel closed; its stdout is not kept.
+
+        Raises SshConnectionLost if the connection dies.
+        """
+        return await call_aio(self._wait)
+
+    # asyncio side
+
+    async def _start(self) -> None:
+        self._stderr_task = asyncio.ensure_future(self._collect_stderr())
+
+    async def _collect_stderr(self) -> None:
+        with contextlib.suppress(asyncssh.Error, OSError):
+            while chunk := await self._proc.stderr.read(_READ_CHUNK):
+                room = self._stderr_limit - len(self._stderr)
+                self._stderr += chunk[: max(room, 0)]
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            self._proc.stdin.write(data)
+            await self._proc.stdin.drain()
+        except (asyncssh.Error, OSError) as exc:
+            raise SshConnectionLost(f"SSH channel closed while sending stdin: {exc}") from None
+
+    async def _send_eof(self) -> None:
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._proc.stdin.write_eof()
+
+    async def _receive(self, max_bytes: int) -> bytes:
+        try:
+            return await self._proc.stdout.read(max_bytes)
+        except (asyncssh.Error, OSError) as exc:
+            raise SshConnectionLost(f"SSH connection lost while reading output: {exc}") from None
+
+    async def _wait(self) -> Completed:
+        try:
+            await _drain(self._proc.stdout)
+            if self._stderr_task is not None:
+                await self._stderr_task
+            await self._proc.wait_closed()
+        except (asyncssh.Error, OSError) as exc:
+            raise SshConnectionLost(f"SSH connection lost while waiting for exit: {exc}") from None
+        return _completed(self._proc, b"", bytes(self._stderr))
+
+    async def _finish(self) -> None:
+        # One reader per stream: stop ours before `_stop` drains stderr.
+        if self._stderr_task is not None and not self._stderr_task.done():
+            self._stderr_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._stderr_task
+        if not _exited(self._proc):
+            await _stop(self._proc)
+        else:
+            self._proc.close()
+            await _wait_closed(self._proc)
+
+
+# --------------------------------------------------------------------------- asyncio side
+
+
+async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
+    """Open a channel and start `command` on it.
+
+    The open runs in its own task: if we are cancelled half-way, asyncssh would
+    leave the channel open and maybe the command started, with no handle to
+    stop it. So we let the open finish (briefly) and stop what it started.
+    """
+    opening = asyncio.ensure_future(conn.create_process(command, encoding=None))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            proc = await asyncio.wait_for(opening, _CLOSE_TIMEOUT)
+            await _stop(proc)
+        if not opening.done():
+            opening.cancel()
+        raise
+    except asyncssh.ChannelOpenError as exc:
+        raise ChannelRefused(exc.reason, connection_closed=conn.is_closed()) from None
+    except (asyncssh.Error, OSError) as exc:
+        # The connection broke while the channel was being opened.
+        raise ChannelRefused(str(exc), connection_closed=True) from None
+
+
+async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
+    proc = await _open_process(conn, command)
+    try:
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.write_eof()
+        out, err = await _collect(proc, limit)
+        await proc.wait_closed()
+    except BaseException as exc:
+        await _stop(proc)
+        if isinstance(exc, (asyncssh.Error, OSError)):
+            raise SshConnectionLost(f"SSH connection lost while running a command: {exc}") from None
+        raise
+    return _completed(proc, out, err)
+
+
+async def _collect(proc: asyncssh.SSHClientProcess[bytes], limit: int) -> tuple[bytes, bytes]:
+    """Read stdout and stderr to their ends, each up to `limit` bytes.
+
+    Raises OutputLimitExceeded as soon as one passes the limit.
+    """
+    readers = {
+        asyncio.ensure_future(_read_upto(proc.stdout, limit + 1)): "stdout",
+        asyncio.ensure_future(_read_upto(proc.stderr, limit + 1)): "stderr",
+    }
+    pending = set(readers)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if len(task.result()) > limit:
+                    raise OutputLimitExceeded(readers[task], limit)
+        out, err = (task.result() for task in readers)
+        return out, err
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+
+async def _read_upto(stream: asyncssh.SSHReader[bytes], size: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = await stream.read(min(_READ_CHUNK, size - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+async def _drain(stream: asyncssh.SSHReader[bytes]) -> None:
+    while await stream.read(_READ_CHUNK):
+        pass
+
+
+def _exited(proc: asyncssh.SSHClientProcess[bytes]) -> bool:
+    return proc.exit_status is not None or proc.exit_signal is not None
+
+
+def _completed(proc: asyncssh.SSHClientProcess[bytes], out: bytes, err: bytes) -> Completed:
+    signal = proc.exit_signal
+    return Completed(
+        exit_status=None if signal is not None else proc.exit_status,
+        exit_signal=signal[0] if signal is not None else None,
+        stdout=out,
+        stderr=err,
+    )
+
+
+def _signal(proc: asyncssh.SSHClientProcess[bytes], name: str) -> None:
+    with contextlib.suppress(asyncssh.Error, OSError):
+        proc.send_signal(name)
+
+
+async def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Stop the remote process group and close its channel; bounded in time, never raises.
+
+    Runs also when the calling task was cancelled: it has its own deadlines.
+    """
+    if not _exited(proc) and not proc.is_closing():
+        _signal(proc, "TERM")
+        # Keep reading so a process blocked on a full channel window can see the
+        # signal and exit, and sshd can report its exit.
+        try:
+            await asyncio.wait_for(_drain_both_and_close(proc), _KILL_GRACE)
+        except (asyncio.TimeoutError, asyncssh.Error, OSError):
+            _signal(proc, "KILL")
+    proc.close()
+    await _wait_closed(proc)
+
+
+async def _drain_both_and_close(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    await asyncio.gather(_drain(proc.stdout), _drain(proc.stderr))
+    await proc.wait_closed()
+
+
+async def _wait_closed(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
+        await asyncio.wait_for(proc.wait_closed(), _CLOSE_TIMEOUT)
+
+
+async def _close_connection(conn: asyncssh.SSHClientConnection) -> None:
+    conn.close()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(conn.wait_closed(), _CLOSE_TIMEOUT)
+
+
+__all__ = [
+    "Certificate",
+    "ChannelRefused",
+    "Completed",
+    "Connection",
+    "OutputLimitExceeded",
+    "PrivateKey",
+    "Process",
+    "asyncio_loop",
+    "call_aio",
+    "certificate_principals",
+    "certificate_validity",
+    "connect",
+    "generate_user_key",
+    "import_certificate",
+    "import_private_key",
+    "private_key_text",
+    "public_key_text",
+    "sign_user_certificate",
+]

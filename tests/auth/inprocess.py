@@ -17,7 +17,7 @@ from f7tproxy.api import create_app, current_user
 from f7tproxy.auth import Auth, KeySource, OpenFgaAuthorizer
 from f7tproxy.errors import NotFound
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import asyncio_loop
+from f7tproxy.ssh import PoolSupervisor, asyncio_loop
 
 GOOD = pathlib.Path(__file__).parent.parent / "config" / "good"
 
@@ -58,7 +58,8 @@ async def in_process(
     async with asyncio_loop(), trio.open_nursery() as nursery:
         await nursery.start(auth.run)
         auth.bound(["http://f7tproxy.test"])
-        app = create_app(Runtime(config=config, auth=auth))
+        # The probe route takes no lease: an empty pool will do.
+        app = create_app(Runtime(config=config, auth=auth, pool=PoolSupervisor([])))
         reached: list[tuple[str, str]] = []
 
         @app.get("/compute/<system>/probe")

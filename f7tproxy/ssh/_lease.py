@@ -1,0 +1,180 @@
+"""A lease: one channel slot on one of a user's pooled connections, and the commands run on it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
+from ._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
+from ._command import remote_command
+
+if TYPE_CHECKING:
+    from ._pool import PoolSupervisor, _Conn, _System, _User
+
+_OPEN_ATTEMPTS = 6
+"""Channel opens tried per command: sshd frees a session slot a little after we see it closed."""
+_OPEN_BACKOFF = 0.05
+
+
+@attrs.frozen
+class CommandResult:
+    """How a remote command ended. `stdout` and `stderr` are decoded as UTF-8 (bad bytes replaced)."""
+
+    argv: tuple[str, ...]
+    exit_status: int | None
+    """The exit status; None if the process was ended by a signal."""
+    exit_signal: str | None
+    """The signal that ended the process (``TERM``, ``KILL``, ...), if any."""
+    stdout_bytes: bytes = attrs.field(repr=False)
+    stderr_bytes: bytes = attrs.field(repr=False)
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", errors="replace")
+
+    @property
+    def ok(self) -> bool:
+        """True if the command exited with status 0."""
+        return self.exit_status == 0
+
+
+class Lease:
+    """One channel slot, held for the duration of `async with pool.lease(...)`.
+
+    Run commands on it one after the other (a lease is one channel at a time).
+    """
+
+    def __init__(
+        self, pool: PoolSupervisor, system: _System, user: _User, slot: _Conn, token: str | None
+    ) -> None:
+        self._pool = pool
+        self._system = system
+        self._user = user
+        self._slot: _Conn | None = slot
+        self._token = token
+
+    @property
+    def system(self) -> str:
+        return self._system.cluster.name
+
+    @property
+    def user(self) -> str:
+        return self._user.name
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | str | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+    ) -> CommandResult:
+        """Run `argv` (each word quoted) under a remote `timeout`, with `stdin`, and collect its output.
+
+        `timeout` defaults to the pool's command_timeout, `output_limit` (bytes,
+        for stdout and stderr each) to the cluster's max_ops_file_size. If the
+        caller is cancelled, the remote process is killed before this returns.
+
+        Raises CommandTimeout (the process was killed), OutputTooLarge (the
+        process was killed), SshConnectionLost, or a connect error if the
+        command had to move to a new connection and none could be opened.
+        """
+        argv = tuple(argv)
+        timeout = self._system.config.command_timeout if timeout is None else timeout
+        limit = self._system.cluster.max_ops_file_size if output_limit is None else output_limit
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        command = remote_command(argv, timeout=timeout)
+        self._user.commands += 1
+        try:
+            with trio.move_on_after(timeout) as scope:
+                completed = await self._run(command, data, limit)
+            if scope.cancelled_caught:
+                raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
+        except ApiError:
+            self._user.failures += 1
+            raise
+        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
+
+    async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+        for attempt in range(_OPEN_ATTEMPTS):
+            slot = self._slot
+            assert slot is not None
+            try:
+                return await slot.conn.run(command, stdin=stdin, output_limit=limit)
+            except ChannelRefused as exc:
+                await self._after_refusal(exc, attempt)
+            except OutputLimitExceeded as exc:
+                raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
+            except SshConnectionLost:
+                self._pool._drop(slot)
+                raise
+        raise AssertionError("unreachable")
+
+    async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
+        if attempt == _OPEN_ATTEMPTS - 1:
+            raise SshConnectFailed(f"the SSH server refused a channel {_OPEN_ATTEMPTS} times: {exc}")
+        if exc.connection_closed:
+            # Nothing ran: move to another (maybe new) connection.
+            await self._pool._relocate(self)
+        else:
+            await trio.sleep(_OPEN_BACKOFF * 2**attempt)
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stderr_limit: int | None = None,
+    ) -> AsyncIterator[Process]:
+        """Start `argv` and stream it: `send_all`/`send_eof` to its stdin, `receive_some`
+        from its stdout, `wait` for its end (stderr is kept up to `stderr_limit`).
+
+        The whole block is bounded by `timeout` (default: the pool's
+        command_timeout). On leaving the block the process is killed if it
+        still runs.
+
+        Raises CommandTimeout (the deadline passed; the process was killed),
+        SshConnectionLost, or SshConnectFailed if no channel could be opened.
+        """
+        argv = tuple(argv)
+        timeout = self._system.config.command_timeout if timeout is None else timeout
+        limit = self._system.cluster.max_ops_file_size if stderr_limit is None else stderr_limit
+        command = remote_command(argv, timeout=timeout)
+        self._user.commands += 1
+        try:
+            with trio.move_on_after(timeout) as scope:
+                async with contextlib.AsyncExitStack() as stack:
+                    process = await self._open(stack, command, limit)
+                    yield process
+            if scope.cancelled_caught:
+                raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
+        except ApiError:
+            self._user.failures += 1
+            raise
+
+    async def _open(self, stack: contextlib.AsyncExitStack, command: str, limit: int) -> Process:
+        for attempt in range(_OPEN_ATTEMPTS):
+            slot = self._slot
+            assert slot is not None
+            try:
+                return await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
+            except ChannelRefused as exc:
+                await self._after_refusal(exc, attempt)
+        raise AssertionError("unreachable")
+
+    def __repr__(self) -> str:
+        label = self._slot.conn.label if self._slot is not None else "-"
+        return f"<Lease {self.user}@{self.system} on {label}>"
+
+
+__all__ = ["CommandResult", "Lease"]

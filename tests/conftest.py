@@ -17,6 +17,8 @@ TESTBED_SCRIPTS = REPO / "tests" / "testbed"
 class Testbed:
     """Where the running testbed keeps its keys and how to reach its parts."""
 
+    __test__ = False  # a fixture value, not a test class
+
     dir: pathlib.Path
     env: dict[str, str]
 

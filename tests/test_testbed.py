@@ -1,0 +1,34 @@
+"""The testbed the integration tests stand on answers as its contract says."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Testbed
+
+pytestmark = pytest.mark.testbed
+
+
+def test_users_log_in_with_their_static_keys(testbed: Testbed) -> None:
+    for user in ("fireuser", "firesrv", "fireuser2"):
+        done = testbed.ssh(user, "id", "-un")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == user
+
+
+def test_slurm_accounting_answers_over_ssh(testbed: Testbed) -> None:
+    done = testbed.ssh("fireuser", "sacctmgr", "-nP", "show", "assoc", "user=fireuser", "format=account")
+    assert done.returncode == 0, done.stderr
+    assert {"proj1", "proj2"} <= set(done.stdout.split())
+
+
+def test_users_cannot_read_each_others_homes(testbed: Testbed) -> None:
+    done = testbed.ssh("fireuser2", "ls", "/home/fireuser")
+    assert done.returncode != 0
+    assert "Permission denied" in done.stderr
+
+
+def test_key_material_is_where_the_configs_expect_it(testbed: Testbed) -> None:
+    assert testbed.known_hosts.read_text().startswith("[127.0.0.1]:2222 ")
+    assert testbed.user_ca.stat().st_mode & 0o077 == 0
+    assert testbed.env["F7T_S3_URL"] == "http://127.0.0.1:9000"

@@ -133,12 +133,13 @@ def parse_id(text: str) -> UserInfo:
 
     Raises ValueError if the uid or gid is missing.
     """
-    parts = dict(p.split("=", 1) for p in text.split() if "=" in p)
-    user = _ID_PART.fullmatch(parts.get("uid", ""))
-    group = _ID_PART.fullmatch(parts.get("gid", ""))
+    # Group names may hold spaces (directory services): read `N(name)` pieces, not words.
+    user = re.search(r"\buid=" + _ID_PART.pattern, text)
+    group = re.search(r"\bgid=" + _ID_PART.pattern, text)
     if user is None or group is None:
         raise ValueError(f"unexpected `id` output: {text[:200]!r}")
-    groups = [PosixIdentified(id=i, name=n) for i, n in _ID_PART.findall(parts.get("groups", ""))]
+    _, _, listed = text.partition("groups=")
+    groups = [PosixIdentified(id=i, name=n) for i, n in _ID_PART.findall(listed)]
     return UserInfo(
         user=PosixIdentified(id=user.group(1), name=user.group(2)),
         group=PosixIdentified(id=group.group(1), name=group.group(2)),

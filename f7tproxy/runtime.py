@@ -8,6 +8,7 @@ import attrs
 
 from .auth import Auth
 from .config import Config
+from .scheduler import JobService, job_services
 from .ssh import PoolSupervisor
 
 
@@ -26,3 +27,7 @@ class Runtime:
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    schedulers: dict[str, JobService] = attrs.field(
+        default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
+    )
+    """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""

@@ -70,7 +70,7 @@ async def serve(
             auth = Auth(config)
             await root.start(auth.run)
             await root.start(pool.run)
-            runtime = Runtime(config=config, pool=pool, auth=auth)
+            runtime = Runtime(config=config, auth=auth, pool=pool)
             app = create_app(runtime)
             http_done = trio.Event()
 

@@ -10,7 +10,9 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
+from ._compute import compute
 from ._filesystem import filesystem
+from ._openapi import APP_VERSION, docs
 from ._status import status
 from ._token import demo_issuer
 
@@ -41,6 +43,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.config["JSON_SORT_KEYS"] = False
     app.register_blueprint(status)
     app.register_blueprint(filesystem)
+    app.register_blueprint(compute)
+    app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
     app.before_request(authenticate_request)
@@ -66,6 +70,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
         for name in ("X-Request-ID", "X-Correlation-ID"):
             if name in request.headers:
                 response.headers[name] = request.headers[name]
+        # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
+        response.headers["F7T-AppVersion"] = APP_VERSION
         return response
 
     return app

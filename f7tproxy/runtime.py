@@ -10,6 +10,7 @@ from .auth import Auth
 from .config import Config
 from .scheduler import JobService, job_services
 from .ssh import PoolSupervisor
+from .transfer import Staging
 
 
 @attrs.define
@@ -31,3 +32,10 @@ class Runtime:
         default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
     )
     """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
+    staging: dict[str, Staging] = attrs.field(
+        default=attrs.Factory(
+            lambda self: {c.name: Staging(c.staging) for c in self.config.clusters if c.staging is not None},
+            takes_self=True,
+        )
+    )
+    """Each system's S3 staging store (systems without `staging` have none), by name."""

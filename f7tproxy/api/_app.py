@@ -15,6 +15,7 @@ from ._filesystem import filesystem
 from ._openapi import APP_VERSION, docs
 from ._status import status
 from ._token import demo_issuer
+from ._transfer import transfer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.config["JSON_SORT_KEYS"] = False
     app.register_blueprint(status)
     app.register_blueprint(filesystem)
+    app.register_blueprint(transfer)
     app.register_blueprint(compute)
     app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:

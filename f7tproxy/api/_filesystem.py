@@ -12,13 +12,16 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import attrs
 from quart import Blueprint, Response, current_app, request
 
 from ..config import ClusterConfig
-from ..errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from ..errors import BadRequest, PayloadTooLarge, ValidationFailed
 from ..filesystem import COMPRESSIONS, Compression, check_file_name, check_path, ops
 from ..ssh import Lease
+from . import _wire
 from ._auth import current_user
+from ._systems import system_or_404
 
 filesystem = Blueprint("filesystem", __name__, url_prefix="/filesystem")
 
@@ -27,15 +30,6 @@ _FORM_OVERHEAD = 64 * 1024
 
 
 # --------------------------------------------------------------------------- request helpers
-
-
-def cluster_of(system: str) -> ClusterConfig:
-    """The configured cluster `system`. Raises NotFound ("System not found")."""
-    cluster = current_app.runtime.config.cluster(system)  # type: ignore[attr-defined]
-    if cluster is None:
-        raise NotFound("System not found")
-    assert isinstance(cluster, ClusterConfig)
-    return cluster
 
 
 @contextlib.asynccontextmanager
@@ -53,16 +47,7 @@ def _invalid(location: str, name: str, message: str) -> ValidationFailed:
 
 
 def query_bool(name: str, default: bool = False) -> bool:
-    """Boolean query parameter (`true`/`false`, `1`/`0`, any case). Raises ValidationFailed."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise _invalid("query", name, f"expected a boolean, got {raw!r}")
+    return _wire.query_bool(request.args, name, default)
 
 
 def query_int(name: str) -> int | None:
@@ -143,7 +128,7 @@ def _no_content() -> Response:
 
 @filesystem.get("/<system>/ops/ls")
 async def ls(system: str) -> dict[str, Any]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     path = query_path(cluster)
     options = {
         "show_hidden": query_bool("showHidden"),
@@ -169,7 +154,7 @@ def _part_of_file(system: str) -> dict[str, Any]:
     return {
         "file_bytes": _non_negative("bytes"),
         "lines": _non_negative("lines"),
-        "limit": cluster_of(system).max_ops_file_size,
+        "limit": system_or_404(system).max_ops_file_size,
     }
 
 
@@ -182,7 +167,7 @@ def _non_negative(name: str) -> int | None:
 
 @filesystem.get("/<system>/ops/view")
 async def view(system: str) -> dict[str, Any]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     path = query_path(cluster)
     size, offset = query_int("size"), query_int("offset") or 0
     async with lease_for(cluster) as lease:
@@ -206,7 +191,7 @@ async def stat(system: str) -> dict[str, Any]:
 
 async def _on_path(system: str, op: Callable[..., Awaitable[Any]], **options: Any) -> dict[str, Any]:
     """Run `op(lease, path, **options)` on the checked `path` query parameter; FirecREST's `{output}`."""
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     path = query_path(cluster)
     async with lease_for(cluster) as lease:
         return {"output": await op(lease, path, **options)}
@@ -214,7 +199,7 @@ async def _on_path(system: str, op: Callable[..., Awaitable[Any]], **options: An
 
 @filesystem.get("/<system>/ops/download")
 async def download(system: str) -> Response:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     path = query_path(cluster)
     async with lease_for(cluster) as lease:
         data = await ops.download(lease, path, limit=cluster.max_ops_file_size)
@@ -226,7 +211,7 @@ async def download(system: str) -> Response:
 
 @filesystem.delete("/<system>/ops/rm")
 async def rm(system: str) -> Response:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     path = query_path(cluster)
     if any(path == fs.path for fs in cluster.file_systems):
         raise BadRequest(f"{path!r} is the root of a file system and cannot be removed through the API")
@@ -237,7 +222,7 @@ async def rm(system: str) -> Response:
 
 @filesystem.post("/<system>/ops/mkdir")
 async def mkdir(system: str) -> tuple[dict[str, Any], int]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     body = await json_body()
     path = source_path(cluster, body)
     parents = body_bool(body, "parent", "parents")
@@ -247,7 +232,7 @@ async def mkdir(system: str) -> tuple[dict[str, Any], int]:
 
 @filesystem.post("/<system>/ops/symlink")
 async def symlink(system: str) -> tuple[dict[str, Any], int]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     body = await json_body()
     target = source_path(cluster, body)
     link = body_path(cluster, body, "linkPath", "link_path")
@@ -257,7 +242,7 @@ async def symlink(system: str) -> tuple[dict[str, Any], int]:
 
 @filesystem.put("/<system>/ops/chmod")
 async def chmod(system: str) -> dict[str, Any]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     body = await json_body()
     path = source_path(cluster, body)
     mode = field(body, "mode", required=True)
@@ -267,7 +252,7 @@ async def chmod(system: str) -> dict[str, Any]:
 
 @filesystem.put("/<system>/ops/chown")
 async def chown(system: str) -> dict[str, Any]:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     body = await json_body()
     path = source_path(cluster, body)
     owner, group = field(body, "owner", default=""), field(body, "group", default="")
@@ -277,7 +262,7 @@ async def chown(system: str) -> dict[str, Any]:
 
 @filesystem.post("/<system>/ops/upload")
 async def upload(system: str) -> Response:
-    cluster = cluster_of(system)
+    cluster = system_or_404(system)
     directory = query_path(cluster)
     limit = cluster.max_ops_file_size
     too_large = PayloadTooLarge(
@@ -300,29 +285,40 @@ async def upload(system: str) -> Response:
     return _no_content()
 
 
-@filesystem.post("/<system>/ops/compress")
-async def compress(system: str) -> Response:
-    cluster = cluster_of(system)
-    body = await json_body()
+@attrs.frozen
+class TarRequest:
+    """A checked compress or extract request body (ops and transfer alike)."""
+
+    source: str
+    target: str
+    compression: Compression
+    dereference: bool = False
+    match_pattern: str | None = None
+
+
+def tar_request(cluster: ClusterConfig, body: dict[str, Any], *, compress: bool) -> TarRequest:
+    """Check a compress (`compress=True`) or extract body. Raises ValidationFailed or BadRequest."""
     source = source_path(cluster, body)
     target = body_path(cluster, body, "targetPath", "target_path")
-    options = {
-        "compression": compression_of(body),
-        "dereference": body_bool(body, "dereference"),
-        "match_pattern": match_pattern_of(body),
-    }
+    if not compress:
+        return TarRequest(source, target, compression_of(body))
+    return TarRequest(source, target, compression_of(body), body_bool(body, "dereference"), match_pattern_of(body))
+
+
+@filesystem.post("/<system>/ops/compress")
+async def compress(system: str) -> Response:
+    cluster = system_or_404(system)
+    tar = tar_request(cluster, await json_body(), compress=True)
     async with lease_for(cluster) as lease:
-        await ops.compress(lease, source, target, **options)
+        await ops.compress(lease, tar.source, tar.target, compression=tar.compression,
+                           dereference=tar.dereference, match_pattern=tar.match_pattern)  # fmt: skip
     return _no_content()
 
 
 @filesystem.post("/<system>/ops/extract")
 async def extract(system: str) -> Response:
-    cluster = cluster_of(system)
-    body = await json_body()
-    source = source_path(cluster, body)
-    target = body_path(cluster, body, "targetPath", "target_path")
-    compression = compression_of(body)
+    cluster = system_or_404(system)
+    tar = tar_request(cluster, await json_body(), compress=False)
     async with lease_for(cluster) as lease:
-        await ops.extract(lease, source, target, compression=compression)
+        await ops.extract(lease, tar.source, tar.target, compression=tar.compression)
     return _no_content()

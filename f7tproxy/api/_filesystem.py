@@ -21,9 +21,25 @@ from ..filesystem import COMPRESSIONS, Compression, check_file_name, check_path,
 from ..ssh import Lease
 from . import _wire
 from ._auth import current_user
+from ._openapi import Param, operation
 from ._systems import system_or_404
 
 filesystem = Blueprint("filesystem", __name__, url_prefix="/filesystem")
+
+_PATH = Param("path", {"type": "string"}, "Absolute path inside one of the system's file systems (required)")
+_LIMIT = (
+    "Limited by the system's `max_ops_file_size` (default 5 MiB): past it the answer is 413 "
+    "with a message naming the limit."
+)
+
+
+def _B(name: str) -> Param:
+    return Param(name, {"type": "boolean", "default": False})
+
+
+def _I(name: str) -> Param:
+    return Param(name, {"type": "integer", "minimum": 0})
+
 
 _FORM_OVERHEAD = 64 * 1024
 """Multipart framing allowed on top of the inline upload limit before the body is refused unread."""
@@ -127,6 +143,7 @@ def _no_content() -> Response:
 
 
 @filesystem.get("/<system>/ops/ls")
+@operation("List a directory (or describe a file)", tag="filesystem", query=(_PATH, _B("showHidden"), _B("numericUid"), _B("recursive"), _B("dereference")))
 async def ls(system: str) -> dict[str, Any]:
     cluster = system_or_404(system)
     path = query_path(cluster)
@@ -141,11 +158,13 @@ async def ls(system: str) -> dict[str, Any]:
 
 
 @filesystem.get("/<system>/ops/head")
+@operation("The first lines or bytes of a file", tag="filesystem", query=(_PATH, _I("bytes"), _I("lines"), _B("skipTrailing")), description=_LIMIT)
 async def head(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.head, skip_trailing=query_bool("skipTrailing"), **_part_of_file(system))
 
 
 @filesystem.get("/<system>/ops/tail")
+@operation("The last lines or bytes of a file", tag="filesystem", query=(_PATH, _I("bytes"), _I("lines"), _B("skipHeading")), description=_LIMIT)
 async def tail(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.tail, skip_heading=query_bool("skipHeading"), **_part_of_file(system))
 
@@ -166,6 +185,7 @@ def _non_negative(name: str) -> int | None:
 
 
 @filesystem.get("/<system>/ops/view")
+@operation("Part of a file as text", tag="filesystem", query=(_PATH, _I("size"), _I("offset")), description=_LIMIT + " `size` defaults to the rest of the file.")
 async def view(system: str) -> dict[str, Any]:
     cluster = system_or_404(system)
     path = query_path(cluster)
@@ -175,16 +195,19 @@ async def view(system: str) -> dict[str, Any]:
 
 
 @filesystem.get("/<system>/ops/checksum")
+@operation("SHA-256 of a file", tag="filesystem", query=(_PATH,))
 async def checksum(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.checksum)
 
 
 @filesystem.get("/<system>/ops/file")
+@operation("The type of a file (file -b)", tag="filesystem", query=(_PATH,))
 async def file_type(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.file_type)
 
 
 @filesystem.get("/<system>/ops/stat")
+@operation("stat of a file", tag="filesystem", query=(_PATH, _B("dereference")))
 async def stat(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.stat, dereference=query_bool("dereference"))
 
@@ -198,6 +221,7 @@ async def _on_path(system: str, op: Callable[..., Awaitable[Any]], **options: An
 
 
 @filesystem.get("/<system>/ops/download")
+@operation("Download a small file (raw bytes)", tag="filesystem", query=(_PATH,), description=_LIMIT + " Larger files: /transfer/download.")
 async def download(system: str) -> Response:
     cluster = system_or_404(system)
     path = query_path(cluster)
@@ -210,6 +234,7 @@ async def download(system: str) -> Response:
 
 
 @filesystem.delete("/<system>/ops/rm")
+@operation("Delete a file or directory tree", tag="filesystem", status=204, query=(_PATH,))
 async def rm(system: str) -> Response:
     cluster = system_or_404(system)
     path = query_path(cluster)
@@ -221,6 +246,7 @@ async def rm(system: str) -> Response:
 
 
 @filesystem.post("/<system>/ops/mkdir")
+@operation("Create a directory", tag="filesystem", status=201)
 async def mkdir(system: str) -> tuple[dict[str, Any], int]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -231,6 +257,7 @@ async def mkdir(system: str) -> tuple[dict[str, Any], int]:
 
 
 @filesystem.post("/<system>/ops/symlink")
+@operation("Create a symbolic link", tag="filesystem", status=201)
 async def symlink(system: str) -> tuple[dict[str, Any], int]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -241,6 +268,7 @@ async def symlink(system: str) -> tuple[dict[str, Any], int]:
 
 
 @filesystem.put("/<system>/ops/chmod")
+@operation("Change a file's mode (octal or symbolic)", tag="filesystem")
 async def chmod(system: str) -> dict[str, Any]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -251,6 +279,7 @@ async def chmod(system: str) -> dict[str, Any]:
 
 
 @filesystem.put("/<system>/ops/chown")
+@operation("Change a file's owner and group", tag="filesystem")
 async def chown(system: str) -> dict[str, Any]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -261,6 +290,7 @@ async def chown(system: str) -> dict[str, Any]:
 
 
 @filesystem.post("/<system>/ops/upload")
+@operation("Upload a small file (multipart form field `file`) into a directory", tag="filesystem", status=204, query=(_PATH,), description=_LIMIT + " Larger files: /transfer/upload.")
 async def upload(system: str) -> Response:
     cluster = system_or_404(system)
     directory = query_path(cluster)
@@ -306,6 +336,7 @@ def tar_request(cluster: ClusterConfig, body: dict[str, Any], *, compress: bool)
 
 
 @filesystem.post("/<system>/ops/compress")
+@operation("Create a tar archive", tag="filesystem", status=204)
 async def compress(system: str) -> Response:
     cluster = system_or_404(system)
     tar = tar_request(cluster, await json_body(), compress=True)
@@ -316,6 +347,7 @@ async def compress(system: str) -> Response:
 
 
 @filesystem.post("/<system>/ops/extract")
+@operation("Extract a tar archive into a directory", tag="filesystem", status=204)
 async def extract(system: str) -> Response:
     cluster = system_or_404(system)
     tar = tar_request(cluster, await json_body(), compress=False)

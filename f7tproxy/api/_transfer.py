@@ -31,11 +31,16 @@ from ..transfer import (
     submit_transfer,
 )
 from ._auth import current_user
+from ._openapi import Param, operation
 from ._filesystem import body_bool, body_path, field, json_body, lease_for, query_path, source_path, tar_request
 from ._systems import system_or_404
 
 transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
 
+_STAGED = (
+    "Presigned multipart URLs (parts of at most the store's `max_part_size`) and a staging job on the "
+    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes."
+)
 INGRESS_WAIT = 24 * 3600
 """How long an upload's staging job waits for the client to complete its multipart upload."""
 
@@ -62,6 +67,7 @@ async def _two_paths(system: str) -> tuple[ClusterConfig, dict[str, Any], str, s
 
 
 @transfer.post("/<system>/transfer/mv")
+@operation("Move files (a scheduler job)", tag="transfer", status=201)
 async def mv(system: str) -> tuple[dict[str, Any], int]:
     cluster, _, source, target, account = await _two_paths(system)
     script = move_script(cluster.transfer_directives, source, target)
@@ -69,6 +75,7 @@ async def mv(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/cp")
+@operation("Copy files (a scheduler job)", tag="transfer", status=201)
 async def cp(system: str) -> tuple[dict[str, Any], int]:
     cluster, body, source, target, account = await _two_paths(system)
     script = copy_script(cluster.transfer_directives, source, target, dereference=body_bool(body, "dereference"))
@@ -76,6 +83,7 @@ async def cp(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.delete("/<system>/transfer/rm")
+@operation("Delete files (a scheduler job)", tag="transfer", status=200, query=(Param("path", {"type": "string"}), Param("account", {"type": "string"})))
 async def rm(system: str) -> tuple[dict[str, Any], int]:
     cluster = system_or_404(system)
     path = query_path(cluster)
@@ -88,6 +96,7 @@ async def rm(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/compress")
+@operation("Create a tar archive (a scheduler job)", tag="transfer", status=201)
 async def compress(system: str) -> tuple[dict[str, Any], int]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -99,6 +108,7 @@ async def compress(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/extract")
+@operation("Extract a tar archive (a scheduler job)", tag="transfer", status=201)
 async def extract(system: str) -> tuple[dict[str, Any], int]:
     cluster = system_or_404(system)
     body = await json_body()
@@ -129,6 +139,7 @@ def _staging(cluster: ClusterConfig) -> Staging:
 
 
 @transfer.post("/<system>/transfer/upload")
+@operation("Upload a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
 async def upload(system: str) -> tuple[dict[str, Any], int]:
     """Client -> S3 -> cluster: presigned part URLs for the client; a job that fetches the object."""
     cluster = system_or_404(system)
@@ -165,6 +176,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/download")
+@operation("Download a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
 async def download(system: str) -> tuple[dict[str, Any], int]:
     """Cluster -> S3 -> client: a job that uploads the file in parts; a presigned GET for the client."""
     cluster = system_or_404(system)

@@ -207,3 +207,19 @@ def test_other_users_private_file_is_403(gateway: Gateway, testbed: Testbed, wor
         r = c.delete(f"{OPS}/rm", params={"path": f"{workdir}/private"})
         assert r.status_code == 403
     assert sh(testbed, f"cat {shlex.quote(workdir)}/private") == "secret"
+
+
+def test_openapi_documents_every_filesystem_route_and_the_size_limits(gateway: Gateway) -> None:
+    import httpx
+
+    doc = httpx.get(f"{gateway.url}/openapi.json", timeout=10).json()
+    paths = {p for p in doc["paths"] if p.startswith("/filesystem/")}
+    ops = {"ls", "head", "tail", "view", "checksum", "file", "stat", "rm", "mkdir", "symlink", "chmod", "chown",
+           "download", "upload", "compress", "extract"}  # fmt: skip
+    transfers = {"upload", "download", "mv", "cp", "rm", "compress", "extract"}
+    assert paths == {f"/filesystem/{{system}}/ops/{o}" for o in ops} | {
+        f"/filesystem/{{system}}/transfer/{t}" for t in transfers}
+    for op, method in (("view", "get"), ("download", "get"), ("upload", "post"), ("head", "get")):
+        text = doc["paths"][f"/filesystem/{{system}}/ops/{op}"][method]["description"]
+        assert "max_ops_file_size" in text and "413" in text
+    assert "200" in doc["paths"]["/filesystem/{system}/transfer/rm"]["delete"]["responses"]

@@ -45,6 +45,8 @@ def gateway_config(testbed: Testbed, **cluster: Any) -> dict[str, Any]:
             "secret_access_key": env["F7T_S3_SECRET_KEY"],
             "region": env.get("F7T_S3_REGION", "us-east-1"),
             "max_part_size": 8 * 1024 * 1024,
+            # Bounds how long an upload's staging job waits for a client that never completes.
+            "url_ttl": 600,
         },
     }
     base.update(cluster)

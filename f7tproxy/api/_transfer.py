@@ -42,7 +42,8 @@ _STAGED = (
     "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes."
 )
 INGRESS_WAIT = 24 * 3600
-"""How long an upload's staging job waits for the client to complete its multipart upload."""
+"""How long an upload's staging job waits at most for the client to complete its multipart upload
+(never longer than the presigned URLs stay valid: the store's `url_ttl`)."""
 
 
 def _service(cluster: ClusterConfig) -> JobService:
@@ -161,7 +162,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
     script = ingress_script(
         cluster.transfer_directives, target, size=size,
         head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
-        wait_limit=INGRESS_WAIT,
+        wait_limit=int(min(INGRESS_WAIT, staging.config.url_ttl)),
     )  # fmt: skip
     job = await _submit(cluster, "IngressFileTransfer", script, account)
     return {

@@ -27,9 +27,9 @@ def test_mv_cp_as_transfer_jobs(gateway: Gateway, testbed: Testbed, workdir: str
     remote(testbed, f"printf abc > {workdir}/a")
     fc = gateway.firecrest()
     try:
-        info = fc.cp(SYSTEM, f"{workdir}/a", f"{workdir}/b", timeout=90)
+        info = fc.cp(SYSTEM, f"{workdir}/a", f"{workdir}/b", timeout=180)
         assert info["transferJob"]["system"] == SYSTEM
-        fc.mv(SYSTEM, f"{workdir}/b", f"{workdir}/c", timeout=90)
+        fc.mv(SYSTEM, f"{workdir}/b", f"{workdir}/c", timeout=180)
         assert sorted(f["name"] for f in fc.list_files(SYSTEM, workdir)) == ["a", "c"]
         assert fc.view(SYSTEM, f"{workdir}/c") == "abc"
     finally:

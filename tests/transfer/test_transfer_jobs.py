@@ -15,7 +15,7 @@ pytestmark = pytest.mark.testbed
 TRANSFER = f"/filesystem/{SYSTEM}/transfer"
 
 
-def wait_done(c: httpx.Client, job: dict[str, Any], timeout: float = 90) -> str:
+def wait_done(c: httpx.Client, job: dict[str, Any], timeout: float = 180) -> str:
     """Poll the compute API until the transfer job has finished; its final state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

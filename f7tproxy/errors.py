@@ -20,6 +20,7 @@
         │   └── KeyServiceFailed     424    the ssh_service key service failed
         ├── RateLimited              429  too many requests (carries Retry-After)
         ├── InternalError            500  a bug or an unexpected remote answer
+        ├── NotImplementedOnSystem   501  the system's scheduler cannot do this (PBS attach)
         └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
             └── PoolBusy             503    no SSH channel free within the lease deadline
 
@@ -138,6 +139,10 @@ class InternalError(ApiError):
     """Something went wrong that is not the client's fault."""
 
 
+class NotImplementedOnSystem(ApiError):
+    """The system's scheduler has no way to do what was asked."""
+
+
 class ServiceUnavailable(ApiError):
     """The backend is busy or unhealthy; try again after `retry_after` seconds."""
 
@@ -163,6 +168,7 @@ STATUS: dict[type[ApiError], ErrorKind] = {
     BackendFailure: ErrorKind(424),
     RateLimited: ErrorKind(429),
     InternalError: ErrorKind(500),
+    NotImplementedOnSystem: ErrorKind(501),
     ServiceUnavailable: ErrorKind(503),
 }
 

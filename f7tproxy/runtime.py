@@ -12,7 +12,9 @@ from .config import Config
 from .health import HealthChecker, ServiceHealth
 from .observability import Metrics, PoolGauges
 from .ratelimit import RateLimiter
+from .scheduler import JobService, job_services
 from .ssh import PoolSupervisor
+from .transfer import Staging
 
 
 @attrs.define
@@ -45,6 +47,17 @@ class Runtime:
     """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
+    schedulers: dict[str, JobService] = attrs.field(
+        default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
+    )
+    """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
+    staging: dict[str, Staging] = attrs.field(
+        default=attrs.Factory(
+            lambda self: {c.name: Staging(c.staging) for c in self.config.clusters if c.staging is not None},
+            takes_self=True,
+        )
+    )
+    """Each system's S3 staging store (systems without `staging` have none), by name."""
 
     def __attrs_post_init__(self) -> None:
         # /metrics reads the pool's gauges from its frozen statistics at each scrape.

@@ -10,11 +10,15 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
+from ._compute import compute
+from ._filesystem import filesystem
 from ._health import gate_request
 from ._observe import install as install_observe
+from ._openapi import APP_VERSION, docs
 from ._requests import install as install_request_stats
 from ._status import status
 from ._token import demo_issuer
+from ._transfer import transfer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,10 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.runtime = runtime
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep FirecREST field order
     app.register_blueprint(status)
+    app.register_blueprint(filesystem)
+    app.register_blueprint(transfer)
+    app.register_blueprint(compute)
+    app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
     install_request_stats(app, runtime.requests)  # first: it times the other hooks too
@@ -63,6 +71,12 @@ def create_app(runtime: Runtime) -> GatewayApp:
     async def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return _error_response(errors.InternalError("Internal server error"))
+
+    @app.after_request
+    async def app_version(response: Response) -> Response:
+        # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
+        response.headers["F7T-AppVersion"] = APP_VERSION
+        return response
 
     # Last: request ids, access log, metrics, rate limits (after auth's hooks).
     metrics = runtime.config.metrics

@@ -1,21 +1,68 @@
-"""Status routes (FirecREST's /status group)."""
+"""Status routes (FirecREST's /status group): systems, liveness, nodes, partitions, reservations, userinfo."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 from quart import Blueprint, current_app
 
 from ..config import ClusterConfig
+from ..errors import InternalError
 from ..health import HealthChecker
-from ._auth import public
+from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, UserInfo, id_command, parse_id
+from ._auth import current_user, public
+from ._openapi import operation
+from ._systems import system_or_404
+from ._wire import to_wire
 
 status = Blueprint("status", __name__, url_prefix="/status")
 
 
+@attrs.frozen
+class GetLiveness:
+    """Liveness of the gateway."""
+
+    healthcheck_runs: dict[str, str]
+    """Per system, when its health was last checked (ISO 8601)."""
+    last_update: int
+    """Seconds since the oldest of those checks (0: none yet)."""
+
+
+@attrs.frozen
+class GetSystemsResponse:
+    """The configured systems (FirecREST's `HPCCluster`, without any secret)."""
+
+    systems: list[dict[str, Any]]
+
+
+@attrs.frozen
+class GetNodesResponse:
+    """Compute nodes."""
+
+    nodes: list[Node]
+
+
+@attrs.frozen
+class GetPartitionsResponse:
+    """Partitions (queues)."""
+
+    partitions: list[Partition]
+
+
+@attrs.frozen
+class GetReservationsResponse:
+    """Advance reservations."""
+
+    reservations: list[Reservation]
+
+
 @status.get("/liveness/")
 @public
+@operation("Liveness", tag="status", response=GetLiveness)
 async def liveness() -> dict[str, Any]:
     """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
 
@@ -48,12 +95,65 @@ def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
     }
 
 
+def _iso(t: datetime.datetime | None) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")
+
+
 @status.get("/systems")
+@operation("The configured systems", tag="status", response=GetSystemsResponse)
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
     runtime = current_app.runtime  # type: ignore[attr-defined]
     return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
 
 
-def _iso(t: datetime.datetime | None) -> str | None:
-    return None if t is None else t.isoformat().replace("+00:00", "Z")
+@asynccontextmanager
+async def _backend(system: str) -> AsyncIterator[tuple[SchedulerBackend, Runner]]:
+    cluster = system_or_404(system)
+    runtime = current_app.runtime  # type: ignore[attr-defined]
+    user = current_user()
+    async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
+        yield runtime.schedulers[cluster.name].backend, lease
+
+
+@status.get("/<system>/nodes")
+@operation("Compute nodes", tag="status", response=GetNodesResponse)
+async def nodes(system: str) -> dict[str, Any]:
+    """The system's compute nodes."""
+    async with _backend(system) as (backend, lease):
+        found = await backend.nodes(lease)
+    return to_wire(GetNodesResponse(found))  # type: ignore[no-any-return]
+
+
+@status.get("/<system>/partitions")
+@operation("Partitions", tag="status", response=GetPartitionsResponse)
+async def partitions(system: str) -> dict[str, Any]:
+    """The system's partitions (queues)."""
+    async with _backend(system) as (backend, lease):
+        found = await backend.partitions(lease)
+    return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
+
+
+@status.get("/<system>/reservations")
+@operation("Reservations", tag="status", response=GetReservationsResponse)
+async def reservations(system: str) -> dict[str, Any]:
+    """The system's advance reservations."""
+    async with _backend(system) as (backend, lease):
+        found = await backend.reservations(lease)
+    return to_wire(GetReservationsResponse(found))  # type: ignore[no-any-return]
+
+
+@status.get("/<system>/userinfo")
+@operation("The user on the system", tag="status", response=UserInfo)
+async def userinfo(system: str) -> dict[str, Any]:
+    """The user's uid, groups and scheduler accounts on the system."""
+    async with _backend(system) as (backend, lease):
+        result = await lease.run(id_command())
+        if not result.ok:
+            raise InternalError(f"id failed: {result.stderr.strip()[:300]}")
+        try:
+            info = parse_id(result.stdout)
+        except ValueError as exc:
+            raise InternalError(str(exc)) from None
+        accounts = await backend.accounts(lease, info.user.name)
+    return to_wire(attrs.evolve(info, accounts=accounts))  # type: ignore[no-any-return]

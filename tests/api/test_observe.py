@@ -28,7 +28,7 @@ def make_app_from(cfg: config.Config) -> GatewayApp:
     # Stand-ins for a route and for the auth step: an app-level before_request that
     # runs before the rate limiter, as the real one is registered before it. The
     # route is public so that the real auth step leaves it to the stand-in.
-    @app.get("/compute/<system>/jobs/<jobid>")
+    @app.get("/probe/<system>/jobs/<jobid>")
     @public
     async def job(system: str, jobid: str) -> dict[str, str]:
         return {"system": system, "jobid": jobid}
@@ -61,7 +61,7 @@ async def test_access_log_line_per_request(caplog: pytest.LogCaptureFixture) -> 
     client = make_app().test_client()
     with caplog.at_level(logging.INFO, logger="f7tproxy.access"):
         await client.get(
-            "/compute/tiny/jobs/42",
+            "/probe/tiny/jobs/42",
             headers={"X-Request-ID": "r-9", "X-Correlation-ID": "c-9", "X-Test-User": "alice"},
             scope_base=CLIENT,
         )
@@ -70,7 +70,7 @@ async def test_access_log_line_per_request(caplog: pytest.LogCaptureFixture) -> 
     assert fields.pop("duration") >= 0
     assert fields == {
         "request_id": "r-9", "correlation_id": "c-9", "user": "alice", "system": "tiny",
-        "method": "GET", "endpoint": "/compute/{system}/jobs/{jobid}", "path": "/compute/tiny/jobs/42",
+        "method": "GET", "endpoint": "/probe/{system}/jobs/{jobid}", "path": "/probe/tiny/jobs/42",
         "status": 200, "client": "127.0.0.7",
     }  # fmt: skip
 
@@ -79,18 +79,18 @@ async def test_metrics_count_by_route_template_method_and_status() -> None:
     app = make_app()
     client = app.test_client()
     for jobid in ("1", "2", "3"):
-        await client.get(f"/compute/tiny/jobs/{jobid}")
+        await client.get(f"/probe/tiny/jobs/{jobid}")
     await client.get("/no/such/route")
     await client.post("/status/liveness/")
     r = await client.get("/metrics")
     assert r.status_code == 200 and r.content_type.startswith("text/plain")
     text = await r.get_data(as_text=True)
-    assert 'f7tproxy_http_requests_total{endpoint="/compute/{system}/jobs/{jobid}",method="GET",status="200"} 3.0' in text
-    assert 'endpoint="/compute/tiny/jobs/1"' not in text  # never the raw path
+    assert 'f7tproxy_http_requests_total{endpoint="/probe/{system}/jobs/{jobid}",method="GET",status="200"} 3.0' in text
+    assert 'endpoint="/probe/tiny/jobs/1"' not in text  # never the raw path
     assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="GET", status="404") == 1
     assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="POST", status="405") == 1
     assert sample(
-        app, "f7tproxy_http_request_duration_seconds_count", endpoint="/compute/{system}/jobs/{jobid}", method="GET"
+        app, "f7tproxy_http_request_duration_seconds_count", endpoint="/probe/{system}/jobs/{jobid}", method="GET"
     ) == 3
     assert "process_resident_memory_bytes" in text and 'f7tproxy_build_info{version="' in text
 
@@ -116,7 +116,7 @@ async def test_429_after_the_user_burst_with_headers_and_firecrest_body() -> Non
     app = make_app(rate_limit={"per_user": {"rate": 0.5, "burst": 3}})
     client = app.test_client()
     alice = {"X-Test-User": "alice"}
-    answers = [await client.get("/compute/tiny/jobs/1", headers=alice) for _ in range(4)]
+    answers = [await client.get("/probe/tiny/jobs/1", headers=alice) for _ in range(4)]
     assert [r.status_code for r in answers] == [200, 200, 200, 429]
     assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
     refused = answers[3]
@@ -126,12 +126,12 @@ async def test_429_after_the_user_burst_with_headers_and_firecrest_body() -> Non
     body = await refused.get_json()
     assert set(body) == {"errorType", "message", "data", "user"} and "Too many requests" in body["message"]
     # others are not affected; liveness and metrics are exempt
-    assert (await client.get("/compute/tiny/jobs/1", headers={"X-Test-User": "bob"})).status_code == 200
+    assert (await client.get("/probe/tiny/jobs/1", headers={"X-Test-User": "bob"})).status_code == 200
     assert (await client.get("/status/liveness/", headers=alice)).status_code == 200
     assert "RateLimit-Limit" not in (await client.get("/status/liveness/", headers=alice)).headers
     assert sample(app, "f7tproxy_rate_limited_total", scope="user") == 1
     assert sample(
-        app, "f7tproxy_http_requests_total", endpoint="/compute/{system}/jobs/{jobid}", method="GET", status="429"
+        app, "f7tproxy_http_requests_total", endpoint="/probe/{system}/jobs/{jobid}", method="GET", status="429"
     ) == 1
 
 
@@ -153,9 +153,9 @@ async def test_system_limits_apply_to_configured_systems_only() -> None:
     )
     app = make_app_from(cfg)
     client = app.test_client()
-    assert [(await client.get("/compute/tiny/jobs/1")).status_code for _ in range(2)] == [200, 429]
+    assert [(await client.get("/probe/tiny/jobs/1")).status_code for _ in range(2)] == [200, 429]
     for n in range(5):  # unknown systems: the route's business (404 later), not a bucket each
-        assert (await client.get(f"/compute/made-up-{n}/jobs/1")).status_code == 200
+        assert (await client.get(f"/probe/made-up-{n}/jobs/1")).status_code == 200
     assert app.runtime.rate_limiter.bucket_count() == 1
 
 

@@ -1,0 +1,207 @@
+"""Filesystem transfer routes (FirecREST's /filesystem/{system}/transfer group).
+
+Each route checks its inputs as the ops do, builds the job script
+(`f7tproxy.transfer`), and submits it through the cluster's scheduler as the
+calling user; the answer is FirecREST's `transferJob`. upload and download
+stage the file in the cluster's S3 store with presigned multipart URLs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from quart import Blueprint, current_app, request
+
+from ..config import ClusterConfig
+from ..errors import BadRequest
+from ..filesystem import ops
+from ..scheduler import JobService
+from ..transfer import (
+    Staging,
+    TransferJob,
+    check_account,
+    compress_script,
+    copy_script,
+    delete_script,
+    egress_script,
+    extract_script,
+    ingress_script,
+    move_script,
+    submit_transfer,
+)
+from ._auth import current_user
+from ._openapi import Param, operation
+from ._filesystem import body_bool, body_path, field, json_body, lease_for, query_path, source_path, tar_request
+from ._systems import system_or_404
+
+transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
+
+_STAGED = (
+    "Presigned multipart URLs (parts of at most the store's `max_part_size`) and a staging job on the "
+    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes."
+)
+INGRESS_WAIT = 24 * 3600
+"""How long an upload's staging job waits at most for the client to complete its multipart upload
+(never longer than the presigned URLs stay valid: the store's `url_ttl`)."""
+
+
+def _service(cluster: ClusterConfig) -> JobService:
+    return current_app.runtime.schedulers[cluster.name]  # type: ignore[attr-defined,no-any-return]
+
+
+async def _submit(cluster: ClusterConfig, name: str, script: str, account: str | None) -> TransferJob:
+    user = current_user()
+    async with lease_for(cluster) as lease:
+        return await submit_transfer(_service(cluster), lease, user.name, name=name, script=script, account=account)
+
+
+def _answer(job: TransferJob, status: int = 201) -> tuple[dict[str, Any], int]:
+    return {"transferJob": job.to_wire()}, status
+
+
+async def _two_paths(system: str) -> tuple[ClusterConfig, dict[str, Any], str, str, str | None]:
+    cluster = system_or_404(system)
+    body = await json_body()
+    source, target = source_path(cluster, body), body_path(cluster, body, "targetPath", "target_path")
+    return cluster, body, source, target, check_account(field(body, "account"))
+
+
+@transfer.post("/<system>/transfer/mv")
+@operation("Move files (a scheduler job)", tag="transfer", status=201)
+async def mv(system: str) -> tuple[dict[str, Any], int]:
+    cluster, _, source, target, account = await _two_paths(system)
+    script = move_script(cluster.transfer_directives, source, target)
+    return _answer(await _submit(cluster, "MoveFiles", script, account))
+
+
+@transfer.post("/<system>/transfer/cp")
+@operation("Copy files (a scheduler job)", tag="transfer", status=201)
+async def cp(system: str) -> tuple[dict[str, Any], int]:
+    cluster, body, source, target, account = await _two_paths(system)
+    script = copy_script(cluster.transfer_directives, source, target, dereference=body_bool(body, "dereference"))
+    return _answer(await _submit(cluster, "CopyFiles", script, account))
+
+
+@transfer.delete("/<system>/transfer/rm")
+@operation("Delete files (a scheduler job)", tag="transfer", status=200, query=(Param("path", {"type": "string"}), Param("account", {"type": "string"})))
+async def rm(system: str) -> tuple[dict[str, Any], int]:
+    cluster = system_or_404(system)
+    path = query_path(cluster)
+    if any(path == fs.path for fs in cluster.file_systems):
+        raise BadRequest(f"{path!r} is the root of a file system and cannot be removed through the API")
+    account = check_account(request.args.get("account"))
+    script = delete_script(cluster.transfer_directives, path)
+    # FirecREST answers this one with 200, not 201, and pyfirecrest checks for it.
+    return _answer(await _submit(cluster, "DeleteFiles", script, account), 200)
+
+
+@transfer.post("/<system>/transfer/compress")
+@operation("Create a tar archive (a scheduler job)", tag="transfer", status=201)
+async def compress(system: str) -> tuple[dict[str, Any], int]:
+    cluster = system_or_404(system)
+    body = await json_body()
+    tar = tar_request(cluster, body, compress=True)
+    account = check_account(field(body, "account"))
+    script = compress_script(cluster.transfer_directives, tar.source, tar.target, compression=tar.compression,
+                             dereference=tar.dereference, match_pattern=tar.match_pattern)  # fmt: skip
+    return _answer(await _submit(cluster, "CompressFiles", script, account))
+
+
+@transfer.post("/<system>/transfer/extract")
+@operation("Extract a tar archive (a scheduler job)", tag="transfer", status=201)
+async def extract(system: str) -> tuple[dict[str, Any], int]:
+    cluster = system_or_404(system)
+    body = await json_body()
+    tar = tar_request(cluster, body, compress=False)
+    account = check_account(field(body, "account"))
+    script = extract_script(cluster.transfer_directives, tar.source, tar.target, compression=tar.compression)
+    return _answer(await _submit(cluster, "ExtractFiles", script, account))
+
+
+# --------------------------------------------------------------------------- staged upload/download
+
+
+def _directives(body: dict[str, Any]) -> dict[str, Any]:
+    value = field(body, "transferDirectives", "transfer_directives", default={"transferMethod": "s3"})
+    if not isinstance(value, dict):
+        raise BadRequest("`transferDirectives` must be an object")
+    method = value.get("transferMethod", value.get("transfer_method", "s3"))
+    if method != "s3":
+        raise BadRequest("Requested transfer method is not available.")
+    return value
+
+
+def _staging(cluster: ClusterConfig) -> Staging:
+    staging: Staging | None = current_app.runtime.staging.get(cluster.name)  # type: ignore[attr-defined]
+    if staging is None:
+        raise BadRequest("Requested transfer method is not available.")
+    return staging
+
+
+@transfer.post("/<system>/transfer/upload")
+@operation("Upload a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
+async def upload(system: str) -> tuple[dict[str, Any], int]:
+    """Client -> S3 -> cluster: presigned part URLs for the client; a job that fetches the object."""
+    cluster = system_or_404(system)
+    body = await json_body()
+    directives = _directives(body)
+    staging = _staging(cluster)
+    target = source_path(cluster, body)
+    if target == "/" or posixpath.basename(target) == "":
+        raise BadRequest("`path` must name the file to create")
+    size = directives.get("fileSize", directives.get("file_size"))
+    if isinstance(size, str) and size.isdigit():
+        size = int(size)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise BadRequest("`transferDirectives.fileSize` must be the file's size in bytes")
+    account = check_account(field(body, "account"))
+    bucket, key = staging.bucket_for(current_user().name), staging.new_key(posixpath.basename(target))
+    await staging.ensure_bucket(bucket)
+    upload_id = await staging.create_multipart(bucket, key)
+    script = ingress_script(
+        cluster.transfer_directives, target, size=size,
+        head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
+        wait_limit=int(min(INGRESS_WAIT, staging.config.url_ttl)),
+    )  # fmt: skip
+    job = await _submit(cluster, "IngressFileTransfer", script, account)
+    return {
+        "transferJob": job.to_wire(),
+        "transferDirectives": {
+            "transferMethod": "s3",
+            "partsUploadUrls": staging.part_urls(bucket, key, upload_id, staging.parts(size), public=True),
+            "completeUploadUrl": staging.complete_url(bucket, key, upload_id, public=True),
+            "maxPartSize": staging.config.max_part_size,
+        },
+    }, 201
+
+
+@transfer.post("/<system>/transfer/download")
+@operation("Download a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
+async def download(system: str) -> tuple[dict[str, Any], int]:
+    """Cluster -> S3 -> client: a job that uploads the file in parts; a presigned GET for the client."""
+    cluster = system_or_404(system)
+    body = await json_body()
+    _directives(body)
+    staging = _staging(cluster)
+    source = source_path(cluster, body)
+    account = check_account(field(body, "account"))
+    user = current_user()
+    async with lease_for(cluster) as lease:
+        info = await ops.stat(lease, source, dereference=True)
+        if info["mode"] & 0o170000 != 0o100000:
+            raise BadRequest(f"{source!r} is not a regular file")
+        bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(source))
+        await staging.ensure_bucket(bucket)
+        upload_id = await staging.create_multipart(bucket, key)
+        script = egress_script(
+            cluster.transfer_directives, source, size=info["size"], part_size=staging.config.max_part_size,
+            part_urls=staging.part_urls(bucket, key, upload_id, staging.parts(info["size"]), public=False),
+            complete_url=staging.complete_url(bucket, key, upload_id, public=False),
+        )  # fmt: skip
+        job = await submit_transfer(_service(cluster), lease, user.name, name="EgressFileTransfer", script=script,
+                                    account=account)  # fmt: skip
+    return {
+        "transferJob": job.to_wire(),
+        "transferDirectives": {"transferMethod": "s3", "downloadUrl": staging.get_url(bucket, key, public=True)},
+    }, 201

@@ -1,0 +1,105 @@
+"""Readers of the remote commands' output, and the mapping of their failures to API errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import ApiError, BadRequest, Forbidden, InternalError, NotFound, RequestTimeout
+from ..ssh import CommandResult
+from ._commands import LS_FIELDS
+
+TIMEOUT_EXIT = 124
+"""coreutils `timeout`'s exit status when it stopped the command."""
+
+
+def command_error(result: CommandResult) -> ApiError:
+    """The API error for a failed command, by FirecREST's rules on its exit status and stderr.
+
+    124 (timeout): 408; "No such file or directory": 404; "Permission denied"
+    or "Operation not permitted": 403; "File exists" or "invalid user": 400;
+    anything else: 500. The message is FirecREST's: `Remote process failed with
+    exit status:N and error message:<stderr>` (clients look for substrings of it).
+    """
+    status = result.exit_status if result.exit_status is not None else f"signal {result.exit_signal}"
+    # Some tools (file -E) report on stdout.
+    text = (result.stderr or result.stdout).strip()
+    message = f"Remote process failed with exit status:{status} and error message:{text}"
+    if result.exit_status == TIMEOUT_EXIT:
+        return RequestTimeout(message)
+    if "No such file or directory" in text:
+        return NotFound(message)
+    if "Permission denied" in text or "Operation not permitted" in text:
+        return Forbidden(message)
+    if "File exists" in text or "invalid user" in text or "invalid group" in text:
+        return BadRequest(message)
+    return InternalError(message)
+
+
+def checked(result: CommandResult) -> CommandResult:
+    """`result` if the command succeeded. Raises `command_error(result)` otherwise."""
+    if not result.ok:
+        raise command_error(result)
+    return result
+
+
+def _entry(fields: list[bytes], name: str) -> dict[str, Any]:
+    mode = fields[1].decode("utf-8", "replace")
+    link = fields[6].decode("utf-8", "replace")
+    return {
+        "name": name,
+        "type": mode[:1],
+        "linkTarget": link if mode.startswith("l") and link else None,
+        "user": fields[2].decode("utf-8", "replace"),
+        "group": fields[3].decode("utf-8", "replace"),
+        "permissions": mode[1:],
+        "lastModified": fields[5].decode("ascii", "replace").split(".", 1)[0],
+        "size": fields[4].decode("ascii", "replace"),
+    }
+
+
+def parse_ls(output: bytes, path: str, *, itself: bool = False) -> list[dict[str, Any]]:
+    """FirecREST `File` entries from `ls_argv`'s output.
+
+    A directory lists its entries (named relative to it, `sub/name` when
+    recursive), sorted by name; anything else, or `itself`, lists `path`
+    as given. Raises InternalError on output it cannot read.
+    """
+    fields = output.split(b"\0")
+    if fields[-1] != b"" or (len(fields) - 1) % LS_FIELDS:
+        raise InternalError("unreadable listing from the cluster")
+    records = [fields[i : i + LS_FIELDS] for i in range(0, len(fields) - 1, LS_FIELDS)]
+    root = next((r for r in records if r[0] == b"0"), None)
+    if root is None:
+        raise InternalError("the cluster's listing lacks the listed path")
+    if itself or not root[1].startswith(b"d"):
+        return [_entry(root, path)]
+    entries = [_entry(r, r[7].decode("utf-8", "replace")) for r in records if r[0] != b"0"]
+    entries.sort(key=lambda e: e["name"].split("/"))
+    return entries
+
+
+_STAT_KEYS = ("mode", "ino", "dev", "nlink", "uid", "gid", "size", "atime", "mtime", "ctime")
+
+
+def parse_stat(output: str) -> dict[str, int]:
+    """FirecREST `FileStat` from `stat_argv`'s output (mode is printed in hex)."""
+    words = output.split()
+    if len(words) != len(_STAT_KEYS):
+        raise InternalError(f"unreadable stat output from the cluster: {output!r}")
+    try:
+        values = [int(words[0], 16), *(int(w) for w in words[1:])]
+    except ValueError:
+        raise InternalError(f"unreadable stat output from the cluster: {output!r}") from None
+    return dict(zip(_STAT_KEYS, values, strict=True))
+
+
+_SHA256 = re.compile(r"^\\?([0-9a-f]{64})\s")
+
+
+def parse_checksum(output: str) -> dict[str, str]:
+    """FirecREST `FileChecksum` from sha256sum's output (a leading `\\` marks an escaped name)."""
+    m = _SHA256.match(output)
+    if m is None:
+        raise InternalError("unreadable sha256sum output from the cluster")
+    return {"algorithm": "SHA256", "checksum": m.group(1)}

@@ -1,0 +1,73 @@
+"""Batch schedulers behind one interface: Slurm and PBS through their command lines over SSH.
+
+    _models.py     values in FirecREST's vocabulary (jobs, nodes, partitions, ...)
+    _backend.py    SchedulerBackend: the interface; Runner: what it needs from a lease
+    _text.py       unforgeable separators, numbers, durations, `id`
+    _jobs.py       JobService: idempotent submit and read-your-writes on top of a backend
+    slurm/, pbs/   _commands.py (builders), _parsers.py, _options.py, _backend.py
+"""
+
+from __future__ import annotations
+
+from ..config import ClusterConfig
+from ._backend import Runner, SchedulerBackend
+from ._jobs import JobService, Submitted
+from ._models import (
+    TIME_WINDOWS,
+    Account,
+    Job,
+    JobMetadata,
+    JobQuery,
+    JobSpec,
+    JobStatus,
+    JobTask,
+    JobTime,
+    Node,
+    Partition,
+    PosixIdentified,
+    Reservation,
+    UserInfo,
+)
+from ._text import id_command, parse_id
+from .pbs import PbsBackend
+from .slurm import SlurmBackend
+
+
+def make_backend(cluster: ClusterConfig) -> SchedulerBackend:
+    """The backend for `cluster.scheduler.type`."""
+    if cluster.scheduler.type == "pbs":
+        return PbsBackend(cluster)
+    return SlurmBackend(cluster)
+
+
+def job_services(clusters: tuple[ClusterConfig, ...]) -> dict[str, JobService]:
+    """One JobService per cluster, by name."""
+    return {c.name: JobService(c, make_backend(c)) for c in clusters}
+
+
+__all__ = [
+    "TIME_WINDOWS",
+    "Account",
+    "Job",
+    "JobMetadata",
+    "JobQuery",
+    "JobService",
+    "JobSpec",
+    "JobStatus",
+    "JobTask",
+    "JobTime",
+    "Node",
+    "Partition",
+    "PbsBackend",
+    "PosixIdentified",
+    "Reservation",
+    "Runner",
+    "SchedulerBackend",
+    "SlurmBackend",
+    "Submitted",
+    "UserInfo",
+    "id_command",
+    "job_services",
+    "make_backend",
+    "parse_id",
+]

@@ -1,0 +1,99 @@
+"""The interface every scheduler backend implements (Slurm, PBS).
+
+A backend turns requests into command lines and command output into values;
+it holds no connection. Each call gets a `Runner` (an SSH pool lease) on
+which it runs its commands, one after the other, as the calling user.
+Sibling backends keep the same module names and this method order.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Protocol
+
+from ..ssh import CommandResult
+from ._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
+
+
+class Runner(Protocol):
+    """What a backend needs from an SSH lease: run one command and collect its output."""
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | str | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+    ) -> CommandResult: ...
+
+
+class SchedulerBackend(abc.ABC):
+    """One scheduler's command line, driven over SSH.
+
+    Every method may raise the pool's errors (CommandTimeout, OutputTooLarge,
+    SshConnectionLost, ...) and InternalError for output it cannot read.
+    """
+
+    kind: str
+    """`slurm` or `pbs`."""
+
+    @abc.abstractmethod
+    def check_job_id(self, job_id: str) -> str:
+        """`job_id` if it is a job id of this scheduler. Raises NotFound ("Job not found.") otherwise."""
+
+    @abc.abstractmethod
+    def check_options(self, options: Sequence[str]) -> tuple[str, ...]:
+        """Extra scheduler options, validated against the policy (never another user or account).
+
+        Raises ValidationFailed naming each refused option.
+        """
+
+    @abc.abstractmethod
+    async def submit(self, run: Runner, spec: JobSpec) -> str:
+        """Submit `spec`; return the new job's id.
+
+        Never retried: a submit that may have reached the scheduler raises.
+        Raises Forbidden (quota, association), BadRequest (the scheduler refused
+        the description) or InternalError.
+        """
+
+    @abc.abstractmethod
+    async def find_marked(self, run: Runner, user: str, marker: str) -> str | None:
+        """The id of `user`'s job carrying idempotency `marker`, if the scheduler still knows it."""
+
+    @abc.abstractmethod
+    async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
+        """Jobs matching `query`: live ones always, finished ones within its time window."""
+
+    @abc.abstractmethod
+    async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
+        """Script and standard streams of a job; empty if the job is unknown."""
+
+    @abc.abstractmethod
+    async def cancel(self, run: Runner, job_id: str) -> None:
+        """Cancel a job. Raises NotFound if it is unknown, Forbidden if not the user's."""
+
+    @abc.abstractmethod
+    async def attach(self, run: Runner, job_id: str, command: str) -> None:
+        """Run the user's `command` inside the job's allocation (Slurm `srun --overlap`).
+
+        Raises NotImplementedByScheduler where the scheduler cannot.
+        """
+
+    @abc.abstractmethod
+    async def nodes(self, run: Runner) -> list[Node]:
+        """The compute nodes."""
+
+    @abc.abstractmethod
+    async def partitions(self, run: Runner) -> list[Partition]:
+        """The partitions (queues)."""
+
+    @abc.abstractmethod
+    async def reservations(self, run: Runner) -> list[Reservation]:
+        """The advance reservations."""
+
+    @abc.abstractmethod
+    async def accounts(self, run: Runner, user: str) -> list[Account] | None:
+        """Accounts `user` may charge, the default one flagged; None if the scheduler has none."""

@@ -1,0 +1,186 @@
+"""Jobs on one system: the backend, plus what f7tproxy adds to FirecREST.
+
+- Idempotent submit (FirecREST issue #76): a client's `Idempotency-Key` becomes
+  a marker stored with the job. A submit with a key first looks for a job that
+  carries its marker, here and in the scheduler, so a retry after a timeout
+  gets the job that was made instead of a second one. Submits with the same
+  key wait for each other. f7tproxy never retries a submit by itself.
+- Read-your-writes: a job this process just submitted is answered from memory
+  until the scheduler's own listing shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import posixpath
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+
+from ..config import ClusterConfig
+from ..errors import NotFound
+from ._backend import Runner, SchedulerBackend
+from ._models import Job, JobMetadata, JobQuery, JobSpec, JobStatus, JobTime
+
+log = logging.getLogger(__name__)
+
+RECENT_TTL = 300.0
+"""How long a submitted job is remembered for read-your-writes (seconds)."""
+MARKER_TTL = 86400.0
+"""How long an idempotency key is remembered in this process (seconds)."""
+MARKER_PREFIX = "f7t-idem:"
+
+
+@attrs.frozen
+class Submitted:
+    """The answer to a submit: the job's id, and whether an earlier submit with the same key made it."""
+
+    job_id: str
+    replayed: bool = False
+
+
+@attrs.define
+class _Recent:
+    job: Job
+    user: str
+    at: float
+
+
+class JobService:
+    """Jobs on one system, through its scheduler backend; one per configured cluster."""
+
+    def __init__(
+        self, cluster: ClusterConfig, backend: SchedulerBackend, *, clock: Callable[[], float] = trio.current_time
+    ) -> None:
+        self.cluster = cluster
+        self.backend = backend
+        self._clock = clock
+        self._recent: dict[str, _Recent] = {}
+        self._markers: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, tuple[trio.Lock, int]] = {}
+
+    @staticmethod
+    def marker(system: str, user: str, key: str) -> str:
+        """The marker for a client's idempotency key: the same for the same user, system and key."""
+        digest = hashlib.sha256(f"{system}\0{user}\0{key}".encode()).hexdigest()[:32]
+        return MARKER_PREFIX + digest
+
+    # ------------------------------------------------------------------ submit
+
+    async def submit(self, run: Runner, user: str, spec: JobSpec, idempotency_key: str | None = None) -> Submitted:
+        """Submit `spec` as `user`; with a key, at most once per key.
+
+        Raises what the backend raises. After SshConnectionLost or CommandTimeout
+        the job may exist: a client retrying with the same key will find it.
+        """
+        if idempotency_key is None:
+            job_id = await self.backend.submit(run, spec)
+            self._remember(user, job_id, spec)
+            return Submitted(job_id)
+        marker = self.marker(self.cluster.name, user, idempotency_key)
+        async with self._lock(marker):
+            self._expire()
+            known = self._markers.get(marker)
+            if known is not None:
+                return Submitted(known[0], replayed=True)
+            found = await self.backend.find_marked(run, user, marker)
+            if found is not None:
+                self._markers[marker] = (found, self._clock())
+                return Submitted(found, replayed=True)
+            job_id = await self.backend.submit(run, attrs.evolve(spec, marker=marker))
+            self._markers[marker] = (job_id, self._clock())
+            self._remember(user, job_id, spec)
+            return Submitted(job_id)
+
+    @asynccontextmanager
+    async def _lock(self, marker: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(marker, (trio.Lock(), 0))
+        self._locks[marker] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[marker]
+            if users == 1:
+                del self._locks[marker]
+            else:
+                self._locks[marker] = (lock, users - 1)
+
+    def _remember(self, user: str, job_id: str, spec: JobSpec) -> None:
+        name = spec.name or posixpath.basename(spec.script_path or "") or "sbatch"
+        job = Job(
+            job_id=job_id,
+            name=name,
+            status=JobStatus(state="PENDING", state_reason="Submitted"),
+            time=JobTime(),
+            allocation_nodes=0,
+            cluster=self.cluster.name,
+            nodes="",
+            partition=spec.partition or "",
+            user=user,
+            working_directory=spec.working_directory,
+            account=spec.account,
+        )
+        self._recent[job_id] = _Recent(job, user, self._clock())
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for job_id in [k for k, r in self._recent.items() if now - r.at > RECENT_TTL]:
+            del self._recent[job_id]
+        for marker in [k for k, (_, at) in self._markers.items() if now - at > MARKER_TTL]:
+            del self._markers[marker]
+
+    # ------------------------------------------------------------------ read
+
+    async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
+        """Jobs matching `query`, with the user's just-submitted ones the scheduler does not list yet."""
+        jobs = await self.backend.get_jobs(run, query)
+        self._expire()
+        seen = {j.job_id for j in jobs}
+        for job_id, recent in self._recent.items():
+            if job_id in seen:
+                continue
+            job = recent.job
+            if recent.user != query.user or (query.job_ids and job_id not in query.job_ids):
+                continue
+            if (query.name is not None and job.name != query.name) or (
+                query.account is not None and job.account != query.account
+            ):
+                continue
+            jobs.append(job)
+        for job in jobs:
+            # the scheduler lists it now: its own record is the truth from here on
+            if job.job_id in self._recent and job.job_id in seen:
+                del self._recent[job.job_id]
+        return jobs
+
+    async def get_job(self, run: Runner, user: str, job_id: str) -> list[Job]:
+        """The job (a list: ids may repeat across clusters). Raises NotFound("Job not found.")."""
+        job_id = self.backend.check_job_id(job_id)
+        jobs = await self.get_jobs(run, JobQuery(user=user, allusers=True, job_ids=(job_id,)))
+        if not jobs:
+            raise NotFound("Job not found.")
+        return jobs
+
+    async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
+        """Script and standard streams. Raises NotFound("Job not found.")."""
+        job_id = self.backend.check_job_id(job_id)
+        found = await self.backend.get_job_metadata(run, job_id)
+        if not found:
+            if job_id in self._recent:
+                return [JobMetadata(job_id=job_id)]
+            raise NotFound("Job not found.")
+        return found
+
+    # ------------------------------------------------------------------ act
+
+    async def cancel(self, run: Runner, job_id: str) -> None:
+        """Cancel. Raises NotFound("Job not found."), Forbidden."""
+        await self.backend.cancel(run, self.backend.check_job_id(job_id))
+
+    async def attach(self, run: Runner, job_id: str, command: str) -> None:
+        """Run `command` in the job's allocation. Raises NotFound, NotImplementedOnSystem."""
+        await self.backend.attach(run, self.backend.check_job_id(job_id), command)

@@ -1,0 +1,215 @@
+"""Slurm through its command line over SSH."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+
+
+from ...config import ClusterConfig
+from ...errors import BadRequest, Forbidden, InternalError, NotFound
+from ...ssh import CommandResult
+from .._backend import Runner, SchedulerBackend
+from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
+from .._text import new_separator
+from . import _commands as cmd
+from . import _options
+from . import _parsers as parse
+
+log = logging.getLogger(__name__)
+
+_JOB_ID = re.compile(r"^\d+(_\d+)?$")
+_INVALID_FIELD = re.compile(r'Invalid field requested: "([^"]+)"')
+_HISTORY_FOR_MARKERS = 7 * 86400
+"""How far back sacct is searched for an idempotency marker (where the site stores comments)."""
+
+
+class SlurmBackend(SchedulerBackend):
+    """Slurm's `sbatch`, `squeue`, `sacct`, `scontrol`, `scancel`, `sinfo`, `sacctmgr`, `srun`."""
+
+    kind = "slurm"
+
+    def __init__(self, cluster: ClusterConfig) -> None:
+        self._cluster = cluster
+        self._timeout = cluster.scheduler.timeout
+        self._sacct_fields: tuple[tuple[str, str], ...] = cmd.SACCT_FIELDS
+
+    def check_job_id(self, job_id: str) -> str:
+        if not _JOB_ID.match(job_id):
+            raise NotFound("Job not found.")
+        return job_id
+
+    def check_options(self, options: Sequence[str]) -> tuple[str, ...]:
+        return _options.check_options(options)
+
+    async def submit(self, run: Runner, spec: JobSpec) -> str:
+        argv, stdin = cmd.sbatch(spec)
+        result = await run.run(argv, stdin=stdin, timeout=self._timeout)
+        job_id = parse.submitted_id(result.stdout) if result.ok else None
+        if job_id is not None:
+            return job_id
+        error = _stderr(result)
+        if parse.QUOTA.search(error):
+            raise Forbidden(f"Unable to submit new job: {error}")
+        if "error:" in error:
+            raise BadRequest(f"Unable to submit new job: {error}")
+        raise InternalError(f"Unable to submit new job: {error or result.stdout.strip()[:500]}")
+
+    async def find_marked(self, run: Runner, user: str, marker: str) -> str | None:
+        sep = new_separator()
+        result = await run.run(cmd.squeue_marked(user, sep), timeout=self._timeout,
+                               output_limit=cmd.LIST_OUTPUT_LIMIT)  # fmt: skip
+        if not result.ok:
+            raise InternalError(f"squeue failed: {_stderr(result)}")
+        found = parse.marked(result.stdout, sep, marker)
+        if found is not None:
+            return found
+        # Finished jobs leave slurmctld after MinJobAge; sacct has their comment
+        # only where the site stores it (AccountingStoreFlags=job_comment).
+        fields = (("job_id", "JobID"), ("comment", "Comment"), ("job_id_raw", "JobIDRaw"))
+        query = JobQuery(user=user)
+        rows = await self._sacct(run, query, sep, _HISTORY_FOR_MARKERS, fields, quiet=True)
+        return next((r["job_id"] for r in rows if r.get("comment") == marker), None)
+
+    async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
+        sep = new_separator()
+        live = await self._squeue(run, query, sep)
+        window = TIME_WINDOWS.get(query.time_window, TIME_WINDOWS["24h"])
+        history = await self._sacct(run, query, sep, window, self._sacct_fields)
+        jobs = parse.merge(
+            [parse.job_from_row(r, default_cluster=self._cluster.name) for r in live],
+            [parse.job_from_row(r, default_cluster=self._cluster.name) for r in history],
+        )
+        if query.name is not None:
+            # squeue and sacct take comma-separated name lists; filter exactly here.
+            # (slurmdbd stores `"` as a backtick.)
+            jobs = [j for j in jobs if query.name in (j.name, j.name.replace("`", '"'))
+                    or j.name == query.name.replace('"', "`")]  # fmt: skip
+        if query.account is not None:
+            jobs = [j for j in jobs if j.account == query.account]
+        return jobs
+
+    async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
+        sep = new_separator()
+        query = JobQuery(user="", allusers=True, job_ids=(job_id,))
+        live = await self._squeue(run, query, sep)
+        row = next((r for r in live if r["job_id"].strip() == job_id), None)
+        if row is None:
+            history = await self._sacct(run, query, sep, 0, self._sacct_fields, quiet=True)
+            if not any(r["job_id"] == job_id for r in history):
+                return []
+            # Gone from slurmctld: Slurm 22.05's accounting has neither script nor paths.
+            return [parse.metadata(job_id, None, None)]
+        script = await run.run(cmd.batch_script(job_id), timeout=self._timeout)
+        text = script.stdout if script.ok else None
+        if not script.ok:
+            log.info("no batch script for job %s: %s", job_id, _stderr(script)[:200])
+        return [parse.metadata(job_id, row, text)]
+
+    async def cancel(self, run: Runner, job_id: str) -> None:
+        result = await run.run(cmd.scancel(job_id), timeout=self._timeout)
+        error = _stderr(result)
+        if "Invalid job id" in error:
+            raise NotFound("Job not found.")
+        if "already completing or completed" in error:
+            return  # DELETE of a finished job: nothing left to do
+        if "Access/permission denied" in error or "Permission denied" in error:
+            raise Forbidden(f"Unable to cancel job {job_id}: {error}")
+        if not result.ok or re.search(r".+error:.*", error):
+            raise InternalError(f"Unable to cancel job {job_id}: {error}")
+
+    async def attach(self, run: Runner, job_id: str, command: str) -> None:
+        result = await run.run(cmd.srun_attach(job_id, command))
+        if result.ok:
+            return
+        error = _stderr(result)
+        if "Invalid job id" in error:
+            raise NotFound("Job not found.")
+        if "Access/permission denied" in error:
+            raise Forbidden(f"Unable to attach to job {job_id}: {error}")
+        raise BadRequest(f"Unable to attach to job {job_id}: exit status {result.exit_status}: {error}")
+
+    async def nodes(self, run: Runner) -> list[Node]:
+        sep = new_separator()
+        result = await run.run(cmd.sinfo(sep), timeout=self._timeout, output_limit=cmd.LIST_OUTPUT_LIMIT)
+        _check(result, "sinfo")
+        return parse.nodes(result.stdout, sep, [k for k, _ in cmd.SINFO_FIELDS])
+
+    async def partitions(self, run: Runner) -> list[Partition]:
+        result = await run.run(cmd.scontrol_partitions(), timeout=self._timeout)
+        _check(result, "scontrol show partitions")
+        return parse.partitions(result.stdout)
+
+    async def reservations(self, run: Runner) -> list[Reservation]:
+        result = await run.run(cmd.scontrol_reservations(), timeout=self._timeout)
+        _check(result, "scontrol show reservations")
+        return parse.reservations(result.stdout, now=time.time())
+
+    async def accounts(self, run: Runner, user: str) -> list[Account] | None:
+        assoc = await run.run(cmd.sacctmgr_accounts(user), timeout=self._timeout)
+        _check(assoc, "sacctmgr show associations")
+        default = await run.run(cmd.sacctmgr_default_account(user), timeout=self._timeout)
+        _check(default, "sacctmgr show user")
+        return parse.accounts(assoc.stdout, default.stdout, None)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _squeue(self, run: Runner, query: JobQuery, sep: str) -> list[parse.Row]:
+        keys = [k for k, _ in cmd.SQUEUE_FIELDS]
+        result = await run.run(cmd.squeue(query, sep), timeout=self._timeout, output_limit=cmd.LIST_OUTPUT_LIMIT)
+        error = _stderr(result)
+        if not result.ok:
+            if "Invalid job id" in error:
+                return []  # asked by id, and slurmctld no longer (or never) had it
+            raise InternalError(f"squeue failed: {error}")
+        if error:
+            log.warning("squeue: %s", error[:500])  # e.g. a --Format field this Slurm lacks
+        try:
+            return parse.squeue_rows(result.stdout, sep, keys)
+        except ValueError as exc:
+            raise InternalError(f"unreadable squeue output: {exc}") from None
+
+    async def _sacct(
+        self,
+        run: Runner,
+        query: JobQuery,
+        sep: str,
+        window: int,
+        fields: tuple[tuple[str, str], ...],
+        *,
+        quiet: bool = False,
+    ) -> list[parse.Row]:
+        while True:
+            argv = cmd.sacct(query, sep, window, fields)
+            result = await run.run(argv, timeout=self._timeout, output_limit=cmd.LIST_OUTPUT_LIMIT)
+            error = _stderr(result)
+            if result.ok:
+                break
+            bad = _INVALID_FIELD.search(error)
+            if bad and len(fields) > 2 and any(name == bad.group(1) for _, name in fields[:-1]):
+                # An older or newer Slurm without this field: go on without it (sacct is read-only).
+                log.warning("sacct on %s has no field %s; it is left out", self._cluster.name, bad.group(1))
+                fields = tuple(f for f in fields if f[1] != bad.group(1))
+                self._sacct_fields = tuple(f for f in self._sacct_fields if f[1] != bad.group(1))
+                continue
+            # Accounting down or not configured: live jobs still answer.
+            (log.info if quiet else log.warning)("sacct failed on %s: %s", self._cluster.name, error[:300])
+            return []
+        try:
+            return parse.sacct_rows(result.stdout, sep, [k for k, _ in fields])
+        except ValueError as exc:
+            raise InternalError(f"unreadable sacct output: {exc}") from None
+
+
+def _stderr(result: CommandResult) -> str:
+    return result.stderr.strip()
+
+
+def _check(result: CommandResult, what: str) -> None:
+    if not result.ok:
+        raise InternalError(f"{what} failed (exit status {result.exit_status}): {_stderr(result)[:500]}")
+
+
+__all__ = ["SlurmBackend"]

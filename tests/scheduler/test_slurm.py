@@ -1,0 +1,142 @@
+"""Slurm: command builders, parsers on output recorded from the testbed's Slurm 22.05, option policy."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import shlex
+import subprocess
+
+import pytest
+
+from f7tproxy.errors import ValidationFailed
+from f7tproxy.scheduler import JobQuery, JobSpec
+from f7tproxy.scheduler.slurm import _commands as cmd
+from f7tproxy.scheduler.slurm import _parsers as parse
+from f7tproxy.scheduler.slurm._options import check_options
+
+RECORDED = pathlib.Path(__file__).parent / "recorded" / "slurm"
+SEP = "\x1fdeadbeefdeadbeef\x1f"  # the separator the recordings were made with
+HOSTILE = 'x|y "q" \'s\' ü\nline2'
+
+
+def recorded(name: str) -> str:
+    return (RECORDED / name).read_text()
+
+
+def test_squeue_recording_parses_a_hostile_name() -> None:
+    rows = parse.squeue_rows(recorded("squeue.txt"), SEP, [k for k, _ in cmd.SQUEUE_FIELDS])
+    held = next(r for r in rows if r["job_id"] == "20")
+    assert held["name"] == HOSTILE
+    job = parse.job_from_row(held, default_cluster="x")
+    assert job.name == HOSTILE and job.status.state == "PENDING" and job.status.state_reason == "JobHeldUser"
+    assert job.time.start is None and job.time.limit == 86400 and job.working_directory == "/home/fireuser"
+    assert job.cluster == "testbed" and job.account == "proj1" and job.user == "fireuser"
+
+
+def test_sacct_recording() -> None:
+    rows = parse.sacct_rows(recorded("sacct.txt"), SEP, [k for k, _ in cmd.SACCT_FIELDS])
+    assert rows and all(r["job_id"] == r["job_id_raw"] for r in rows)
+    jobs = [parse.job_from_row(r, default_cluster="x") for r in rows]
+    done = [j for j in jobs if j.status.state == "COMPLETED"]
+    assert done and all(j.status.exit_code == 0 and j.time.end for j in done)
+
+
+def test_merge_prefers_live_states_and_squeue_names() -> None:
+    live = [parse.job_from_row(r, default_cluster="x")
+            for r in parse.squeue_rows(recorded("squeue.txt"), SEP, [k for k, _ in cmd.SQUEUE_FIELDS])]  # fmt: skip
+    history = [parse.job_from_row(r, default_cluster="x")
+               for r in parse.sacct_rows(recorded("sacct.txt"), SEP, [k for k, _ in cmd.SACCT_FIELDS])]  # fmt: skip
+    merged = {j.job_id: j for j in parse.merge(live, history)}
+    assert merged["20"].name == HOSTILE
+    assert merged["19"].status.exit_code == 0  # finished: sacct's record, with its exit code
+    assert merged["19"].name == 'a|b "q" \'s ü'  # squeue's name (sacct stores " as `)
+
+
+def test_status_recordings() -> None:
+    nodes = parse.nodes(recorded("sinfo.txt"), SEP, [k for k, _ in cmd.SINFO_FIELDS])
+    assert len(nodes) == 1 and nodes[0].partitions == ["normal", "debug"] and nodes[0].cpus == 2
+    # recorded while slurmd was re-registering (another test restarts it): sinfo said "unknown"
+    assert nodes[0].state == ["UNKNOWN"] and nodes[0].idle_cpus == 2 and nodes[0].cpu_load is None
+    parts = parse.partitions(recorded("scontrol_partitions.txt"))
+    assert [(p.name, p.partition, p.total_nodes) for p in parts] == [("normal", "UP", 1), ("debug", "UP", 1)]
+    assert parse.reservations(recorded("scontrol_reservations.txt"), now=0) == []
+    accounts = parse.accounts(recorded("sacctmgr_assoc.txt"), recorded("sacctmgr_default.txt"), None)
+    assert [(a.name, a.default) for a in accounts] == [("proj1", True), ("proj2", False)]
+    assert parse.marked(recorded("squeue_marked.txt"), SEP, "f7t-idem:0123") == "20"
+
+
+def test_reservation_line() -> None:
+    # The 22.05 one-liner layout (scontrol show -o reservations), written after the testbed's own
+    # partition lines: the testbed has no reservation, and creating one would disturb other tests.
+    line = ("ReservationName=maint StartTime=1795500000 EndTime=1795503600 Duration=01:00:00 Nodes=vm NodeCnt=1 "
+            "CoreCnt=2 Features=(null) PartitionName=(null) Flags=MAINT,SPEC_NODES TRES=cpu=2 Users=root "
+            "Groups=(null) Accounts=(null) Licenses=(null) State=INACTIVE BurstBuffer=(null) Watts=n/a")  # fmt: skip
+    (r,) = parse.reservations(line + "\n", now=0)
+    assert (r.name, r.node_list, r.start_time, r.end_time, r.state) == ("maint", "vm", 1795500000, 1795503600, "INACTIVE")
+
+
+@pytest.mark.parametrize(
+    ("word", "state"),
+    [("RUNNING", "RUNNING"), ("CONFIGURING", "PENDING"), ("CANCELLED by 1001", "CANCELLED"),
+     ("REQUEUE_FED", "PENDING"), ("FAILED", "FAILED"), ("COMPLETING", "COMPLETING")],
+)  # fmt: skip
+def test_live_states_never_contain_f(word: str, state: str) -> None:
+    assert parse.live_state(word) == state
+
+
+def test_unexpected_values_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    keys = [k for k, _ in cmd.SQUEUE_FIELDS]
+    row = dict.fromkeys(keys, "")
+    row.update(job_id="7", state="BRAND_NEW_STATE", priority="lots", elapsed="??", start="yesterday")
+    with caplog.at_level(logging.WARNING):
+        job = parse.job_from_row(row, default_cluster="c")
+    assert job.priority is None and job.time.elapsed is None and job.status.state == "BRAND_NEW_STATE"
+    assert job.cluster == "c"
+    assert len(caplog.records) >= 3
+
+
+def test_sbatch_line() -> None:
+    spec = JobSpec(working_directory="/home/u", script="#!/bin/bash\n", name="n|m", account="proj1",
+                   partition="debug", env={"A": "x,y", "B": "two\nlines"}, scheduler_options=("--time=5",),
+                   marker="f7t-idem:1")  # fmt: skip
+    argv, stdin = cmd.sbatch(spec)
+    assert stdin == "#!/bin/bash\n"
+    assert argv[:5] == ["bash", "-c", cmd.ENV_WRAPPER, "f7t-submit", "2"]
+    assert argv[5:7] == ["A=x,y", "B=two\nlines"]
+    assert argv[7:] == ["sbatch", "--parsable", "--chdir=/home/u", "--job-name=n|m", "--account=proj1",
+                        "--partition=debug", "--comment=f7t-idem:1", "--time=5"]  # fmt: skip
+    argv, stdin = cmd.sbatch(JobSpec(working_directory="/w", script_path="/w/job.sh"))
+    assert argv == ["sbatch", "--parsable", "--chdir=/w", "--", "/w/job.sh"] and stdin is None
+
+
+def test_env_wrapper_passes_values_intact() -> None:
+    # The fixed shell text, run locally with `printf` in place of sbatch: values arrive unchanged.
+    pairs = ["A=x,y z", "B=two\nlines", "C='\"$HOME\"'"]
+    out = subprocess.run(
+        ["bash", "-c", cmd.ENV_WRAPPER.replace("--export-file=3", ""), "f7t", str(len(pairs)), *pairs,
+         "bash", "-c", "cat <&3"],
+        capture_output=True, text=True, timeout=10, check=True,
+    )  # fmt: skip
+    assert out.stdout.split("\0")[-4:] == [*pairs, ""]  # after the login environment, in order
+
+
+def test_list_lines() -> None:
+    q = JobQuery(user="u", account="p", name="a,b", job_ids=("5",))
+    argv = cmd.squeue(q, SEP)
+    assert "--user=u" in argv and "--account=p" in argv and "--jobs=5" in argv
+    assert not any(a.startswith("--name") for a in argv)  # a comma would split it; filtered after
+    argv = cmd.sacct(JobQuery(user="u", allusers=True, name="n"), SEP, 3600)
+    assert "--allusers" in argv and "--name=n" in argv and "--starttime=now-3600seconds" in argv
+    assert argv[-1].endswith(",JobIDRaw") and f"--delimiter={SEP}" in argv
+    assert shlex.join(argv)  # every word can be quoted
+
+
+def test_options_policy() -> None:
+    assert check_options(["#SBATCH --time=00:10:00", "--exclusive", "--mem=1G"]) == (
+        "--time=00:10:00", "--exclusive", "--mem=1G")
+    with pytest.raises(ValidationFailed) as err:
+        check_options(["--uid=0", "--account=other", "-A x", "--bogus", "--time=1\n--uid=0", "--clusters=c2"])
+    fields = (err.value.data or {})["fields"]
+    assert [f["name"] for f in fields] == [f"job.schedulerOptions[{i}]" for i in range(6)]
+    assert "another user" in fields[0]["message"] and "account" in fields[1]["message"]

@@ -17,6 +17,8 @@ from ._token import demo_issuer
 
 log = logging.getLogger(__name__)
 
+_DRAIN_LIMIT = 1024 * 1024
+
 
 class GatewayApp(QuartTrio):
     """QuartTrio with the process's `Runtime` attached."""
@@ -65,6 +67,14 @@ def create_app(runtime: Runtime) -> GatewayApp:
 
     @app.after_request
     async def common_headers(response: Response) -> Response:
+        # A request body left unread (an error answered before the handler read it,
+        # a GET with a body) was seen to stall the next request on the same kept-alive
+        # connection: read small ones to the end, and close after large ones.
+        length = request.content_length or 0
+        if 0 < length <= _DRAIN_LIMIT:
+            await request.get_data(cache=True)
+        elif length > _DRAIN_LIMIT and response.status_code >= 400:
+            response.headers["Connection"] = "close"
         for name in ("X-Request-ID", "X-Correlation-ID"):
             if name in request.headers:
                 response.headers[name] = request.headers[name]

@@ -77,7 +77,7 @@ class SlurmBackend(SchedulerBackend):
         sep = new_separator()
         live = await self._squeue(run, query, sep)
         window = TIME_WINDOWS.get(query.time_window, TIME_WINDOWS["24h"])
-        history = await self._sacct(run, query, sep, window, self._sacct_fields)
+        history = parse.newest(await self._sacct(run, query, sep, window, self._sacct_fields))
         jobs = parse.merge(
             [parse.job_from_row(r, default_cluster=self._cluster.name) for r in live],
             [parse.job_from_row(r, default_cluster=self._cluster.name) for r in history],

@@ -1,0 +1,16 @@
+"""The operator's dashboard: a Textual app reading f7tproxy's admin socket.
+
+This package is not part of the server process: it runs on asyncio (Textual's
+loop) and talks to the server only through the admin socket, never through
+live server objects. The rule that one module of `f7tproxy/` alone imports
+asyncio is about the server; it does not apply here.
+
+    client.py     AdminClient: the admin protocol over an asyncio Unix stream
+    messages.py   the app's Message classes
+    widgets/      one module per screen area (status bar, systems, pools, requests, errors, offline)
+    app.py        AdminApp: layout, key bindings, the polling worker
+"""
+
+from .app import AdminApp, run
+
+__all__ = ["AdminApp", "run"]

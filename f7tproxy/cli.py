@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -34,7 +35,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from .observability import configure_logging
     from .server import serve
+
+    configure_logging(config.logging)
 
     try:
         trio.run(serve, config)
@@ -55,6 +59,23 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_admin(args: argparse.Namespace) -> int:
+    if args.socket is not None:
+        path = pathlib.Path(args.socket)
+    elif args.config is not None:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        path = config.server.admin_socket
+    else:
+        path = config_mod.ServerConfig().admin_socket
+    # The dashboard is a separate program on asyncio (Textual); it only reads the socket.
+    import admin_tui
+
+    admin_tui.run(path)
+    return 0
+
+
 def _cmd_version(_args: argparse.Namespace) -> int:
     print(f"f7tproxy {__version__}")
     return 0
@@ -73,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate configuration files and exit")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_cmd_check_config)
+
+    admin = commands.add_parser("admin", help="the operator dashboard (reads a running server's admin socket)")
+    admin.add_argument("--socket", metavar="PATH", help="admin socket (default: from --config, else the default path)")
+    admin.add_argument("--config", "-c", metavar="FILE", help="take the socket path from this configuration")
+    admin.set_defaults(func=_cmd_admin)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

@@ -177,7 +177,7 @@ def kind_of(exc: ApiError) -> ErrorKind:
     """The status and errorType of `exc`, from its most specific class in `STATUS`."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return STATUS[InternalError]
 
 

@@ -6,8 +6,12 @@ import time
 
 import attrs
 
+from .admin import RequestStats
 from .auth import Auth
 from .config import Config
+from .health import HealthChecker, ServiceHealth
+from .observability import Metrics, PoolGauges
+from .ratelimit import RateLimiter
 from .scheduler import JobService, job_services
 from .ssh import PoolSupervisor
 
@@ -21,12 +25,50 @@ class Runtime:
     """
 
     config: Config
-    pool: PoolSupervisor
-    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
     auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
+    metrics: Metrics = attrs.field(factory=Metrics)
+    """The process's Prometheus metrics; parts report to it through its methods."""
+    rate_limiter: RateLimiter = attrs.field(
+        default=attrs.Factory(lambda self: RateLimiter(self.config.rate_limit), takes_self=True)
+    )
+    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
+    pool: PoolSupervisor = attrs.field(
+        default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
+    )
+    """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
+    until its `run` has started, leases get 503."""
+    health: HealthChecker = attrs.field(
+        default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool), takes_self=True)
+    )
+    """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""
+    requests: RequestStats = attrs.field(factory=RequestStats)
+    """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
+
+    def __attrs_post_init__(self) -> None:
+        # /metrics reads the pool's gauges from its frozen statistics at each scrape.
+        self.metrics.set_pool_source(self._pool_gauges)
+        self.health.on_result(self._health_metrics)
+
+    def _health_metrics(self, result: ServiceHealth) -> None:
+        assert result.healthy is not None and result.last_checked is not None
+        self.metrics.health_probe(
+            result.system, result.label, healthy=result.healthy,
+            duration=result.latency or 0.0, at=result.last_checked.timestamp(),
+        )
+
+    def _pool_gauges(self) -> list[PoolGauges]:
+        return [
+            PoolGauges(
+                system=s.system,
+                connections=s.connections,
+                slots_in_use=sum(u.slots_in_use for u in s.users),
+                waiters=sum(u.waiters for u in s.users),
+            )
+            for s in self.pool.statistics().systems
+        ]
     schedulers: dict[str, JobService] = attrs.field(
         default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
     )

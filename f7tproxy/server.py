@@ -3,13 +3,14 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
-        ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── PoolSupervisor        per-user SSH connections and leases
+        ├── Auth                  signing keys (JWKS), OpenFGA client
+        ├── HealthChecker         one probe loop per (system, service)
+        ├── AdminServer           the admin socket (mode 0600) for the dashboard
         └── hypercorn (trio)      the Quart-Trio app
 
-Later parts (the health checker, the admin socket) are started
-in the root nursery too, each with `await nursery.start(part.run)`, so that
-the HTTP API only opens once every part it needs can serve.
+Every part is started with `await nursery.start(part.run)`, so that the HTTP
+API only opens once every part it needs can serve.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
+from .admin import AdminServer
 from .api import create_app
 from .auth import Auth
 from .config import Config
+from .observability import Metrics
 from .runtime import Runtime
 from .ssh import PoolSupervisor, asyncio_loop
 
@@ -52,7 +55,8 @@ async def serve(
     Reports the bound URLs through `task_status` once the API accepts requests.
     Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
-    pool = PoolSupervisor(config.clusters)
+    metrics = Metrics()
+    pool = PoolSupervisor(config.clusters, metrics=metrics)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -67,28 +71,28 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
-            auth = Auth(config)
-            await root.start(auth.run)
             await root.start(pool.run)
-            runtime = Runtime(config=config, auth=auth, pool=pool)
+            auth = Auth(config, metrics=metrics)
+            await root.start(auth.run)
+            runtime = Runtime(config=config, pool=pool, auth=auth, metrics=metrics)
+            await root.start(runtime.health.run)
+            await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)
-            http_done = trio.Event()
 
-            async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-                try:
-                    await hypercorn.trio.serve(
-                        app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
-                    )
-                finally:
-                    http_done.set()
+            async def serve_api(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                await hypercorn.trio.serve(
+                    app, _hypercorn_config(config), shutdown_trigger=stop.wait, task_status=task_status
+                )
+                # The API has closed and drained: the long-lived parts (pool, auth, ...) stop too;
+                # the pool closes its connections as it is cancelled.
+                root.cancel_scope.cancel()
 
-            binds = await root.start(serve_http)
+            binds = await root.start(serve_api)
             auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
-            # hypercorn returns once it has drained requests (bounded by graceful_timeout);
-            # then the other parts are cancelled: the pool closes its connections.
-            await http_done.wait()
-            root.cancel_scope.cancel()
+            await stop.wait()
+            # hypercorn has returned or is draining requests (bounded by graceful_timeout);
+            # once it returns the nursery's other tasks are cancelled below.
         # leaving the nursery block: all tasks are done
     log.info("f7tproxy stopped")

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import pathlib
 import subprocess
+from collections.abc import Iterator
 
 import attrs
 import pytest
 
+from f7tproxy.config import LoggingConfig
+from f7tproxy.observability import configure_logging
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TESTBED_SCRIPTS = REPO / "tests" / "testbed"
+
+
+@pytest.fixture
+def log_files(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
+    """The access and audit logs written to files under tmp_path (access, audit)."""
+    access, audit_file = tmp_path / "logs" / "access.jsonl", tmp_path / "logs" / "audit.jsonl"
+    configure_logging(LoggingConfig(access_log=access, audit_log=audit_file))
+    yield access, audit_file
+    for name in ("f7tproxy.access", "f7tproxy.audit"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.propagate = True
+
+
+def lines(path: pathlib.Path) -> list[dict[str, object]]:
+    """The JSON lines of a log file."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @attrs.frozen

@@ -19,12 +19,25 @@ class ServerProcess:
     """`python -m f7tproxy serve --config FILE`, started and stopped with deadlines.
 
     Use as a context manager; `url` is the base URL once the server is ready.
-    Everything the server printed is kept in `output`.
+    Everything the server printed is kept in `output`. `command` replaces
+    ``python -m f7tproxy`` (e.g. ``[python3, "-I", "f7tproxy.pyz"]``); `env` replaces
+    the environment and `cwd` the working directory.
     """
 
-    def __init__(self, config: pathlib.Path, *, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: pathlib.Path,
+        *,
+        start_timeout: float = 30.0,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: pathlib.Path | None = None,
+    ) -> None:
         self.config = config
         self.start_timeout = start_timeout
+        self.command = command or [sys.executable, "-m", "f7tproxy"]
+        self.env = env if env is not None else dict(os.environ)
+        self.cwd = cwd
         self.output: list[str] = []
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
@@ -32,9 +45,9 @@ class ServerProcess:
 
     def __enter__(self) -> ServerProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "f7tproxy", "serve", "--config", str(self.config)],
+            [*self.command, "serve", "--config", str(self.config)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**self.env, "PYTHONUNBUFFERED": "1"}, cwd=self.cwd,
         )
         deadline = time.monotonic() + self.start_timeout
         while not self.url:

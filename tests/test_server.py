@@ -20,7 +20,7 @@ def config_file(tmp_path: pathlib.Path) -> pathlib.Path:
     for name in ("known_hosts", "alice.key"):
         shutil.copy(GOOD / name, tmp_path / name)
     text = (GOOD / "minimal.yaml").read_text()
-    text += "server:\n  port: 0\n  shutdown_grace: 3\n"
+    text += f"server:\n  port: 0\n  shutdown_grace: 3\n  admin_socket: {tmp_path / 'admin.sock'}\n"
     path = tmp_path / "f7tproxy.yaml"
     path.write_text(text)
     return path

@@ -2,5 +2,7 @@
 
 from ._app import create_app
 from ._auth import current_user, public
+from ._health import health_exempt
+from ._ratelimit import enforce_rate_limit
 
-__all__ = ["create_app", "current_user", "public"]
+__all__ = ["create_app", "current_user", "enforce_rate_limit", "health_exempt", "public"]

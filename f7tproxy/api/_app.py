@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify, request
+from quart import Response, jsonify
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -11,7 +11,10 @@ from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
+from ._health import gate_request
+from ._observe import install as install_observe
 from ._openapi import APP_VERSION, docs
+from ._requests import install as install_request_stats
 from ._status import status
 from ._token import demo_issuer
 
@@ -41,13 +44,15 @@ def create_app(runtime: Runtime) -> GatewayApp:
     """Build the app serving `runtime`'s configuration."""
     app = GatewayApp("f7tproxy")
     app.runtime = runtime
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep FirecREST field order
     app.register_blueprint(status)
     app.register_blueprint(compute)
     app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
+    install_request_stats(app, runtime.requests)  # first: it times the other hooks too
     app.before_request(authenticate_request)
+    app.before_request(gate_request)
 
     @app.errorhandler(errors.ApiError)
     async def api_error(exc: errors.ApiError) -> Response:
@@ -75,11 +80,11 @@ def create_app(runtime: Runtime) -> GatewayApp:
             await request.get_data(cache=True)
         elif length > _DRAIN_LIMIT and response.status_code >= 400:
             response.headers["Connection"] = "close"
-        for name in ("X-Request-ID", "X-Correlation-ID"):
-            if name in request.headers:
-                response.headers[name] = request.headers[name]
         # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
         response.headers["F7T-AppVersion"] = APP_VERSION
         return response
 
+    # Last: request ids, access log, metrics, rate limits (after auth's hooks).
+    metrics = runtime.config.metrics
+    install_observe(app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None)
     return app

@@ -14,6 +14,7 @@ from quart import current_app, g, request
 
 from ..auth import User
 from ..errors import Unauthorized
+from ..observability import note_user
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -48,6 +49,7 @@ async def authenticate_request() -> None:
     runtime = current_app.runtime  # type: ignore[attr-defined]
     user = await runtime.auth.authenticate(request.headers.get("Authorization"))
     g.user = user
+    note_user(user.name)  # for the access log and the per-user rate limits
     system = (request.view_args or {}).get("system")
     # Only configured systems are checked; an unknown one is the route's 404.
     cluster = runtime.config.cluster(system) if isinstance(system, str) else None

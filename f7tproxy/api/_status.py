@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from quart import Blueprint, current_app
 
 from ..config import ClusterConfig
 from ..errors import InternalError
+from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, UserInfo, id_command, parse_id
 from ._auth import current_user, public
 from ._openapi import operation
@@ -62,21 +64,14 @@ class GetReservationsResponse:
 @public
 @operation("Liveness", tag="status", response=GetLiveness)
 async def liveness() -> dict[str, Any]:
-    """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet)."""
-    return {"healthcheckRuns": {}, "lastUpdate": 0}
+    """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
+
+    `stale` (ours, not FirecREST's; only when there are any) lists results too old to trust.
+    """
+    return current_app.runtime.health.liveness()  # type: ignore[attr-defined, no-any-return]
 
 
-def _services_health(cluster: ClusterConfig) -> list[dict[str, Any]]:
-    # Filled from the health checker's latest results once it runs in this process;
-    # until then no service has been checked, which FirecREST shows as an empty list.
-    health = getattr(current_app.runtime, "health", None)  # type: ignore[attr-defined]
-    snapshot = getattr(health, "firecrest_health", None)
-    if callable(snapshot):
-        return list(snapshot(cluster.name))
-    return []
-
-
-def _system(cluster: ClusterConfig) -> dict[str, Any]:
+def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
     # FirecREST returns its whole cluster config here; we show only what clients use,
     # and never credentials, keys or storage secrets.
     return {
@@ -87,7 +82,12 @@ def _system(cluster: ClusterConfig) -> dict[str, Any]:
             "version": cluster.scheduler.version,
             "connectionMode": "ssh",
         },
-        "servicesHealth": _services_health(cluster),
+        "servicesHealth": health.services_health(cluster.name),
+        "lastHealthCheck": _iso(health.last_health_check(cluster.name)),
+        "probing": {
+            "services": list(cluster.probes.services),
+            "intervalCheck": cluster.probes.interval,
+        },
         "fileSystems": [
             {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
             for fs in cluster.file_systems
@@ -99,57 +99,9 @@ def _system(cluster: ClusterConfig) -> dict[str, Any]:
 @operation("The configured systems", tag="status", response=GetSystemsResponse)
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
-    config = current_app.runtime.config  # type: ignore[attr-defined]
-    return {"systems": [_system(c) for c in config.clusters]}
-
-
-@asynccontextmanager
-async def _backend(system: str) -> AsyncIterator[tuple[SchedulerBackend, Runner]]:
-    cluster = system_or_404(system)
     runtime = current_app.runtime  # type: ignore[attr-defined]
-    user = current_user()
-    async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
-        yield runtime.schedulers[cluster.name].backend, lease
+    return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
 
 
-@status.get("/<system>/nodes")
-@operation("Compute nodes", tag="status", response=GetNodesResponse)
-async def nodes(system: str) -> dict[str, Any]:
-    """The system's compute nodes."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.nodes(lease)
-    return to_wire(GetNodesResponse(found))  # type: ignore[no-any-return]
-
-
-@status.get("/<system>/partitions")
-@operation("Partitions", tag="status", response=GetPartitionsResponse)
-async def partitions(system: str) -> dict[str, Any]:
-    """The system's partitions (queues)."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.partitions(lease)
-    return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
-
-
-@status.get("/<system>/reservations")
-@operation("Reservations", tag="status", response=GetReservationsResponse)
-async def reservations(system: str) -> dict[str, Any]:
-    """The system's advance reservations."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.reservations(lease)
-    return to_wire(GetReservationsResponse(found))  # type: ignore[no-any-return]
-
-
-@status.get("/<system>/userinfo")
-@operation("The user on the system", tag="status", response=UserInfo)
-async def userinfo(system: str) -> dict[str, Any]:
-    """The user's uid, groups and scheduler accounts on the system."""
-    async with _backend(system) as (backend, lease):
-        result = await lease.run(id_command())
-        if not result.ok:
-            raise InternalError(f"id failed: {result.stderr.strip()[:300]}")
-        try:
-            info = parse_id(result.stdout)
-        except ValueError as exc:
-            raise InternalError(str(exc)) from None
-        accounts = await backend.accounts(lease, info.user.name)
-    return to_wire(attrs.evolve(info, accounts=accounts))  # type: ignore[no-any-return]
+def _iso(t: datetime.datetime | None) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")

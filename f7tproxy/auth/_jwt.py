@@ -37,12 +37,26 @@ _KEY_FOR_ALG: dict[str, tuple[type[Key], str | None]] = {
 
 
 class TokenRefused(Exception):
-    """The token is not acceptable; `reason` is for the log, `expired` may be told to the client."""
+    """The token is not acceptable.
 
-    def __init__(self, reason: str, *, expired: bool = False) -> None:
+    `kind` is a fixed word for metrics (``malformed``, ``algorithm``, ``unknown_kid``,
+    ``signature``, ``expired``, ``claims``, ``username``); `reason` is for the log;
+    `expired` may be told to the client.
+    """
+
+    def __init__(self, kind: str, reason: str, *, expired: bool = False) -> None:
         super().__init__(reason)
+        self.kind = kind
         self.reason = reason
         self.expired = expired
+
+
+def _claim_kind(exc: JoseError) -> str:
+    """The metrics word of a refused claim (`exp` has its own path)."""
+    claim = getattr(exc, "claim", None)
+    return {"iss": "issuer", "aud": "audience", "nbf": "not_yet_valid", "iat": "not_yet_valid"}.get(
+        str(claim), "claims"
+    )
 
 
 class TokenValidator:
@@ -82,42 +96,42 @@ class TokenValidator:
             KeysUnavailable: no signing keys have been loaded yet.
         """
         if len(token) > MAX_TOKEN_BYTES:
-            raise TokenRefused(f"token of {len(token)} bytes")
+            raise TokenRefused("malformed", f"token of {len(token)} bytes")
         try:
             header = jws.extract_compact(token.encode()).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
-            raise TokenRefused(f"malformed token: {exc}") from None
+            raise TokenRefused("malformed", f"malformed token: {exc}") from None
         alg, kid = header.get("alg"), header.get("kid")
         if not isinstance(alg, str) or alg.lower() == "none" or alg not in self._algorithms:
-            raise TokenRefused(f"algorithm {alg!r} is not accepted")
+            raise TokenRefused("algorithm", f"algorithm {alg!r} is not accepted")
         if kid is not None and not isinstance(kid, str):
-            raise TokenRefused(f"kid {kid!r} is not a string")
+            raise TokenRefused("malformed", f"kid {kid!r} is not a string")
         key = await self._keys.key_for(kid)
         if key is None:
-            raise TokenRefused(f"unknown kid {kid!r}")
+            raise TokenRefused("unknown_kid", f"unknown kid {kid!r}")
         self._check_key_fits(key, alg)
         try:
             decoded = jwt.decode(token, key, algorithms=[alg])
         except (JoseError, ValueError) as exc:
-            raise TokenRefused(f"signature: {exc}") from None
+            raise TokenRefused("signature", f"signature: {exc}") from None
         try:
             self._claims_registry().validate(decoded.claims)
         except ExpiredTokenError:
-            raise TokenRefused(f"expired (exp {decoded.claims.get('exp')})", expired=True) from None
+            raise TokenRefused("expired", f"expired (exp {decoded.claims.get('exp')})", expired=True) from None
         except JoseError as exc:
-            raise TokenRefused(f"claims: {exc}") from None
+            raise TokenRefused(_claim_kind(exc), f"claims: {exc}") from None
         return User(name=self._user_name(decoded.claims), token=token, claims=decoded.claims)
 
     @staticmethod
     def _check_key_fits(key: Key, alg: str) -> None:
         key_alg = key.get("alg")
         if key_alg is not None and key_alg != alg:
-            raise TokenRefused(f"token alg {alg} but key {key.kid!r} is for {key_alg}")
+            raise TokenRefused("algorithm", f"token alg {alg} but key {key.kid!r} is for {key_alg}")
         kind, curve = _KEY_FOR_ALG.get(alg, (None, None))
         if kind is None or not isinstance(key, kind):
-            raise TokenRefused(f"token alg {alg} does not fit key {key.kid!r} of type {key.key_type}")
+            raise TokenRefused("algorithm", f"token alg {alg} does not fit key {key.kid!r} of type {key.key_type}")
         if curve is not None and getattr(key, "curve_name", None) != curve:
-            raise TokenRefused(f"token alg {alg} does not fit the curve of key {key.kid!r}")
+            raise TokenRefused("algorithm", f"token alg {alg} does not fit the curve of key {key.kid!r}")
 
     def _user_name(self, claims: dict[str, Any]) -> str:
         for claim in self._config.username_claims:
@@ -125,6 +139,6 @@ class TokenValidator:
             if value is None:
                 continue
             if not isinstance(value, str) or not is_posix_user_name(value):
-                raise TokenRefused(f"claim {claim!r} is not a POSIX user name: {value!r}")
+                raise TokenRefused("username", f"claim {claim!r} is not a POSIX user name: {value!r}")
             return value
-        raise TokenRefused(f"no user name claim (tried {', '.join(self._config.username_claims)})")
+        raise TokenRefused("username", f"no user name claim (tried {', '.join(self._config.username_claims)})")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import trio
 
 from ..config import Config
-from ..errors import ServiceUnavailable, Unauthorized
+from ..errors import Forbidden, ServiceUnavailable, Unauthorized
+from ..observability import Metrics
 from ._demo_issuer import DemoIssuer
 from ._jwks import HttpKeySource, KeySource, KeysUnavailable, KeyStore, LocalKeySource
 from ._jwt import TokenRefused, TokenValidator
@@ -32,10 +33,15 @@ class Auth:
         *,
         key_source: KeySource | None = None,
         authorizer: OpenFgaAuthorizer | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """Build the parts from `config`; `key_source` and `authorizer` replace the configured ones (tests)."""
+        """Build the parts from `config`; `key_source` and `authorizer` replace the configured ones (tests).
+
+        `metrics` counts refused tokens and authorizations by reason.
+        """
         auth = config.auth
         self.config = config
+        self._metrics = metrics
         self.demo_issuer: DemoIssuer | None = None
         source: KeySource
         issuer: Callable[[], str | None]
@@ -87,20 +93,21 @@ class Auth:
             Unauthorized: no bearer token, or a token that is not valid.
             ServiceUnavailable: the signing keys have not been loaded yet.
         """
-        if not authorization:
-            raise Unauthorized("Not authenticated")
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
+            self._failed("missing")
             raise Unauthorized("Not authenticated")
         try:
             return await self.validator.validate(token)
         except TokenRefused as exc:
             log.info("token refused: %s", exc.reason)
+            self._failed(exc.kind)
             if exc.expired:
                 raise Unauthorized("Access token expired", challenge=_INVALID) from None
             raise Unauthorized("Access token is invalid.", challenge=_INVALID) from None
         except KeysUnavailable:
+            self._failed("jwks_unavailable")
             raise ServiceUnavailable("Token signing keys are not available yet", retry_after=5) from None
 
     async def authorize(self, user: User, system: str) -> None:
@@ -110,8 +117,20 @@ class Auth:
             Forbidden: OpenFGA says no.
             ServiceUnavailable: OpenFGA did not answer in time or failed.
         """
-        if self.authorizer is not None:
+        if self.authorizer is None:
+            return
+        try:
             await self.authorizer.check(user.name, system)
+        except Forbidden:
+            self._failed("forbidden")
+            raise
+        except ServiceUnavailable:
+            self._failed("authz_unavailable")
+            raise
+
+    def _failed(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.token_failure(reason)
 
 
 _INVALID = 'Bearer error="invalid_token"'

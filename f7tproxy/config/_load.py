@@ -16,7 +16,7 @@ import attrs
 import cattrs
 import cattrs.cols
 import cattrs.gen
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs in the pinned set
 from cattrs.errors import ForbiddenExtraKeysError
 
 from ..errors import ConfigError
@@ -46,6 +46,11 @@ def _strict(kind: type, accept: tuple[type, ...]) -> typing.Callable[[Any, Any],
         return kind(value)
 
     return structure
+
+
+def _origin_is(origin: object) -> typing.Callable[[Any], bool]:
+    """A cattrs predicate: the type is `origin[...]` (list[int], Literal["a"], ...)."""
+    return lambda type_: typing.get_origin(type_) is origin
 
 
 def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
@@ -104,7 +109,7 @@ def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
 
         return structure
 
-    conv.register_structure_hook_factory(lambda t: typing.get_origin(t) is Literal, literal_factory)
+    conv.register_structure_hook_factory(_origin_is(Literal), literal_factory)
 
     # Sequences, mappings and sections must really be lists and mappings: a string
     # is iterable, and without these guards `clusters: abc` would be three clusters.
@@ -124,15 +129,15 @@ def _make_converter(base_dir: pathlib.Path) -> cattrs.Converter:
         return make
 
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is list,
+        _origin_is(list),
         guarded(list, "a list", cattrs.cols.list_structure_factory),
     )
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is tuple,
+        _origin_is(tuple),
         guarded(list, "a list", cattrs.cols.homogenous_tuple_structure_factory),
     )
     conv.register_structure_hook_factory(
-        lambda t: typing.get_origin(t) is dict,
+        _origin_is(dict),
         guarded(Mapping, "a mapping", cattrs.cols.mapping_structure_factory),
     )
     conv.register_structure_hook_factory(
@@ -223,6 +228,23 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth.algorithms", "'none' is never an acceptable algorithm"))
     if not auth.username_claims:
         problems.append(("auth.username_claims", "name at least one claim"))
+    problems += _ops_problems(config)
+    return problems
+
+
+_API_PREFIXES = ("/status", "/compute", "/filesystem", "/auth", "/.well-known")
+
+
+def _ops_problems(config: Config) -> list[tuple[str, str]]:
+    """Checks of the metrics and rate-limit sections."""
+    problems: list[tuple[str, str]] = []
+    path = config.metrics.path
+    if any(path == p or path.startswith(p + "/") for p in _API_PREFIXES):
+        problems.append(("metrics.path", f"{path!r} is inside the API's own routes"))
+    names = {c.name for c in config.clusters}
+    for system in config.rate_limit.systems:
+        if system not in names:
+            problems.append((f"rate_limit.systems[{system!r}]", "no cluster of that name"))
     return problems
 
 

@@ -374,10 +374,62 @@ class ClusterConfig:
 
 @attrs.frozen
 class LoggingConfig:
-    """Logging."""
+    """Logging: the process log (text), the access log and the audit log (JSON lines)."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    """Lowest level written."""
+    """Lowest level written to the process log (standard error)."""
+    access_log: pathlib.Path | None = None
+    """File the access log (one JSON line per request) is appended to; unset: standard error."""
+    audit_log: pathlib.Path | None = None
+    """File the audit log (one JSON line per remote command) is appended to; unset: standard error."""
+
+
+_metrics_path = _check(
+    lambda x: x.startswith("/") and posixpath.normpath(x) == x and "<" not in x,
+    "expected an absolute URL path such as /metrics, got {value!r}",
+)
+
+
+@attrs.frozen
+class MetricsConfig:
+    """Prometheus metrics."""
+
+    enabled: bool = True
+    """Serve metrics in Prometheus text format."""
+    path: str = attrs.field(default="/metrics", validator=_metrics_path)
+    """URL path of the metrics (under server.root_path); never authenticated by the API's tokens."""
+    token: Secret | None = None
+    """If set, scrapes must send ``Authorization: Bearer <token>``; unset: open to anyone who can connect."""
+
+
+@attrs.frozen
+class RateRule:
+    """A token bucket: `burst` requests at once, refilled at `rate` requests per second."""
+
+    rate: float = attrs.field(validator=_positive)
+    """Requests per second allowed on average."""
+    burst: int = attrs.field(validator=_positive)
+    """Requests allowed at once after a quiet period (the bucket's size)."""
+
+
+@attrs.frozen
+class RateLimitConfig:
+    """Rate limits, answered with 429, Retry-After and RateLimit-* headers. Unset rules do not limit."""
+
+    per_user: RateRule | None = None
+    """Each authenticated user, over all systems."""
+    per_system: RateRule | None = None
+    """Each system (`{system}` in the URL), over all users."""
+    per_user_system: RateRule | None = None
+    """Each (user, system) pair."""
+    per_client: RateRule | None = None
+    """Each client address, for requests without an authenticated user (behind a proxy: the proxy)."""
+    users: dict[str, RateRule] = attrs.field(factory=dict)
+    """Per-user overrides of `per_user` (service accounts, heavy workflow engines)."""
+    systems: dict[str, RateRule] = attrs.field(factory=dict)
+    """Per-system overrides of `per_system`."""
+    exempt: tuple[str, ...] = ("/status/liveness/",)
+    """Route templates never limited (the metrics path always is); load balancers poll liveness."""
 
 
 @attrs.frozen
@@ -392,6 +444,10 @@ class Config:
     """The clusters served."""
     logging: LoggingConfig = LoggingConfig()
     """Logging."""
+    metrics: MetricsConfig = MetricsConfig()
+    """Prometheus metrics."""
+    rate_limit: RateLimitConfig = RateLimitConfig()
+    """Rate limits per user, system and client."""
 
     def cluster(self, name: str) -> ClusterConfig | None:
         """The cluster called `name` (case-insensitive), or None."""

@@ -28,12 +28,12 @@ import contextlib
 import logging
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import asyncssh
 import attrs
 import trio
-import trio_asyncio
+import trio_asyncio  # type: ignore[import-untyped]  # (no py.typed)
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
 
@@ -67,8 +67,16 @@ async def asyncio_loop() -> AsyncIterator[None]:
     calls `call_aio` must be started inside this block: `serve` wraps its whole
     root nursery in it.
     """
-    async with trio_asyncio.open_loop():
+    async with trio_asyncio.open_loop() as loop:
+        # trio-asyncio's default handler re-raises into the loop's nursery, so one
+        # stray error in an asyncio callback would end the whole process.
+        loop.set_exception_handler(_log_asyncio_error)
         yield
+
+
+def _log_asyncio_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    log.error("asyncio: %s", context.get("message", "unhandled error"), exc_info=exc)
 
 
 async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -77,7 +85,8 @@ async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwa
     Cancelling the trio caller cancels the asyncio task (and waits until it has
     finished). Must run inside `asyncio_loop()`.
     """
-    return await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
+    return result
 
 
 # --------------------------------------------------------------------------- keys
@@ -248,6 +257,9 @@ async def connect(
     except (OSError, asyncio.TimeoutError) as exc:
         text = "timed out" if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) else str(exc)
         raise SshConnectFailed(f"SSH connection to {where} failed: {text}") from None
+    except asyncio.CancelledError:
+        # Not our cancellation (that arrives as trio.Cancelled): the loop is going away.
+        raise SshConnectFailed(f"SSH connection to {where} was interrupted") from None
     return Connection(conn, label=f"{username}@{where}")
 
 
@@ -340,6 +352,11 @@ class Process:
         """
         return await call_aio(self._receive, max_bytes)
 
+    @property
+    def exit_status(self) -> int | None:
+        """The exit status once the process has exited normally, else None."""
+        return self._proc.exit_status if self._proc.exit_signal is None else None
+
     async def wait(self) -> Completed:
         """Wait until the process has exited and its channel closed; its stdout is not kept.
 
@@ -401,22 +418,23 @@ class Process:
 # --------------------------------------------------------------------------- asyncio side
 
 
-async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
-    """Open a channel and start `command` on it.
+async def _opened(conn: asyncssh.SSHClientConnection, opening: Awaitable[T], stop: Callable[[T], Awaitable[None]]) -> T:
+    """Await `opening` (a channel being opened and a command started on it).
 
     The open runs in its own task: if we are cancelled half-way, asyncssh would
     leave the channel open and maybe the command started, with no handle to
-    stop it. So we let the open finish (briefly) and stop what it started.
+    stop it. So we let the open finish (briefly) and `stop` what it started.
+
+    Raises ChannelRefused if the channel could not be opened.
     """
-    opening = asyncio.ensure_future(conn.create_process(command, encoding=None))
+    task = asyncio.ensure_future(opening)
     try:
-        return await asyncio.shield(opening)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         with contextlib.suppress(BaseException):
-            proc = await asyncio.wait_for(opening, _CLOSE_TIMEOUT)
-            await _stop(proc)
-        if not opening.done():
-            opening.cancel()
+            await stop(await asyncio.wait_for(task, _CLOSE_TIMEOUT))
+        if not task.done():
+            task.cancel()
         raise
     except asyncssh.ChannelOpenError as exc:
         raise ChannelRefused(exc.reason, connection_closed=conn.is_closed()) from None
@@ -425,55 +443,87 @@ async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asy
         raise ChannelRefused(str(exc), connection_closed=True) from None
 
 
+async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
+    return await _opened(conn, conn.create_process(command, encoding=None), _stop)
+
+
+class _Collector(asyncssh.SSHClientSession[bytes]):
+    """Collects a command's stdout and stderr as they arrive (no reader tasks), up to a limit each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.out = bytearray()
+        self.err = bytearray()
+        self.overflow: str | None = None
+        loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        """Done when the channel has closed."""
+        self.wake: asyncio.Future[None] = loop.create_future()
+        """Done when the channel has closed or the output passed the limit."""
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if self.overflow is not None:
+            return
+        stderr = datatype == asyncssh.EXTENDED_DATA_STDERR
+        buf = self.err if stderr else self.out
+        buf += data
+        if len(buf) > self.limit:
+            self.overflow = "stderr" if stderr else "stdout"
+            if not self.wake.done():
+                self.wake.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for fut in (self.closed, self.wake):
+            if fut.done():
+                continue
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
+                # Seen here: the awaiting side may be gone, and asyncio logs unseen errors.
+                fut.exception()
+
+
+_Session = tuple[asyncssh.SSHClientChannel[bytes], _Collector]
+
+
 async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
-    proc = await _open_process(conn, command)
+    # asyncssh types the session as its base class; it is the _Collector we make.
+    opening = cast(Awaitable[_Session], conn.create_session(lambda: _Collector(limit), command, encoding=None))
+    chan, session = await _opened(conn, opening, _stop_session)
     try:
         if stdin:
-            proc.stdin.write(stdin)
-        proc.stdin.write_eof()
-        out, err = await _collect(proc, limit)
-        await proc.wait_closed()
+            chan.write(stdin)
+        chan.write_eof()
+        await asyncio.shield(session.wake)
+        if session.overflow is not None:
+            raise OutputLimitExceeded(session.overflow, limit)
     except BaseException as exc:
-        await _stop(proc)
+        await _stop_session((chan, session))
         if isinstance(exc, (asyncssh.Error, OSError)):
             raise SshConnectionLost(f"SSH connection lost while running a command: {exc}") from None
         raise
-    return _completed(proc, out, err)
+    signal = chan.get_exit_signal()
+    return Completed(
+        exit_status=None if signal is not None else chan.get_exit_status(),
+        exit_signal=signal[0] if signal is not None else None,
+        stdout=bytes(session.out),
+        stderr=bytes(session.err),
+    )
 
 
-async def _collect(proc: asyncssh.SSHClientProcess[bytes], limit: int) -> tuple[bytes, bytes]:
-    """Read stdout and stderr to their ends, each up to `limit` bytes.
-
-    Raises OutputLimitExceeded as soon as one passes the limit.
-    """
-    readers = {
-        asyncio.ensure_future(_read_upto(proc.stdout, limit + 1)): "stdout",
-        asyncio.ensure_future(_read_upto(proc.stderr, limit + 1)): "stderr",
-    }
-    pending = set(readers)
-    try:
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if len(task.result()) > limit:
-                    raise OutputLimitExceeded(readers[task], limit)
-        out, err = (task.result() for task in readers)
-        return out, err
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-
-
-async def _read_upto(stream: asyncssh.SSHReader[bytes], size: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = await stream.read(min(_READ_CHUNK, size - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
+async def _stop_session(opened: _Session) -> None:
+    """Like `_stop`, for a channel whose output a `_Collector` takes in."""
+    chan, session = opened
+    if chan.get_exit_status() is None and chan.get_exit_signal() is None:
+        _signal(chan, "TERM")
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), _KILL_GRACE)
+        except (asyncio.TimeoutError, asyncssh.Error, OSError):
+            _signal(chan, "KILL")
+    chan.close()
+    with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
+        await asyncio.wait_for(chan.wait_closed(), _CLOSE_TIMEOUT)
 
 
 async def _drain(stream: asyncssh.SSHReader[bytes]) -> None:
@@ -495,9 +545,9 @@ def _completed(proc: asyncssh.SSHClientProcess[bytes], out: bytes, err: bytes) -
     )
 
 
-def _signal(proc: asyncssh.SSHClientProcess[bytes], name: str) -> None:
+def _signal(target: asyncssh.SSHClientProcess[bytes] | asyncssh.SSHClientChannel[bytes], name: str) -> None:
     with contextlib.suppress(asyncssh.Error, OSError):
-        proc.send_signal(name)
+        target.send_signal(name)
 
 
 async def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
@@ -505,7 +555,8 @@ async def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
 
     Runs also when the calling task was cancelled: it has its own deadlines.
     """
-    if not _exited(proc) and not proc.is_closing():
+    # (Not `proc.is_closing()`: that is already true once we sent EOF on stdin.)
+    if not _exited(proc):
         _signal(proc, "TERM")
         # Keep reading so a process blocked on a full channel window can see the
         # signal and exit, and sshd can report its exit.

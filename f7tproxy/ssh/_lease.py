@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import posixpath
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
+from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
 from ._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
 from ._command import remote_command
@@ -45,6 +47,25 @@ class CommandResult:
     def ok(self) -> bool:
         """True if the command exited with status 0."""
         return self.exit_status == 0
+
+
+@attrs.define
+class _AuditRecord:
+    exit_status: int | None = None
+    error: str | None = None
+
+
+def _audit_error(exc: BaseException) -> str:
+    """A fixed word for the audit log: why a command did not end normally."""
+    if isinstance(exc, trio.Cancelled):
+        return "cancelled"
+    words: dict[type[BaseException], str] = {
+        CommandTimeout: "timeout",
+        OutputTooLarge: "output_limit",
+        SshConnectionLost: "connection_lost",
+        SshConnectFailed: "channel_open_failed",
+    }
+    return words.get(type(exc), "error")
 
 
 class Lease:
@@ -94,15 +115,34 @@ class Lease:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         command = remote_command(argv, timeout=timeout)
         self._user.commands += 1
-        try:
-            with trio.move_on_after(timeout) as scope:
-                completed = await self._run(command, data, limit)
-            if scope.cancelled_caught:
-                raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
-        except ApiError:
-            self._user.failures += 1
-            raise
+        with self._audited(argv) as record:
+            try:
+                with trio.move_on_after(timeout) as scope:
+                    completed = await self._run(command, data, limit)
+                if scope.cancelled_caught:
+                    raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
+            except ApiError:
+                self._user.failures += 1
+                raise
+            record.exit_status = completed.exit_status
         return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
+
+    @contextlib.contextmanager
+    def _audited(self, argv: tuple[str, ...]) -> Iterator[_AuditRecord]:
+        """Write the audit line of one remote command when it ends, however it ends."""
+        record = _AuditRecord()
+        started = trio.current_time()
+        try:
+            yield record
+        except BaseException as exc:
+            record.error = _audit_error(exc)
+            raise
+        finally:
+            audit(
+                user=self.user, system=self.system, action=posixpath.basename(argv[0]) if argv else "",
+                command=argv, exit_status=record.exit_status,
+                duration=trio.current_time() - started, error=record.error,
+            )  # fmt: skip
 
     async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
         for attempt in range(_OPEN_ATTEMPTS):
@@ -111,6 +151,7 @@ class Lease:
             try:
                 return await slot.conn.run(command, stdin=stdin, output_limit=limit)
             except ChannelRefused as exc:
+                self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
             except OutputLimitExceeded as exc:
                 raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
@@ -151,16 +192,18 @@ class Lease:
         limit = self._system.cluster.max_ops_file_size if stderr_limit is None else stderr_limit
         command = remote_command(argv, timeout=timeout)
         self._user.commands += 1
-        try:
-            with trio.move_on_after(timeout) as scope:
-                async with contextlib.AsyncExitStack() as stack:
-                    process = await self._open(stack, command, limit)
-                    yield process
-            if scope.cancelled_caught:
-                raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
-        except ApiError:
-            self._user.failures += 1
-            raise
+        with self._audited(argv) as record:
+            try:
+                with trio.move_on_after(timeout) as scope:
+                    async with contextlib.AsyncExitStack() as stack:
+                        process = await self._open(stack, command, limit)
+                        yield process
+                        record.exit_status = process.exit_status
+                if scope.cancelled_caught:
+                    raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
+            except ApiError:
+                self._user.failures += 1
+                raise
 
     async def _open(self, stack: contextlib.AsyncExitStack, command: str, limit: int) -> Process:
         for attempt in range(_OPEN_ATTEMPTS):
@@ -169,6 +212,7 @@ class Lease:
             try:
                 return await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
             except ChannelRefused as exc:
+                self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
         raise AssertionError("unreachable")
 

@@ -28,7 +28,19 @@ import attrs
 import trio
 
 from ..config import ClusterConfig, PoolConfig
-from ..errors import ApiError, ConfigError, InternalError, NotFound, PoolBusy, ServiceUnavailable
+from ..errors import (
+    ApiError,
+    ConfigError,
+    HostKeyMismatch,
+    InternalError,
+    KeyServiceFailed,
+    NotFound,
+    PoolBusy,
+    ServiceUnavailable,
+    SshConnectFailed,
+    SshLoginRefused,
+)
+from ..observability import Metrics
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._lease import Lease
 from ._stats import PoolStatistics, SystemPoolStatistics, UserPoolStatistics
@@ -122,12 +134,15 @@ class PoolSupervisor:
         clusters: Iterable[ClusterConfig],
         *,
         connectors: Mapping[str, Connector] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """`connectors` replaces the real SSH connector of some clusters (tests).
+        """`connectors` replaces the real SSH connector of some clusters (tests);
+        `metrics` counts reconnects and failures.
 
         Raises ConfigError if a cluster's ssh_ca key cannot be read.
         """
         connectors = connectors or {}
+        self._metrics = metrics
         self._systems: dict[str, _System] = {}
         problems = []
         for cluster in clusters:
@@ -361,6 +376,11 @@ class PoolSupervisor:
         sys.held += 1
         self._nursery.start_soon(self._hold, sys, u, token, name=f"ssh {u.name}@{sys.cluster.name}")
 
+    def report_failure(self, sys: _System, reason: str) -> None:
+        """Count a failed connect, login or channel open of `sys` in the metrics."""
+        if self._metrics is not None:
+            self._metrics.ssh_failure(sys.cluster.name, reason)
+
     # ------------------------------------------------------------------ connections
 
     async def _hold(self, sys: _System, u: _User, token: str | None) -> None:
@@ -376,6 +396,8 @@ class PoolSupervisor:
         if u.had_drop:
             u.reconnects += 1
             u.had_drop = False
+            if self._metrics is not None:
+                self._metrics.ssh_reconnect(sys.cluster.name)
         pooled = _Conn(
             conn, u, sys.config.sessions_per_connection,
             idle_since=trio.current_time(), scope=trio.CancelScope(),
@@ -395,6 +417,7 @@ class PoolSupervisor:
                 sys.making_room -= 1
             if pooled.broken:
                 log.info("ssh pool: connection %s broke", conn.label)
+                self.report_failure(sys, "disconnect")
                 u.drops += 1
                 u.had_drop = True
             with trio.CancelScope(shield=True):
@@ -412,6 +435,7 @@ class PoolSupervisor:
                 exc = InternalError("opening an SSH connection failed unexpectedly")
             assert isinstance(exc, ApiError)
             log.warning("ssh pool: %s", exc.message)
+            self.report_failure(sys, _failure_reason(exc))
             u.failures += 1
             u.failed_connects += 1
             if not u.conns and u.connecting == 1:
@@ -505,3 +529,16 @@ def _user_statistics(u: _User, now: float) -> UserPoolStatistics:
         drops=u.drops,
         reaped=u.reaped,
     )
+
+
+def _failure_reason(exc: ApiError) -> str:
+    """The metrics reason of a failed connect (one of SSH_FAILURE_REASONS)."""
+    for cls, reason in (
+        (HostKeyMismatch, "host_key"),
+        (SshLoginRefused, "auth"),
+        (KeyServiceFailed, "credentials"),
+        (SshConnectFailed, "connect"),
+    ):
+        if isinstance(exc, cls):
+            return reason
+    return "other"

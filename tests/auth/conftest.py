@@ -117,7 +117,7 @@ def write_config(tmp_path: pathlib.Path) -> Callable[[dict[str, Any]], pathlib.P
     def write(auth: dict[str, Any], name: str = "f7tproxy.yaml") -> pathlib.Path:
         shutil.copy(GOOD / "known_hosts", tmp_path / "known_hosts")
         config = {
-            "server": {"port": 0, "shutdown_grace": 2},
+            "server": {"port": 0, "shutdown_grace": 2, "admin_socket": str(tmp_path / "admin.sock")},
             "auth": auth,
             "clusters": [
                 {

@@ -16,8 +16,9 @@ from f7tproxy import config as config_mod
 from f7tproxy.api import create_app, current_user
 from f7tproxy.auth import Auth, KeySource, OpenFgaAuthorizer
 from f7tproxy.errors import NotFound
+from f7tproxy.observability import Metrics
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy.ssh import asyncio_loop
 
 GOOD = pathlib.Path(__file__).parent.parent / "config" / "good"
 
@@ -51,15 +52,19 @@ class InProcess:
 
 @contextlib.asynccontextmanager
 async def in_process(
-    config: config_mod.Config, *, key_source: KeySource | None = None, authorizer: OpenFgaAuthorizer | None = None
+    config: config_mod.Config,
+    *,
+    key_source: KeySource | None = None,
+    authorizer: OpenFgaAuthorizer | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[InProcess]:
     """Start `Auth` and the app in this trio run; add `GET /compute/<system>/probe`."""
-    auth = Auth(config, key_source=key_source, authorizer=authorizer)
+    metrics = metrics or Metrics()
+    auth = Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics)
     async with asyncio_loop(), trio.open_nursery() as nursery:
         await nursery.start(auth.run)
         auth.bound(["http://f7tproxy.test"])
-        # The probe route takes no lease: an empty pool will do.
-        app = create_app(Runtime(config=config, auth=auth, pool=PoolSupervisor([])))
+        app = create_app(Runtime(config=config, auth=auth, metrics=metrics))
         reached: list[tuple[str, str]] = []
 
         @app.get("/compute/<system>/probe")

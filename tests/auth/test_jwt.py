@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from f7tproxy.auth import LocalKeySource
+from f7tproxy.observability import Metrics
 
 from . import tokens
 from .inprocess import in_process, make_config
@@ -131,3 +132,21 @@ async def test_systems_lists_configured_clusters_without_secrets() -> None:
         assert system["fileSystems"] == [{"path": "/home", "dataType": "users", "defaultWorkDir": True}]
         assert system["scheduler"]["type"] == "slurm"
         assert "credentials" not in str(body) and "known_hosts" not in str(body)
+
+
+async def test_refused_tokens_are_counted_by_reason() -> None:
+    metrics = Metrics()
+    wanted = {
+        "no header": "missing", "garbage": "malformed", "alg none": "algorithm", "wrong key": "signature",
+        "expired": "expired", "not yet valid": "not_yet_valid", "wrong iss": "issuer", "wrong aud": "audience",
+        "unknown kid": "unknown_kid", "no user claim": "username",
+    }  # fmt: skip
+    async with in_process(make_config(AUTH), key_source=_source(), metrics=metrics) as app:
+        for name in wanted:
+            header = CORPUS[name]
+            response = await app.client.get("/compute/cluster-a/probe", headers={} if header is None else {"Authorization": header})
+            assert response.status_code == 401
+    for name, reason in wanted.items():
+        count = metrics.registry.get_sample_value("f7tproxy_token_failures_total", {"reason": reason})
+        assert count is not None and count >= 1, (name, reason)
+    assert metrics.registry.get_sample_value("f7tproxy_token_failures_total", {"reason": "other"}) is None

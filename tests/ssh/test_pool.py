@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -18,7 +19,7 @@ StartPool = Callable[..., Awaitable[PoolSupervisor]]
 
 @pytest.fixture
 def start_pool(nursery: trio.Nursery) -> StartPool:
-    async def start(server: FakeServer, **pool: object) -> PoolSupervisor:
+    async def start(server: FakeServer, **pool: Any) -> PoolSupervisor:
         supervisor = PoolSupervisor([cluster(**pool)], connectors={"fake": server})
         await nursery.start(supervisor.run)
         return supervisor

@@ -1,0 +1,151 @@
+"""AdminApp: the dashboard's layout, keys and workers; the widgets do the drawing."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer
+
+from .client import AdminClient, AdminUnavailable, CommandFailed
+from .messages import CommandDone, Disconnected, SnapshotReceived
+from .widgets import ErrorsTable, Offline, PoolTable, RequestsPanel, StatusBar, SystemsTable
+
+
+class AdminApp(App[None]):
+    """Shows one f7tproxy server's systems, pools, requests and errors, refreshed every `interval` seconds."""
+
+    TITLE = "f7tproxy admin"
+    CSS = """
+    #dashboard { height: 1fr; }
+    #middle { height: 2fr; }
+    #middle PoolTable { width: 3fr; }
+    #middle RequestsPanel { width: 2fr; }
+    #dashboard > * { border-top: solid $primary-darken-2; }
+    ErrorsTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("d", "drain", "Drain user"),
+        Binding("c", "check_now", "Check now"),
+        Binding("s", "sort", "Sort pools"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, socket_path: pathlib.Path, *, interval: float = 1.0) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+        self.interval = interval
+        self.connected = False
+        self.snapshot: dict[str, Any] | None = None
+        self.command_log: list[str] = []
+        """What each finished command said, oldest first (also shown as a notification)."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with ContentSwitcher(initial="offline", id="switcher"):
+            with Vertical(id="dashboard"):
+                yield SystemsTable(id="systems")
+                with Horizontal(id="middle"):
+                    yield PoolTable(id="pools")
+                    yield RequestsPanel(id="requests")
+                yield ErrorsTable(id="errors")
+            yield Offline(id="offline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Offline).show(str(self.socket_path), "connecting...")
+        self.query_one(StatusBar).show_offline(str(self.socket_path))
+        self.poll()
+
+    # ------------------------------------------------------------------ workers
+
+    @work(exclusive=True, group="poll")
+    async def poll(self) -> None:
+        """Ask for a snapshot every `interval` seconds, forever; (re)connect as needed."""
+        client = AdminClient(self.socket_path)
+        try:
+            while True:
+                try:
+                    self.post_message(SnapshotReceived(await client.request(cmd="snapshot")))
+                except (AdminUnavailable, CommandFailed) as exc:
+                    self.post_message(Disconnected(str(exc)))
+                await asyncio.sleep(self.interval)
+        finally:
+            await client.close()
+
+    @work(group="command")
+    async def command(self, request: dict[str, Any], describe: Callable[[Any], str]) -> None:
+        """Send one command on its own connection (the poller's stays free)."""
+        client = AdminClient(self.socket_path, timeout=60)
+        try:
+            result = await client.request(**request)
+            self.post_message(CommandDone(describe(result)))
+        except (AdminUnavailable, CommandFailed) as exc:
+            self.post_message(CommandDone(str(exc), error=True))
+        finally:
+            await client.close()
+
+    # ------------------------------------------------------------------ messages
+
+    @on(SnapshotReceived)
+    def _show(self, message: SnapshotReceived) -> None:
+        self.snapshot, self.connected = message.snapshot, True
+        self.query_one(ContentSwitcher).current = "dashboard"
+        self.query_one(StatusBar).show_snapshot(str(self.socket_path), message.snapshot)
+        self.query_one(SystemsTable).show(message.snapshot)
+        self.query_one(PoolTable).show(message.snapshot)
+        self.query_one(RequestsPanel).show(message.snapshot)
+        self.query_one(ErrorsTable).show(message.snapshot)
+
+    @on(Disconnected)
+    def _offline(self, message: Disconnected) -> None:
+        self.connected = False
+        self.query_one(Offline).show(str(self.socket_path), message.reason)
+        self.query_one(StatusBar).show_offline(str(self.socket_path))
+        self.query_one(ContentSwitcher).current = "offline"
+
+    @on(CommandDone)
+    def _done(self, message: CommandDone) -> None:
+        self.command_log.append(message.text)
+        self.notify(message.text, severity="error" if message.error else "information")
+
+    # ------------------------------------------------------------------ actions
+
+    def action_drain(self) -> None:
+        """Close the selected user's connections on the selected system (once idle)."""
+        selected = self.query_one(PoolTable).selected
+        if not self.connected or selected is None:
+            self.notify("select a user in the pool table first", severity="warning")
+            return
+        system, user = selected
+        self.command(
+            {"cmd": "drain", "system": system, "user": user},
+            lambda r: f"drain {r['user']} on {r['system']}: {r['connections']} connection(s) closing",
+        )
+
+    def action_check_now(self) -> None:
+        """Run the selected system's probes now."""
+        system = self.query_one(SystemsTable).selected_system
+        if not self.connected or system is None:
+            self.notify("no system to check", severity="warning")
+            return
+
+        def describe(result: dict[str, Any]) -> str:
+            bad = [h["serviceType"] for h in result["health"] if h["healthy"] is False]
+            return f"checked {result['system']}: " + (f"unhealthy: {', '.join(bad)}" if bad else "all healthy")
+
+        self.command({"cmd": "check-now", "system": system}, describe)
+
+    def action_sort(self) -> None:
+        self.query_one(PoolTable).next_sort()
+
+
+def run(socket_path: pathlib.Path) -> None:
+    """Run the dashboard in this terminal until the operator quits."""
+    AdminApp(socket_path).run()

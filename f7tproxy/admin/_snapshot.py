@@ -1,0 +1,77 @@
+"""The admin socket's `snapshot`: one JSON document built from frozen statistics."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+
+def _iso(t: datetime.datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def snapshot(runtime: Runtime) -> dict[str, Any]:
+    """Pools, health, requests and recent errors, as of now (JSON-ready)."""
+    now = trio.current_time()
+    pool = runtime.pool.statistics()
+    pools_by_system = {s.system: s for s in pool.systems}
+    systems = []
+    for cluster in runtime.config.clusters:
+        stats = pools_by_system.get(cluster.name)
+        systems.append({
+            "name": cluster.name,
+            "description": cluster.description,
+            "health": [r.to_json(now) for r in runtime.health.results(cluster.name)],
+            "connections": stats.connections if stats else 0,
+            "max_connections": stats.max_connections if stats else cluster.ssh.pool.max_connections,
+            "users_waiting_to_connect": stats.users_waiting_to_connect if stats else 0,
+        })
+    pools = [
+        {"system": s.system, **{k: _r(v, 3) if isinstance(v, float) else v for k, v in attrs.asdict(u).items()}}
+        for s in pool.systems
+        for u in s.users
+    ]
+    requests = runtime.requests.statistics(now)
+    errors: list[dict[str, Any]] = [
+        {"at": _iso(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
+         "user": e.user}
+        for e in requests.errors
+    ] + [
+        {"at": _iso(e.at), "kind": "health",
+         "text": f"{e.system} {e.service}{' ' + e.path if e.path else ''}: "
+                 + ("healthy again" if e.healthy else f"unhealthy: {e.message}"),
+         "user": None}
+        for e in runtime.health.events
+    ]
+    errors.sort(key=lambda e: e["at"])
+    return {
+        "version": __version__,
+        "at": _iso(datetime.datetime.now(datetime.UTC)),
+        "uptime": round(time.time() - runtime.started_at, 1),
+        "systems": systems,
+        "pools": pools,
+        "requests": {
+            "total": requests.total,
+            "rate": list(requests.rate),
+            "latency": [_r(x) for x in requests.latency],
+            "endpoints": [
+                {"endpoint": e.endpoint, "method": e.method, "count": e.count, "errors": e.errors,
+                 "rate": round(e.rate, 3), "p50": _r(e.p50), "p90": _r(e.p90), "p99": _r(e.p99)}
+                for e in requests.endpoints
+            ],
+        },
+        "errors": errors[-50:],
+    }

@@ -1,0 +1,40 @@
+"""Health gating in front of routes: a request to a service last seen unhealthy gets 503.
+
+The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`;
+handlers that use the scheduler or a file system call it for those. This
+`before_request` hook adds the one gate that is obvious from the route: every
+route with a `system` view argument uses SSH. Status routes are exempt (as in
+FirecREST, /status/{system}/... answers even when the cluster is unhealthy),
+and so is any view marked `@health_exempt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from quart import current_app, request
+
+F = TypeVar("F", bound=Callable[..., object])
+
+_EXEMPT = "_f7t_health_exempt"
+_EXEMPT_BLUEPRINTS = frozenset({"status"})
+
+
+def health_exempt(view: F) -> F:
+    """Mark a view as answering whatever the health of its system."""
+    setattr(view, _EXEMPT, True)
+    return view
+
+
+async def gate_request() -> None:
+    """`before_request` hook (after authentication): gate SSH for routes naming a configured system."""
+    if request.routing_exception is not None or request.blueprint in _EXEMPT_BLUEPRINTS:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, _EXEMPT, False):
+        return
+    system = (request.view_args or {}).get("system")
+    runtime = current_app.runtime  # type: ignore[attr-defined]
+    if isinstance(system, str) and runtime.config.cluster(system) is not None:
+        runtime.health.gate(system, "ssh")

@@ -1,0 +1,173 @@
+"""The operator surface of the app, in process: ids, access log, request metrics, rate limits."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+import pytest
+from quart import request
+
+from f7tproxy import config
+from f7tproxy.api import create_app, public
+from f7tproxy.api._app import GatewayApp
+from f7tproxy.observability import note_user
+from f7tproxy.runtime import Runtime
+
+CLIENT = {"client": ("127.0.0.7", 40000)}
+
+
+def make_app(**sections: Any) -> GatewayApp:
+    return make_app_from(config.from_mapping({"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, **sections}))
+
+
+def make_app_from(cfg: config.Config) -> GatewayApp:
+    app = create_app(Runtime(config=cfg))
+
+    # Stand-ins for a route and for the auth step: an app-level before_request that
+    # runs before the rate limiter, as the real one is registered before it. The
+    # route is public so that the real auth step leaves it to the stand-in.
+    @app.get("/compute/<system>/jobs/<jobid>")
+    @public
+    async def job(system: str, jobid: str) -> dict[str, str]:
+        return {"system": system, "jobid": jobid}
+
+    async def fake_auth() -> None:
+        if "X-Test-User" in request.headers:
+            note_user(request.headers["X-Test-User"])
+
+    app.before_request_funcs.setdefault(None, []).insert(0, fake_auth)
+    return app
+
+
+def sample(app: GatewayApp, name: str, **labels: str) -> float:
+    value = app.runtime.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+async def test_request_id_is_generated_or_echoed() -> None:
+    client = make_app().test_client()
+    r = await client.get("/status/liveness/")
+    assert len(r.headers["X-Request-ID"]) == 36 and "X-Correlation-ID" not in r.headers
+    r = await client.get("/status/liveness/", headers={"X-Request-ID": "req-1", "X-Correlation-ID": "c-1"})
+    assert (r.headers["X-Request-ID"], r.headers["X-Correlation-ID"]) == ("req-1", "c-1")
+    # An id that could forge log lines or headers is replaced, not echoed.
+    r = await client.get("/status/liveness/", headers={"X-Request-ID": 'x" y', "X-Correlation-ID": "a" * 200})
+    assert r.headers["X-Request-ID"] != 'x" y' and "X-Correlation-ID" not in r.headers
+
+
+async def test_access_log_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    client = make_app().test_client()
+    with caplog.at_level(logging.INFO, logger="f7tproxy.access"):
+        await client.get(
+            "/compute/tiny/jobs/42",
+            headers={"X-Request-ID": "r-9", "X-Correlation-ID": "c-9", "X-Test-User": "alice"},
+            scope_base=CLIENT,
+        )
+    [record] = [r for r in caplog.records if r.name == "f7tproxy.access"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields.pop("duration") >= 0
+    assert fields == {
+        "request_id": "r-9", "correlation_id": "c-9", "user": "alice", "system": "tiny",
+        "method": "GET", "endpoint": "/compute/{system}/jobs/{jobid}", "path": "/compute/tiny/jobs/42",
+        "status": 200, "client": "127.0.0.7",
+    }  # fmt: skip
+
+
+async def test_metrics_count_by_route_template_method_and_status() -> None:
+    app = make_app()
+    client = app.test_client()
+    for jobid in ("1", "2", "3"):
+        await client.get(f"/compute/tiny/jobs/{jobid}")
+    await client.get("/no/such/route")
+    await client.post("/status/liveness/")
+    r = await client.get("/metrics")
+    assert r.status_code == 200 and r.content_type.startswith("text/plain")
+    text = await r.get_data(as_text=True)
+    assert 'f7tproxy_http_requests_total{endpoint="/compute/{system}/jobs/{jobid}",method="GET",status="200"} 3.0' in text
+    assert 'endpoint="/compute/tiny/jobs/1"' not in text  # never the raw path
+    assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="GET", status="404") == 1
+    assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="POST", status="405") == 1
+    assert sample(
+        app, "f7tproxy_http_request_duration_seconds_count", endpoint="/compute/{system}/jobs/{jobid}", method="GET"
+    ) == 3
+    assert "process_resident_memory_bytes" in text and 'f7tproxy_build_info{version="' in text
+
+
+async def test_metrics_path_and_token_are_configurable() -> None:
+    app = make_app(metrics={"path": "/internal/metrics", "token": "scrape-secret"})
+    client = app.test_client()
+    assert (await client.get("/metrics")).status_code == 404
+    refused = await client.get("/internal/metrics")
+    assert refused.status_code == 401 and (await refused.get_json())["errorType"] == "error"
+    ok = await client.get("/internal/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert ok.status_code == 200
+    assert (await client.get("/internal/metrics")).status_code == 401
+    assert "scrape-secret" not in await ok.get_data(as_text=True)
+
+
+async def test_metrics_can_be_turned_off() -> None:
+    client = make_app(metrics={"enabled": False}).test_client()
+    assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_429_after_the_user_burst_with_headers_and_firecrest_body() -> None:
+    app = make_app(rate_limit={"per_user": {"rate": 0.5, "burst": 3}})
+    client = app.test_client()
+    alice = {"X-Test-User": "alice"}
+    answers = [await client.get("/compute/tiny/jobs/1", headers=alice) for _ in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
+    refused = answers[3]
+    assert refused.headers["Retry-After"] == "2"  # one token at 0.5/s
+    assert refused.headers["RateLimit-Limit"] == "3"
+    assert int(refused.headers["RateLimit-Reset"]) >= 2
+    body = await refused.get_json()
+    assert set(body) == {"errorType", "message", "data", "user"} and "Too many requests" in body["message"]
+    # others are not affected; liveness and metrics are exempt
+    assert (await client.get("/compute/tiny/jobs/1", headers={"X-Test-User": "bob"})).status_code == 200
+    assert (await client.get("/status/liveness/", headers=alice)).status_code == 200
+    assert "RateLimit-Limit" not in (await client.get("/status/liveness/", headers=alice)).headers
+    assert sample(app, "f7tproxy_rate_limited_total", scope="user") == 1
+    assert sample(
+        app, "f7tproxy_http_requests_total", endpoint="/compute/{system}/jobs/{jobid}", method="GET", status="429"
+    ) == 1
+
+
+async def test_unauthenticated_requests_are_limited_by_client_address() -> None:
+    client = make_app(rate_limit={"per_client": {"rate": 1, "burst": 2}, "exempt": []}).test_client()
+    codes = [(await client.get("/status/liveness/", scope_base=CLIENT)).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    other = {"client": ("127.0.0.8", 1)}
+    assert (await client.get("/status/liveness/", scope_base=other)).status_code == 200
+
+
+async def test_system_limits_apply_to_configured_systems_only() -> None:
+    cluster = {"name": "tiny", "ssh": {"host": "127.0.0.1", "known_hosts": "known_hosts",
+                                       "credentials": {"mode": "static_keys"}}}  # fmt: skip
+    cfg = config.from_mapping(
+        {"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, "clusters": [cluster],
+         "rate_limit": {"per_system": {"rate": 0.1, "burst": 1}}},  # fmt: skip
+        base_dir=pathlib.Path(__file__).parent.parent / "config" / "good",
+    )
+    app = make_app_from(cfg)
+    client = app.test_client()
+    assert [(await client.get("/compute/tiny/jobs/1")).status_code for _ in range(2)] == [200, 429]
+    for n in range(5):  # unknown systems: the route's business (404 later), not a bucket each
+        assert (await client.get(f"/compute/made-up-{n}/jobs/1")).status_code == 200
+    assert app.runtime.rate_limiter.bucket_count() == 1
+
+
+async def test_pool_gauges_come_from_the_pool_statistics() -> None:
+    cluster = {"name": "tiny", "ssh": {"host": "127.0.0.1", "known_hosts": "known_hosts",
+                                       "credentials": {"mode": "static_keys"}}}  # fmt: skip
+    cfg = config.from_mapping(
+        {"auth": {"jwks_url": "http://127.0.0.1:9/jwks"}, "clusters": [cluster]},
+        base_dir=pathlib.Path(__file__).parent.parent / "config" / "good",
+    )
+    app = make_app_from(cfg)
+    text = await (await app.test_client().get("/metrics")).get_data(as_text=True)
+    assert 'f7tproxy_ssh_connections{system="tiny"} 0.0' in text
+    assert 'f7tproxy_ssh_slots_in_use{system="tiny"} 0.0' in text
+    assert 'f7tproxy_ssh_lease_waiters{system="tiny"} 0.0' in text

@@ -1,0 +1,84 @@
+"""An in-process app with a real HealthChecker, and routes that stand for handlers using each service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import trio
+from quart import current_app, request
+from quart.typing import TestClientProtocol
+
+from f7tproxy.api import create_app
+from f7tproxy.auth import Auth, LocalKeySource
+from f7tproxy.config import Config
+from f7tproxy.health import HealthChecker, Probe
+from f7tproxy.runtime import Runtime
+from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+
+from ..auth import tokens
+
+JWKS_URL = "http://127.0.0.1:9/unused"
+AUTH: dict[str, Any] = {"jwks_url": JWKS_URL, "issuer": tokens.ISSUER, "audiences": [tokens.AUDIENCE]}
+
+
+def with_test_auth(config: Config) -> Config:
+    """`config` with token validation against the auth tests' signing key."""
+    from f7tproxy.config import AuthConfig
+
+    return attrs.evolve(config, auth=AuthConfig(
+        jwks_url=JWKS_URL, issuer=tokens.ISSUER, audiences=(tokens.AUDIENCE,),
+    ))
+
+
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.sign()}"}
+
+
+@attrs.define
+class App:
+    client: TestClientProtocol
+    runtime: Runtime
+
+    async def get(self, path: str) -> tuple[int, Any, Any]:
+        response = await self.client.get(path, headers=bearer())
+        return response.status_code, await response.get_json(), response.headers
+
+
+@contextlib.asynccontextmanager
+async def in_process(
+    config: Config, *, probes: Mapping[str, Sequence[Probe]] | None = None, start_pool: bool = False
+) -> AsyncIterator[App]:
+    """The app over `config` with its health checker running (and the SSH pool, if `start_pool`).
+
+    Adds `GET /compute/<system>/probe` (SSH gate from the hook, then the scheduler
+    gate) and `GET /filesystem/<system>/probe?path=P` (the file system gate).
+    """
+    config = with_test_auth(config)
+    auth = Auth(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"))
+    pool = PoolSupervisor(config.clusters)
+    health = HealthChecker(config, pool, probes=probes)
+    async with asyncio_loop(), trio.open_nursery() as nursery:
+        await nursery.start(auth.run)
+        auth.bound(["http://f7tproxy.test"])
+        if start_pool:
+            await nursery.start(pool.run)
+        await nursery.start(health.run)
+        runtime = Runtime(config=config, pool=pool, auth=auth, health=health)
+        app = create_app(runtime)
+
+        @app.get("/compute/<system>/probe")
+        async def compute_probe(system: str) -> dict[str, str]:
+            current_app.runtime.health.gate(system, "scheduler")  # type: ignore[attr-defined]
+            return {"ok": system}
+
+        @app.get("/filesystem/<system>/probe")
+        async def filesystem_probe(system: str) -> dict[str, str]:
+            current_app.runtime.health.gate_path(system, request.args["path"])  # type: ignore[attr-defined]
+            return {"ok": system}
+
+        async with app.test_app() as test_app:
+            yield App(test_app.test_client(), runtime)
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,208 @@
+"""The one-file deployment: build dist/f7tproxy.pyz once per run, start it as an operator would.
+
+The zipapp runs with a bare python3.11 in isolated mode (-I: no venv, no user site,
+no PYTHONPATH), an environment holding only PATH, HOME and SHIV_ROOT, from a
+directory that is not the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import attrs
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from f7tproxy import __version__
+
+from . import conftest
+from .conftest import REPO
+from .server_process import ServerProcess
+
+GOOD = REPO / "tests" / "config" / "good"
+pytestmark = pytest.mark.zipapp
+
+
+@attrs.frozen
+class Zipapp:
+    path: pathlib.Path
+    python: str
+    shiv_root: pathlib.Path
+    """Shared by the tests of a run: the first start unpacks, the others start warm."""
+
+    def env(self, home: pathlib.Path, shiv_root: pathlib.Path | None = None) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin", "HOME": str(home), "SHIV_ROOT": str(shiv_root or self.shiv_root)}
+
+    def command(self) -> list[str]:
+        return [self.python, "-I", str(self.path)]
+
+    def run(self, *args: str, cwd: pathlib.Path, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command(), *args], env={**self.env(cwd), **env}, cwd=cwd,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+
+def _bare_python() -> str:
+    """A python3.11 that is not the test venv's (the venv's would see its site-packages)."""
+    for candidate in ("/usr/bin/python3.11", getattr(sys, "_base_executable", "")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("no python3.11 outside the virtual environment")
+
+
+@pytest.fixture(scope="session")
+def zipapp(tmp_path_factory: pytest.TempPathFactory) -> Zipapp:
+    """scripts/build-zipapp, once per run, into a temporary directory (bounded: 10 minutes)."""
+    out = tmp_path_factory.mktemp("dist") / "f7tproxy.pyz"
+    try:
+        subprocess.run([str(REPO / "scripts" / "build-zipapp"), "-o", str(out)],
+                       check=True, capture_output=True, text=True, timeout=600)  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"scripts/build-zipapp failed:\n{exc.stdout[-3000:]}\n{exc.stderr[-3000:]}")
+    return Zipapp(path=out, python=_bare_python(), shiv_root=tmp_path_factory.mktemp("shiv-root"))
+
+
+@pytest.fixture
+def elsewhere(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A working directory far from the repository, with a small config serving on port 0."""
+    for name in ("known_hosts", "alice.key"):
+        shutil.copy(GOOD / name, tmp_path / name)
+    return tmp_path
+
+
+def write_config(where: pathlib.Path, extra: str = "") -> pathlib.Path:
+    text = (GOOD / "minimal.yaml").read_text() + f"server:\n  port: 0\n  shutdown_grace: 3\n  admin_socket: {where / 'admin.sock'}\n" + extra
+    path = where / "f7tproxy.yaml"
+    path.write_text(text)
+    return path
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return (name, frozenset(labels.items()))
+
+
+@pytest.fixture
+def server(zipapp: Zipapp, elsewhere: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    extra = getattr(request, "param", "")
+    config = write_config(elsewhere, extra)
+    with ServerProcess(config, command=zipapp.command(), env=zipapp.env(elsewhere), cwd=elsewhere,
+                       start_timeout=60) as proc:  # fmt: skip
+        yield proc
+
+
+def test_cold_start_from_another_directory_with_only_python3(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    fresh_root = elsewhere / "fresh-shiv-root"
+    config = write_config(elsewhere)
+    with ServerProcess(config, command=zipapp.command(), env=zipapp.env(elsewhere, fresh_root), cwd=elsewhere,
+                       start_timeout=60) as proc:  # fmt: skip
+        response = httpx.get(f"{proc.url}/status/liveness/", timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {"healthcheckRuns": {}, "lastUpdate": 0}
+        assert proc.stop(signal.SIGTERM, timeout=10) == 0
+    assert any(fresh_root.iterdir()), "the zipapp did not unpack into SHIV_ROOT"
+    assert "f7tproxy stopped" in "".join(proc.output)
+
+
+def test_zipapp_holds_the_admin_tui_and_textual(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    code = "import admin_tui, textual, f7tproxy; print(admin_tui.__file__); print(f7tproxy.__file__)"
+    done = zipapp.run("-c", code, cwd=elsewhere, SHIV_INTERPRETER="1")
+    assert done.returncode == 0, done.stderr
+    for line in done.stdout.splitlines():
+        assert line.startswith(str(zipapp.shiv_root)), f"imported from outside the zipapp: {line}"
+
+
+def test_zipapp_cli_version_and_check_config(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    done = zipapp.run("version", cwd=elsewhere)
+    assert done.returncode == 0 and done.stdout.startswith("f7tproxy "), done.stderr
+    config = write_config(elsewhere)
+    assert zipapp.run("check-config", str(config), cwd=elsewhere).returncode == 0
+    bad = elsewhere / "bad.yaml"
+    bad.write_text("server: {port: abc}\n")
+    done = zipapp.run("check-config", str(bad), cwd=elsewhere)
+    assert done.returncode == 2 and "server.port: expected int, got 'abc'" in done.stderr
+
+
+def test_metrics_move_with_requests(server: ServerProcess) -> None:
+    before = scrape(server.url)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for n in range(5):
+            r = client.get("/status/liveness/", headers={"X-Request-ID": f"zip-{n}", "X-Correlation-ID": "zip-c"})
+            assert r.headers["X-Request-ID"] == f"zip-{n}" and r.headers["X-Correlation-ID"] == "zip-c"
+        assert client.get("/no/such/route").status_code == 404
+    after = scrape(server.url)
+
+    def moved(k: tuple[str, frozenset[tuple[str, str]]]) -> float:
+        return after.get(k, 0.0) - before.get(k, 0.0)
+
+    live = {"endpoint": "/status/liveness/", "method": "GET"}
+    assert moved(key("f7tproxy_http_requests_total", status="200", **live)) == 5
+    assert moved(key("f7tproxy_http_request_duration_seconds_count", **live)) == 5
+    assert moved(key("f7tproxy_http_request_duration_seconds_sum", **live)) > 0
+    assert moved(key("f7tproxy_http_requests_total", endpoint="<unmatched>", method="GET", status="404")) == 1
+    # the first scrape itself was counted once it had been answered
+    assert moved(key("f7tproxy_http_requests_total", endpoint="/metrics", method="GET", status="200")) == 1
+    assert after[key("f7tproxy_http_requests_in_flight")] == 1  # the scrape being answered
+    assert after[key("process_resident_memory_bytes")] > 10e6
+
+    # and each request left one JSON access line with its ids
+    server.stop(signal.SIGTERM, timeout=10)
+    access = [json.loads(line) for line in "".join(server.output).splitlines() if line.startswith('{"ts"')]
+    mine = [a for a in access if a["correlation_id"] == "zip-c"]
+    assert [a["request_id"] for a in mine] == [f"zip-{n}" for n in range(5)]
+    assert all(a["status"] == 200 and a["endpoint"] == "/status/liveness/" for a in mine)
+
+
+BURST_3 = """rate_limit:
+  per_client: {rate: 0.2, burst: 3}
+  exempt: []
+"""
+
+
+@pytest.mark.parametrize("server", [BURST_3], indirect=True, ids=["burst-3"])
+def test_429_after_the_configured_burst(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answers = [client.get("/status/liveness/") for _ in range(4)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        refused = answers[-1]
+        assert refused.headers["Retry-After"] == "5"  # one request per 5 s
+        assert refused.headers["RateLimit-Limit"] == "3" and refused.headers["RateLimit-Remaining"] == "0"
+        assert re.fullmatch(r"\d+", refused.headers["RateLimit-Reset"])
+        assert set(refused.json()) == {"errorType", "message", "data", "user"}
+        assert client.get("/metrics").status_code == 200  # never limited
+    assert scrape(server.url)[key("f7tproxy_rate_limited_total", scope="client")] == 1
+
+
+@pytest.mark.testbed
+def test_zipapp_serves_the_demo_config_against_the_testbed(
+    zipapp: Zipapp, testbed: conftest.Testbed, tmp_path: pathlib.Path
+) -> None:
+    text = (REPO / "conf" / "demo.yaml").read_text()
+    text = text.replace("port: 8000", "port: 0").replace(
+        "/run/f7tproxy/demo-admin.sock", str(tmp_path / "admin.sock")
+    )
+    config = tmp_path / "demo.yaml"
+    config.write_text(text)
+    with ServerProcess(config, command=zipapp.command(), env=zipapp.env(tmp_path), cwd=tmp_path,
+                       start_timeout=60) as proc:  # fmt: skip
+        assert httpx.get(f"{proc.url}/status/liveness/", timeout=10).status_code == 200
+        assert key("f7tproxy_build_info", version=__version__) in scrape(proc.url)
+        assert proc.stop(signal.SIGTERM, timeout=15) == 0

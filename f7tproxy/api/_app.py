@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify
+from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify
+from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +21,8 @@ from ._token import demo_issuer
 from ._transfer import transfer
 
 log = logging.getLogger(__name__)
+
+_DRAIN_LIMIT = 1024 * 1024
 
 
 class GatewayApp(QuartTrio):
@@ -73,7 +75,15 @@ def create_app(runtime: Runtime) -> GatewayApp:
         return _error_response(errors.InternalError("Internal server error"))
 
     @app.after_request
-    async def app_version(response: Response) -> Response:
+    async def common_headers(response: Response) -> Response:
+        # A request body left unread (an error answered before the handler read it,
+        # a GET with a body) was seen to stall the next request on the same kept-alive
+        # connection: read small ones to the end, and close after large ones.
+        length = request.content_length or 0
+        if 0 < length <= _DRAIN_LIMIT:
+            await request.get_data(cache=True)
+        elif length > _DRAIN_LIMIT and response.status_code >= 400:
+            response.headers["Connection"] = "close"
         # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
         response.headers["F7T-AppVersion"] = APP_VERSION
         return response

@@ -150,6 +150,12 @@ def _spec(job: JobDescription, service: JobService) -> JobSpec:
     )
 
 
+async def _read_body() -> bytes:
+    # Read the whole (small) body before anything can fail: an error answered while
+    # the body is still unread can stall the next request on a kept-alive connection.
+    return await request.get_data(cache=True)
+
+
 async def _json_body() -> Any:
     data = await request.get_json(force=True, silent=True)
     if data is None:
@@ -160,7 +166,9 @@ async def _json_body() -> Any:
 def _service(system: str) -> JobService:
     """The named system's job service. Raises NotFound("System not found")."""
     cluster = system_or_404(system)
-    return current_app.runtime.schedulers[cluster.name]  # type: ignore[attr-defined,no-any-return]
+    runtime = current_app.runtime  # type: ignore[attr-defined]
+    runtime.health.gate(cluster.name, "scheduler")  # 503 while the scheduler is seen unhealthy
+    return runtime.schedulers[cluster.name]  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
@@ -200,6 +208,7 @@ _JOB_QUERY = (
 )  # fmt: skip
 async def submit(system: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit a job; with `Idempotency-Key`, at most one job per key."""
+    await _read_body()
     service = _service(system)
     body = from_wire(PostJobSubmitRequest, await _json_body())
     spec = _spec(body.job, service)
@@ -252,6 +261,7 @@ async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
 @operation("Run a command in a job's allocation", tag="compute", status=204, body=PostJobAttachRequest)
 async def attach(system: str, job_id: str) -> Response:
     """Run the command inside the running job (Slurm `srun --overlap`); 204 when it succeeded."""
+    await _read_body()
     _service(system)
     body = from_wire(PostJobAttachRequest, await _json_body())
     async with _lease(system) as (service, lease):

@@ -72,7 +72,7 @@ def split_joined(text: str, sep: str, nfields: int) -> list[list[str]]:
     return records
 
 
-_NONE_WORDS = {"", "n/a", "none", "unknown", "(null)", "unlimited", "infinite", "invalid", "not_set"}
+_NONE_WORDS = {"", "n/a", "none", "unknown", "(null)", "unlimited", "infinite", "invalid", "not_set", "partition_limit"}
 
 
 def to_int(value: str, *, field: str = "?") -> int | None:

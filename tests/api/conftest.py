@@ -17,9 +17,9 @@ SYSTEM = "cluster-slurm"
 USERS = ("fireuser", "firesrv", "fireuser2")
 
 
-def server_config(testbed: Testbed) -> dict[str, Any]:
+def server_config(testbed: Testbed, tmp: pathlib.Path) -> dict[str, Any]:
     return {
-        "server": {"bind": "127.0.0.1", "port": 0, "shutdown_grace": 5},
+        "server": {"bind": "127.0.0.1", "port": 0, "shutdown_grace": 5, "admin_socket": str(tmp / "admin.sock")},
         "auth": {
             "audiences": ["f7tproxy"],
             "demo_issuer": {
@@ -46,8 +46,9 @@ def server_config(testbed: Testbed) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def server(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    path = tmp_path_factory.mktemp("api") / "f7tproxy.yaml"
-    path.write_text(yaml.safe_dump(server_config(testbed)))
+    tmp = tmp_path_factory.mktemp("api")
+    path = tmp / "f7tproxy.yaml"
+    path.write_text(yaml.safe_dump(server_config(testbed, tmp)))
     with ServerProcess(path) as running:
         yield running
 

@@ -140,3 +140,15 @@ def test_options_policy() -> None:
     fields = (err.value.data or {})["fields"]
     assert [f["name"] for f in fields] == [f"job.schedulerOptions[{i}]" for i in range(6)]
     assert "another user" in fields[0]["message"] and "account" in fields[1]["message"]
+
+
+def test_reused_job_ids_keep_the_newest() -> None:
+    old = {"job_id": "5", "submit": "100", "name": "old"}
+    new = {"job_id": "5", "submit": "200", "name": "new"}
+    assert parse.newest([new, old]) == [new] and parse.newest([old, new]) == [new]
+
+
+def test_file_name_patterns() -> None:
+    row = {"job_id": "42", "user": "u", "name": "n"}
+    assert parse.expand("/o/%x-%j-%u.%5j.out%%", row) == "/o/n-42-u.00042.out%"
+    assert parse.expand("/o/%A_%a", {"job_id": "7_3"}) == "/o/7_3"

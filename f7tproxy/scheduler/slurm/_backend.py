@@ -20,7 +20,7 @@ from . import _parsers as parse
 
 log = logging.getLogger(__name__)
 
-_JOB_ID = re.compile(r"^\d+(_\d+)?$")
+_JOB_ID = re.compile(r"^[1-9]\d*(_\d+)?$")  # sacct --jobs=0 would list every job
 _INVALID_FIELD = re.compile(r'Invalid field requested: "([^"]+)"')
 _HISTORY_FOR_MARKERS = 7 * 86400
 """How far back sacct is searched for an idempotency marker (where the site stores comments)."""
@@ -77,7 +77,7 @@ class SlurmBackend(SchedulerBackend):
         sep = new_separator()
         live = await self._squeue(run, query, sep)
         window = TIME_WINDOWS.get(query.time_window, TIME_WINDOWS["24h"])
-        history = await self._sacct(run, query, sep, window, self._sacct_fields)
+        history = parse.newest(await self._sacct(run, query, sep, window, self._sacct_fields))
         jobs = parse.merge(
             [parse.job_from_row(r, default_cluster=self._cluster.name) for r in live],
             [parse.job_from_row(r, default_cluster=self._cluster.name) for r in history],

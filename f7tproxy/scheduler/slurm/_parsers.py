@@ -45,6 +45,22 @@ def sacct_rows(text: str, sep: str, keys: Sequence[str]) -> list[Row]:
     return rows(split_joined(text, sep, len(keys)), keys)
 
 
+def newest(history: Sequence[Row]) -> list[Row]:
+    """One sacct row per job id, the last submitted.
+
+    Job ids start again when a cluster's state is reset, and sacct keeps the old
+    jobs: asked for an id, it answers with every job that ever had it.
+    """
+    best: dict[str, Row] = {}
+    for row in history:
+        old = best.get(row["job_id"])
+        if old is None or (to_int(row.get("submit", ""), field="Submit") or 0) >= (
+            to_int(old.get("submit", ""), field="Submit") or 0
+        ):
+            best[row["job_id"]] = row
+    return list(best.values())
+
+
 def live_state(word: str) -> str:
     """A job state word that never reads as finished to pyfirecrest.
 
@@ -122,15 +138,17 @@ def merge(live: Sequence[Job], history: Sequence[Job]) -> list[Job]:
 
     sacct lags slurmctld (slurmdbd is written asynchronously) and rewrites `"`
     in names; squeue has no exit code. So: a live squeue state wins; a finished
-    job takes sacct's record with squeue's name.
+    job keeps squeue's description and takes its ending from sacct.
     """
     by_id: dict[str, Job] = {j.job_id: j for j in history}
     for job in live:
         old = by_id.get(job.job_id)
+        if old is not None and old.user != job.user:
+            old = None  # an older job that had the same id (ids restart after a state reset)
         if old is None or job.status.state not in FINISHED_STATES:
             by_id[job.job_id] = job if old is None else _with_history(job, old)
         else:
-            by_id[job.job_id] = _named(old, job.name)
+            by_id[job.job_id] = _ended(job, old)
     return sorted(by_id.values(), key=_sort_key)
 
 
@@ -138,8 +156,16 @@ def _with_history(live: Job, old: Job) -> Job:
     return attrs.evolve(live, cluster=old.cluster or live.cluster)
 
 
-def _named(job: Job, name: str) -> Job:
-    return attrs.evolve(job, name=name)
+def _ended(live: Job, old: Job) -> Job:
+    # squeue still holds the job's description (sacct's can be partial, e.g. after a
+    # slurmctld restart); sacct has how it ended (exit code, times).
+    return attrs.evolve(
+        live,
+        status=old.status,
+        time=attrs.evolve(old.time, limit=live.time.limit if live.time.limit is not None else old.time.limit),
+        nodes=old.nodes or live.nodes,
+        allocation_nodes=old.allocation_nodes or live.allocation_nodes,
+    )
 
 
 def _sort_key(job: Job) -> tuple[int, str]:
@@ -158,14 +184,39 @@ QUOTA = re.compile(r"\b(QOS|Assoc)(Max|Min)\w*Limit\b|Invalid account|Invalid qo
 """sbatch errors that mean "not allowed" (FirecREST's SlurmQuotaError is 403)."""
 
 
+_PATTERN = re.compile(r"%(%|\d*[jJuxAa])")
+
+
+def expand(path: str | None, row: Row) -> str | None:
+    """A file name pattern (`%j`, `%x`, `%u`, `%A`, `%a`, `%%`) with the job's values, as Slurm names the file."""
+    if path is None:
+        return None
+    job_id = row.get("job_id", "").strip()
+    array, _, task = job_id.partition("_")
+    values = {"j": job_id, "J": job_id, "u": row.get("user", ""), "x": row.get("name", ""),
+              "A": array, "a": task or "4294967294", "%": "%"}  # fmt: skip
+
+    def one(m: re.Match[str]) -> str:
+        spec = m.group(1)
+        if spec == "%":
+            return "%"
+        width, kind = spec[:-1], spec[-1]
+        value = values[kind]
+        return value.zfill(int(width)) if width and value.isdigit() else value
+
+    return _PATTERN.sub(one, path)
+
+
 def metadata(job_id: str, row: Row | None, script: str | None) -> JobMetadata:
-    """Metadata from the squeue row (StdIn/StdOut/StdErr, with %j and friends expanded)."""
+    """Metadata from the squeue row: StdIn/StdOut/StdErr with Slurm's file name patterns expanded."""
+    if row is None:
+        return JobMetadata(job_id=job_id, script=script)
     return JobMetadata(
         job_id=job_id,
         script=script,
-        standard_input=text_or_none(row.get("standard_input", "")) if row else None,
-        standard_output=text_or_none(row.get("standard_output", "")) if row else None,
-        standard_error=text_or_none(row.get("standard_error", "")) if row else None,
+        standard_input=expand(text_or_none(row.get("standard_input", "")), row),
+        standard_output=expand(text_or_none(row.get("standard_output", "")), row),
+        standard_error=expand(text_or_none(row.get("standard_error", "")), row),
     )
 
 

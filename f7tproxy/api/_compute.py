@@ -153,7 +153,7 @@ def _spec(job: JobDescription, service: JobService) -> JobSpec:
 async def _read_body() -> bytes:
     # Read the whole (small) body before anything can fail: an error answered while
     # the body is still unread can stall the next request on a kept-alive connection.
-    return await request.get_data(cache=True)
+    return await request.get_data(cache=True, as_text=False)
 
 
 async def _json_body() -> Any:

@@ -153,7 +153,9 @@ def _spec(job: JobDescription, service: JobService) -> JobSpec:
 async def _read_body() -> bytes:
     # Read the whole (small) body before anything can fail: an error answered while
     # the body is still unread can stall the next request on a kept-alive connection.
-    return await request.get_data(cache=True, as_text=False)
+    data = await request.get_data(cache=True, as_text=False)
+    assert isinstance(data, bytes)  # as_text=False: Quart's overloads do not narrow it
+    return data
 
 
 async def _json_body() -> Any:

@@ -35,13 +35,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from .observability import configure_logging
+    from .observability import configure_logging, log_writer
     from .server import serve
 
     configure_logging(config.logging)
 
     try:
-        trio.run(serve, config)
+        with log_writer("f7tproxy.access", "f7tproxy.audit"):
+            trio.run(serve, config)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{args.config}: {line}", file=sys.stderr)

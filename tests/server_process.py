@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import selectors
 import signal
 import subprocess
 import sys
-import time
+import threading
 from types import TracebackType
 
 _READY = re.compile(r"f7tproxy serving on (http://\S+?)(,|$)")
@@ -41,7 +40,8 @@ class ServerProcess:
         self.output: list[str] = []
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> ServerProcess:
         self.proc = subprocess.Popen(
@@ -49,35 +49,25 @@ class ServerProcess:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env={**self.env, "PYTHONUNBUFFERED": "1"}, cwd=self.cwd,
         )
-        deadline = time.monotonic() + self.start_timeout
-        while not self.url:
-            line = self._readline(deadline)
-            if line is None:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError("f7tproxy did not start:\n" + "".join(self.output))
-            if m := _READY.search(line):
-                self.url = m.group(1)
+        # Read everything the server prints, all the time: a server whose log pipe
+        # is not drained would block on its next write.
+        self._reader = threading.Thread(target=self._read, name="server-output", daemon=True)
+        self._reader.start()
+        if not self._ready.wait(self.start_timeout) or not self.url:
+            self.stop(signal.SIGKILL)
+            raise RuntimeError("f7tproxy did not start:\n" + "".join(self.output))
         return self
 
-    def _readline(self, deadline: float) -> str | None:
-        # Raw reads with our own buffer: a buffered readline() could swallow the
-        # next line while select() then waits for data that already arrived.
+    def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            with selectors.DefaultSelector() as sel:
-                sel.register(fd, selectors.EVENT_READ)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        raw, _, self._buffer = self._buffer.partition(b"\n")
-        line = raw.decode(errors="replace") + "\n"
-        self.output.append(line)
-        return line
+        with self.proc.stdout:
+            for raw in self.proc.stdout:
+                line = raw.decode(errors="replace")
+                self.output.append(line)
+                if not self.url and (m := _READY.search(line)):
+                    self.url = m.group(1)
+                    self._ready.set()
+        self._ready.set()  # the server exited: stop waiting for it
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `signum`, wait at most `timeout` seconds, and return the exit status."""
@@ -85,14 +75,14 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
         try:
-            rest, _ = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            rest, _ = self.proc.communicate(timeout=10)
-            self.output.append((self._buffer + (rest or b"")).decode(errors="replace"))
+            self.proc.wait(timeout=10)
             raise
-        self.output.append((self._buffer + (rest or b"")).decode(errors="replace"))
-        self._buffer = b""
+        finally:
+            if self._reader is not None:
+                self._reader.join(timeout=10)
         return self.proc.returncode
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

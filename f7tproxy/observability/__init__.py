@@ -11,6 +11,7 @@ Hook points for the other parts:
 
 from ._context import RequestInfo, current_request, note_user
 from ._logs import audit, configure_logging, log_access
+from ._writer import log_writer
 from ._metrics import SSH_FAILURE_REASONS, TOKEN_FAILURE_REASONS, UNMATCHED, Metrics, PoolGauges
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "configure_logging",
     "current_request",
     "log_access",
+    "log_writer",
     "note_user",
 ]

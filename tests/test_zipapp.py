@@ -206,3 +206,53 @@ def test_zipapp_serves_the_demo_config_against_the_testbed(
         assert httpx.get(f"{proc.url}/status/liveness/", timeout=10).status_code == 200
         assert key("f7tproxy_build_info", version=__version__) in scrape(proc.url)
         assert proc.stop(signal.SIGTERM, timeout=15) == 0
+
+
+def _read_terminal(fd: int, until: str, deadline: float) -> str:
+    """Read a pseudo-terminal until `until` shows up (ANSI codes stripped) or the deadline passes."""
+    import select
+    import time
+
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+            text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", seen.decode(errors="replace"))
+            if until in text:
+                return text
+    return re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", seen.decode(errors="replace"))
+
+
+def test_zipapp_admin_dashboard_shows_a_live_server(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    import pty
+    import time
+
+    config = write_config(elsewhere)
+    with ServerProcess(config, command=zipapp.command(), env=zipapp.env(elsewhere), cwd=elsewhere,
+                       start_timeout=60):  # fmt: skip
+        main, child = pty.openpty()
+        tui = subprocess.Popen(
+            [*zipapp.command(), "admin", "--socket", str(elsewhere / "admin.sock")],
+            stdin=child, stdout=child, stderr=child, cwd=elsewhere,
+            env={**zipapp.env(elsewhere), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
+        )  # fmt: skip
+        os.close(child)
+        try:
+            # The dashboard names the configured system ("tiny") once it reads a snapshot.
+            screen = _read_terminal(main, "tiny", time.monotonic() + 60)
+            assert "tiny" in screen, screen[-2000:]
+            os.write(main, b"q")
+            # Keep reading: a terminal nobody reads would block the dashboard's output.
+            deadline = time.monotonic() + 20
+            while tui.poll() is None and time.monotonic() < deadline:
+                _read_terminal(main, "\0", time.monotonic() + 0.5)
+            assert tui.wait(timeout=5) == 0
+        finally:
+            if tui.poll() is None:
+                tui.kill()
+                tui.wait(timeout=10)
+            os.close(main)

@@ -1,6 +1,7 @@
 """Filesystem ops routes (FirecREST's /filesystem/{system}/ops group).
 
-Each route checks its inputs (paths through `check_path`), takes one SSH lease
+Each route checks its inputs (paths through `checked_path`, which also gates on the
+health of the path's file system), takes one SSH lease
 as the calling user and runs the op (`f7tproxy.filesystem.ops`). Request bodies
 accept FirecREST's aliases: the source as `sourcePath`, `source_path` or `path`,
 and every other field in camelCase or snake_case.
@@ -77,11 +78,18 @@ def query_int(name: str) -> int | None:
         raise _invalid("query", name, f"expected an integer, got {raw!r}") from None
 
 
+def checked_path(cluster: ClusterConfig, raw: object, *, field: str) -> str:
+    """`check_path`, then the gate of the file system holding the path (503 while it is seen unhealthy)."""
+    path = check_path(cluster, raw, field=field)
+    current_app.runtime.health.gate_path(cluster.name, path)  # type: ignore[attr-defined]
+    return path
+
+
 def query_path(cluster: ClusterConfig, name: str = "path") -> str:
-    """The checked path in query parameter `name`. Raises ValidationFailed (missing) or BadRequest."""
+    """The checked path in query parameter `name`. Raises ValidationFailed (missing), BadRequest or ServiceUnavailable."""
     if name not in request.args:
         raise _invalid("query", name, "field required")
-    return check_path(cluster, request.args[name], field=name)
+    return checked_path(cluster, request.args[name], field=name)
 
 
 async def json_body() -> dict[str, Any]:
@@ -113,7 +121,7 @@ def body_bool(body: dict[str, Any], *names: str, default: bool = False) -> bool:
 
 def body_path(cluster: ClusterConfig, body: dict[str, Any], *names: str) -> str:
     """The checked path under the first present of `names`."""
-    return check_path(cluster, field(body, *names, required=True), field=names[0])
+    return checked_path(cluster, field(body, *names, required=True), field=names[0])
 
 
 def source_path(cluster: ClusterConfig, body: dict[str, Any]) -> str:
@@ -309,7 +317,7 @@ async def upload(system: str) -> Response:
     data = upload.read(limit + 1)
     if len(data) > limit:
         raise too_large
-    target = check_path(cluster, f"{directory}/{name}", field="path")
+    target = checked_path(cluster, f"{directory}/{name}", field="path")
     async with lease_for(cluster) as lease:
         await ops.upload(lease, target, data)
     return _no_content()

@@ -1,11 +1,13 @@
 """Health gating in front of routes: a request to a service last seen unhealthy gets 503.
 
-The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`;
-handlers that use the scheduler or a file system call it for those. This
-`before_request` hook adds the one gate that is obvious from the route: every
-route with a `system` view argument uses SSH. Status routes are exempt (as in
-FirecREST, /status/{system}/... answers even when the cluster is unhealthy),
-and so is any view marked `@health_exempt`.
+The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`.
+This `before_request` hook adds the gates that are obvious from the route: every
+route with a `system` view argument uses SSH, and the compute and transfer routes
+the scheduler (`_BLUEPRINT_SERVICES`). The gates that depend on the request are
+the handlers': the file system of every path (`_filesystem.checked_path`) and the
+S3 staging store (`_transfer._staging`). Status routes are exempt (as in FirecREST,
+/status/{system}/... answers even when the cluster is unhealthy), and so is any
+view marked `@health_exempt`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from typing import TypeVar
 
 from quart import current_app, request
 
+from ..health import Service
+
 F = TypeVar("F", bound=Callable[..., object])
 
 _EXEMPT = "_f7t_health_exempt"
 _EXEMPT_BLUEPRINTS = frozenset({"status"})
+_BLUEPRINT_SERVICES: dict[str, tuple[Service, ...]] = {
+    "compute": ("ssh", "scheduler"),
+    "transfer": ("ssh", "scheduler"),
+}
+"""Services every route of a blueprint uses (others: SSH only)."""
 
 
 def health_exempt(view: F) -> F:
@@ -28,7 +37,7 @@ def health_exempt(view: F) -> F:
 
 
 async def gate_request() -> None:
-    """`before_request` hook (after authentication): gate SSH for routes naming a configured system."""
+    """`before_request` hook (after authentication): gate the services of routes naming a configured system."""
     if request.routing_exception is not None or request.blueprint in _EXEMPT_BLUEPRINTS:
         return
     view = current_app.view_functions.get(request.endpoint or "")
@@ -37,4 +46,5 @@ async def gate_request() -> None:
     system = (request.view_args or {}).get("system")
     runtime = current_app.runtime  # type: ignore[attr-defined]
     if isinstance(system, str) and runtime.config.cluster(system) is not None:
-        runtime.health.gate(system, "ssh")
+        for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
+            runtime.health.gate(system, service)

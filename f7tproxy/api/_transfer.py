@@ -4,6 +4,10 @@ Each route checks its inputs as the ops do, builds the job script
 (`f7tproxy.transfer`), and submits it through the cluster's scheduler as the
 calling user; the answer is FirecREST's `transferJob`. upload and download
 stage the file in the cluster's S3 store with presigned multipart URLs.
+
+Health gates (503 while seen unhealthy): ssh and scheduler for every route (the
+`before_request` hook in `_health`), the file system of every path
+(`checked_path`), and the S3 store for upload and download (`_staging`).
 """
 
 from __future__ import annotations
@@ -136,6 +140,7 @@ def _staging(cluster: ClusterConfig) -> Staging:
     staging: Staging | None = current_app.runtime.staging.get(cluster.name)  # type: ignore[attr-defined]
     if staging is None:
         raise BadRequest("Requested transfer method is not available.")
+    current_app.runtime.health.gate(cluster.name, "s3")  # type: ignore[attr-defined]
     return staging
 
 

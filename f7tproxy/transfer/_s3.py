@@ -1,9 +1,8 @@
 """The S3 staging store of one cluster: presigned URLs, and the few requests f7tproxy makes itself.
 
-botocore signs (SigV4 query-string presigning is pure computation, so it is
-safe on the event loop); every request f7tproxy sends (create the user's
-bucket, its expiry rule, create a multipart upload) is presigned the same way
-and sent with httpx's async client under a deadline.
+Signing and sending are `f7tproxy.s3.S3Client`'s: every request f7tproxy sends
+(create the user's bucket, its expiry rule, create a multipart upload) is
+presigned like the URLs it hands out and sent under a deadline.
 
 URLs for clients use the store's public endpoint; URLs for the staging jobs
 on the cluster and f7tproxy's own requests use its private endpoint.
@@ -18,15 +17,11 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import botocore.config
-import botocore.session
 import httpx
-import trio
 
 from ..config import S3StagingConfig
 from ..errors import BackendFailure
-
-_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+from ..s3 import NS, S3Client, S3Error
 
 
 class StagingFailed(BackendFailure):
@@ -42,21 +37,8 @@ class Staging:
     def __init__(self, config: S3StagingConfig, *, timeout: float = 10.0) -> None:
         self.config = config
         self.timeout = timeout
-        session = botocore.session.Session()
-        signing = botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"})
-
-        def client(endpoint: str) -> Any:
-            return session.create_client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name=config.region,
-                aws_access_key_id=config.access_key_id.reveal(),
-                aws_secret_access_key=config.secret_access_key.reveal(),
-                config=signing,
-            )
-
-        self._private = client(config.private_url)
-        self._public = client(config.public_url)
+        self._s3 = S3Client(config)
+        self._s3.prepare_presigning()
         self._ready: set[str] = set()
 
     @staticmethod
@@ -77,11 +59,7 @@ class Staging:
     # ------------------------------------------------------------------ presigned URLs
 
     def _sign(self, public: bool, operation: str, method: str, **params: Any) -> str:
-        client = self._public if public else self._private
-        url: str = client.generate_presigned_url(
-            operation, Params=params, ExpiresIn=int(self.config.url_ttl), HttpMethod=method
-        )
-        return url
+        return self._s3.presign(operation, method, public=public, **params)
 
     def part_urls(self, bucket: str, key: str, upload_id: str, count: int, *, public: bool) -> list[str]:
         return [
@@ -103,14 +81,11 @@ class Staging:
     async def _send(self, method: str, url: str, content: bytes = b"", headers: dict[str, str] | None = None,
                     ok: tuple[int, ...] = (200,)) -> httpx.Response:  # fmt: skip
         try:
-            with trio.fail_after(self.timeout):
-                async with httpx.AsyncClient(timeout=self.timeout) as http:
-                    response = await http.request(method, url, content=content, headers=headers)
-        except (httpx.HTTPError, trio.TooSlowError) as exc:
-            raise StagingFailed(f"the staging store did not answer: {type(exc).__name__}") from None
-        if response.status_code not in ok:
-            raise StagingFailed(f"the staging store refused ({response.status_code}): {response.text[:300]}")
-        return response
+            return await self._s3.send(method, url, content=content, headers=headers, ok=ok, timeout=self.timeout)
+        except S3Error as exc:
+            if exc.status is None:
+                raise StagingFailed(f"the staging store did not answer: {exc.cause}") from None
+            raise StagingFailed(f"the staging store refused ({exc.status}): {exc.body}") from None
 
     async def ensure_bucket(self, bucket: str) -> None:
         """Create `bucket` (if needed) with a rule expiring objects and unfinished uploads.
@@ -146,7 +121,7 @@ class Staging:
         url = self._sign(False, "create_multipart_upload", "POST", Bucket=bucket, Key=key)
         response = await self._send("POST", url, headers={"Content-Type": "application/octet-stream"})
         try:
-            node = ET.fromstring(response.content).find(f"{_NS}UploadId")
+            node = ET.fromstring(response.content).find(f"{NS}UploadId")
         except ET.ParseError:
             node = None
         if node is None or not node.text:

@@ -43,7 +43,10 @@ class App:
     runtime: Runtime
 
     async def get(self, path: str) -> tuple[int, Any, Any]:
-        response = await self.client.get(path, headers=bearer())
+        return await self.send("GET", path)
+
+    async def send(self, method: str, path: str, json: Any = None) -> tuple[int, Any, Any]:
+        response = await self.client.open(path, method=method, json=json, headers=bearer())
         return response.status_code, await response.get_json(), response.headers
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pathlib
+import pwd
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
@@ -263,3 +268,51 @@ async def test_key_service_certificates_log_in(testbed: Testbed, testbed_pool: S
         async with pool.lease(TESTBED_SYSTEM, "fireuser", token="jwt-of-fireuser") as lease:
             assert (await lease.run(["id", "-un"])).stdout == "fireuser\n"
     assert [r["headers"]["authorization"] for r in stub.requests] == ["Bearer jwt-of-fireuser"]
+
+
+# A walk from the remote shell up to init: "pid comm" per line. The first sshd on it is the
+# per-connection process that serves our connection (sshd forks every channel's command from it).
+_ANCESTORS = (
+    'p=$$; while [ "$p" -gt 1 ]; do echo "$p $(cat /proc/$p/comm)"; '
+    "p=$(awk '/^PPid:/{print $2}' /proc/$p/status); done"
+)
+
+
+def _session_process(ancestors: str, user: str) -> int:
+    """The sshd process serving one connection of `user`, checked locally in /proc (sshd runs here)."""
+    pid = next(int(line.split()[0]) for line in ancestors.splitlines() if line.split()[1:] == ["sshd"])
+    cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode()
+    uid = next(line.split()[1] for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("Uid:"))
+    assert cmdline == f"sshd: {user}@notty" and int(uid) == pwd.getpwnam(user).pw_uid, (pid, cmdline, uid)
+    return pid
+
+
+async def test_keepalive_drops_a_connection_whose_server_stopped_answering(testbed_pool: StartPool) -> None:
+    """sshd's process for our connection is frozen (SIGSTOP): the TCP connection stays up but nothing
+    answers. The keepalives go unanswered, the pool drops the connection, the next lease reconnects."""
+    user = "fireuser2"
+    pool = await testbed_pool(keepalive_interval=1, keepalive_count_max=2, max_connections_per_user=1)
+    with trio.fail_after(20):
+        async with pool.lease(TESTBED_SYSTEM, user) as lease:
+            found = await lease.run(["sh", "-c", _ANCESTORS])
+    assert found.ok, found
+    s = pool.statistics().user(TESTBED_SYSTEM, user)
+    assert s is not None and (s.connections, s.drops) == (1, 0)
+    session = _session_process(found.stdout, user)
+    os.kill(session, signal.SIGSTOP)
+    try:
+        # Detected after about interval * (count_max + 1) = 3 s without an answer.
+        with trio.fail_after(15):
+            while (s := pool.statistics().user(TESTBED_SYSTEM, user)) and s.connections:
+                await trio.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(session, signal.SIGKILL)  # delivered to a stopped process too
+            os.kill(session, signal.SIGCONT)
+    assert s is not None and (s.drops, s.reaped) == (1, 0)
+    with trio.fail_after(20):
+        async with pool.lease(TESTBED_SYSTEM, user) as lease:
+            assert (await lease.run(["id", "-un"])).stdout == f"{user}\n"
+    s = pool.statistics().user(TESTBED_SYSTEM, user)
+    assert s is not None and (s.connections, s.connects, s.reconnects, s.drops) == (1, 2, 1, 1)

@@ -552,6 +552,8 @@ AccountingStoragePort=$SLURMDBD_PORT
 AccountingStoragePass=$MUNGE_SOCKET
 # jobs need a valid user/account association (fireuser2 cannot charge proj1)
 AccountingStorageEnforce=associations
+# keep job comments in accounting: f7tproxy's idempotency markers outlive MinJobAge there
+AccountingStoreFlags=job_comment
 NodeName=$NODE NodeAddr=$LOOPBACK NodeHostname=$NODE CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=normal Nodes=ALL Default=YES MaxTime=1-00:00:00 State=UP
 PartitionName=debug Nodes=ALL MaxTime=00:30:00 State=UP

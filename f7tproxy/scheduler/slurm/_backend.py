@@ -67,7 +67,8 @@ class SlurmBackend(SchedulerBackend):
         if found is not None:
             return found
         # Finished jobs leave slurmctld after MinJobAge; sacct has their comment
-        # only where the site stores it (AccountingStoreFlags=job_comment).
+        # only where the site stores it (AccountingStoreFlags=job_comment), and
+        # only from the job's start on (a pending job is still in squeue).
         fields = (("job_id", "JobID"), ("comment", "Comment"), ("job_id_raw", "JobIDRaw"))
         query = JobQuery(user=user)
         rows = await self._sacct(run, query, sep, _HISTORY_FOR_MARKERS, fields, quiet=True)

@@ -1,0 +1,73 @@
+"""The Slurm backend against the testbed's Slurm, through a real SSH pool."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from f7tproxy.scheduler import JobQuery, JobService, JobSpec, SlurmBackend
+from f7tproxy.ssh import CommandResult, Lease
+
+from ..conftest import Testbed
+from ..ssh.conftest import TESTBED_SYSTEM, StartPool
+from ..ssh.conftest import testbed_cluster as cluster_of  # (not "test*": pytest would collect it)
+
+pytestmark = pytest.mark.testbed
+
+USER = "fireuser"
+FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
+
+
+@attrs.define
+class GoneFromSlurmctld:
+    """A lease on which squeue lists nothing, as after MinJobAge; other commands run for real."""
+
+    lease: Lease
+    programs: list[str] = attrs.Factory(list)
+
+    async def run(self, argv: Sequence[str], **options: Any) -> CommandResult:
+        program = next(a for a in argv if a in {"squeue", "sacct", "sbatch"})
+        self.programs.append(program)
+        if program == "squeue":
+            return CommandResult(tuple(argv), 0, None, b"", b"")
+        return await self.lease.run(argv, **options)
+
+
+@pytest.fixture
+def job_comments_stored(testbed: Testbed) -> None:
+    """Skips unless the running Slurm keeps job comments in accounting (AccountingStoreFlags=job_comment).
+
+    The testbed is shared: a run of an older tests/testbed/up may have restarted Slurm without the flag.
+    """
+    config = testbed.ssh(USER, "scontrol show config")
+    flags = re.search(r"^AccountingStoreFlags\s*=\s*(.*)$", config.stdout, re.MULTILINE)
+    if flags is None or "job_comment" not in flags.group(1):
+        pytest.skip("the running Slurm does not store job comments in accounting: run tests/testbed/up")
+
+
+@pytest.mark.usefixtures("job_comments_stored")
+async def test_idempotency_key_finds_a_finished_job_in_accounting(testbed: Testbed, testbed_pool: StartPool) -> None:
+    cluster = cluster_of(testbed)
+    pool = await testbed_pool()
+    key = str(uuid.uuid4())
+    spec = JobSpec(working_directory=f"/home/{USER}", script="#!/bin/bash\ntrue\n", name="f7t-idem-sacct",
+                   standard_output="/dev/null")  # fmt: skip
+    with trio.fail_after(240):  # the one-node testbed may be busy with other tests' jobs
+        async with pool.lease(TESTBED_SYSTEM, USER) as lease:
+            first = await JobService(cluster, SlurmBackend(cluster)).submit(lease, USER, spec, key)
+            # Until accounting alone shows the job finished (slurmdbd gets its comment when it starts).
+            retry = GoneFromSlurmctld(lease)
+            query = JobQuery(user=USER, job_ids=(first.job_id,))
+            while not any(j.status.state in FINISHED for j in await SlurmBackend(cluster).get_jobs(retry, query)):
+                await trio.sleep(0.5)
+            retry.programs.clear()
+            # Another process (no memory of the key), after slurmctld forgot the job.
+            again = await JobService(cluster, SlurmBackend(cluster)).submit(retry, USER, spec, key)
+    assert not first.replayed and again == attrs.evolve(first, replayed=True)
+    assert retry.programs == ["squeue", "sacct"]  # found in accounting, not submitted again

@@ -9,9 +9,11 @@ Sibling backends keep the same module names and this method order.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ..errors import NotFound, ValidationFailed
 from ..ssh import CommandResult
 from ._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
 
@@ -38,17 +40,34 @@ class SchedulerBackend(abc.ABC):
 
     kind: str
     """`slurm` or `pbs`."""
+    job_id_pattern: re.Pattern[str]
+    """What a job id of this scheduler looks like."""
+    option_policy: Callable[[str], list[str] | str]
+    """One extra option (as written after the directive prefix) to its command-line
+    words, or the reason it is refused (`check_options`)."""
 
-    @abc.abstractmethod
     def check_job_id(self, job_id: str) -> str:
         """`job_id` if it is a job id of this scheduler. Raises NotFound ("Job not found.") otherwise."""
+        if not self.job_id_pattern.match(job_id):
+            raise NotFound("Job not found.")
+        return job_id
 
-    @abc.abstractmethod
     def check_options(self, options: Sequence[str]) -> tuple[str, ...]:
         """Extra scheduler options, validated against the policy (never another user or account).
 
         Raises ValidationFailed naming each refused option.
         """
+        words: list[str] = []
+        problems: list[dict[str, str]] = []
+        for i, option in enumerate(options):
+            verdict = type(self).option_policy(option)
+            if isinstance(verdict, str):
+                problems.append({"location": "body", "name": f"job.schedulerOptions[{i}]", "message": verdict})
+            else:
+                words += verdict
+        if problems:
+            raise ValidationFailed("Invalid scheduler options", data={"fields": problems})
+        return tuple(words)
 
     @abc.abstractmethod
     async def submit(self, run: Runner, spec: JobSpec) -> str:

@@ -11,7 +11,6 @@ from f7tproxy.errors import NotFound, NotImplementedOnSystem, ValidationFailed
 from f7tproxy.scheduler import JobQuery, JobSpec, PbsBackend
 from f7tproxy.scheduler.pbs import _commands as cmd
 from f7tproxy.scheduler.pbs import _parsers as parse
-from f7tproxy.scheduler.pbs._options import check_options
 
 from .fakes import FakeRunner, cluster
 
@@ -84,6 +83,7 @@ def test_qsub_line() -> None:
 
 
 def test_options_policy() -> None:
+    check_options = PbsBackend(cluster("pbs")).check_options
     assert check_options(["#PBS -l walltime=01:00:00", "-W depend=afterok:12"]) == (
         "-l", "walltime=01:00:00", "-W", "depend=afterok:12")
     with pytest.raises(ValidationFailed) as err:

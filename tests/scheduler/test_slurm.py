@@ -13,7 +13,9 @@ from f7tproxy.errors import ValidationFailed
 from f7tproxy.scheduler import JobQuery, JobSpec
 from f7tproxy.scheduler.slurm import _commands as cmd
 from f7tproxy.scheduler.slurm import _parsers as parse
-from f7tproxy.scheduler.slurm._options import check_options
+from f7tproxy.scheduler.slurm import SlurmBackend
+
+from .fakes import cluster
 
 RECORDED = pathlib.Path(__file__).parent / "recorded" / "slurm"
 SEP = "\x1fdeadbeefdeadbeef\x1f"  # the separator the recordings were made with
@@ -133,6 +135,7 @@ def test_list_lines() -> None:
 
 
 def test_options_policy() -> None:
+    check_options = SlurmBackend(cluster("slurm")).check_options
     assert check_options(["#SBATCH --time=00:10:00", "--exclusive", "--mem=1G"]) == (
         "--time=00:10:00", "--exclusive", "--mem=1G")
     with pytest.raises(ValidationFailed) as err:

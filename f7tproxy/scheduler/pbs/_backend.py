@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ...config import ClusterConfig
@@ -26,18 +26,12 @@ class PbsBackend(SchedulerBackend):
     """PBS's `qsub`, `qstat -F json`, `qdel`, `pbsnodes`, `pbs_rstat`. No attach, no accounts."""
 
     kind = "pbs"
+    job_id_pattern = _JOB_ID
+    option_policy = staticmethod(_options.judge)
 
     def __init__(self, cluster: ClusterConfig) -> None:
         self._cluster = cluster
         self._timeout = cluster.scheduler.timeout
-
-    def check_job_id(self, job_id: str) -> str:
-        if not _JOB_ID.match(job_id):
-            raise NotFound("Job not found.")
-        return job_id
-
-    def check_options(self, options: Sequence[str]) -> tuple[str, ...]:
-        return _options.check_options(options)
 
     async def submit(self, run: Runner, spec: JobSpec) -> str:
         argv, stdin = cmd.qsub(spec)

@@ -7,9 +7,6 @@ Each item is one option with its value, as written after `#PBS`:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
-from ...errors import ValidationFailed
 
 ALLOWED = frozenset({"-l", "-W", "-a", "-h", "-J", "-m", "-M", "-r", "-j", "-k", "-p", "-c", "-S"})
 
@@ -33,31 +30,18 @@ _OPTION = re.compile(r"^(-[A-Za-z])(?:\s+(\S.*))?$", re.DOTALL)
 _W_REFUSED = re.compile(r"^\s*(group_list|run_as|umask_user)\s*=", re.IGNORECASE)
 
 
-def check_options(options: Sequence[str]) -> tuple[str, ...]:
-    """`options` as qsub arguments, or ValidationFailed listing every refused one."""
-    out: list[str] = []
-    problems: list[dict[str, str]] = []
-    for i, raw in enumerate(options):
-        option = raw.strip().removeprefix("#PBS").strip()
-        m = _OPTION.match(option)
-        reason = None
-        if "\n" in option or "\0" in option:
-            reason = "an option is one line"
-        elif m is None:
-            reason = "expected one option and its value, e.g. `-l walltime=01:00:00`"
-        elif m.group(1) in REFUSED:
-            reason = f"{m.group(1)} is refused: {REFUSED[m.group(1)]}"
-        elif m.group(1) not in ALLOWED:
-            reason = f"{m.group(1)} is not an option f7tproxy passes on"
-        elif m.group(1) == "-W" and _W_REFUSED.match(m.group(2) or ""):
-            reason = "-W group_list/run_as would run the job as someone else"
-        if reason is not None:
-            problems.append({"location": "body", "name": f"job.schedulerOptions[{i}]", "message": reason})
-        else:
-            assert m is not None
-            out.append(m.group(1))
-            if m.group(2):
-                out.append(m.group(2))
-    if problems:
-        raise ValidationFailed("Invalid scheduler options", data={"fields": problems})
-    return tuple(out)
+def judge(raw: str) -> list[str] | str:
+    """One option as qsub arguments, or the reason it is refused."""
+    option = raw.strip().removeprefix("#PBS").strip()
+    m = _OPTION.match(option)
+    if "\n" in option or "\0" in option:
+        return "an option is one line"
+    if m is None:
+        return "expected one option and its value, e.g. `-l walltime=01:00:00`"
+    if m.group(1) in REFUSED:
+        return f"{m.group(1)} is refused: {REFUSED[m.group(1)]}"
+    if m.group(1) not in ALLOWED:
+        return f"{m.group(1)} is not an option f7tproxy passes on"
+    if m.group(1) == "-W" and _W_REFUSED.match(m.group(2) or ""):
+        return "-W group_list/run_as would run the job as someone else"
+    return [m.group(1), m.group(2)] if m.group(2) else [m.group(1)]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
-
 
 from ...config import ClusterConfig
 from ...errors import BadRequest, Forbidden, InternalError, NotFound
@@ -30,19 +28,13 @@ class SlurmBackend(SchedulerBackend):
     """Slurm's `sbatch`, `squeue`, `sacct`, `scontrol`, `scancel`, `sinfo`, `sacctmgr`, `srun`."""
 
     kind = "slurm"
+    job_id_pattern = _JOB_ID
+    option_policy = staticmethod(_options.judge)
 
     def __init__(self, cluster: ClusterConfig) -> None:
         self._cluster = cluster
         self._timeout = cluster.scheduler.timeout
         self._sacct_fields: tuple[tuple[str, str], ...] = cmd.SACCT_FIELDS
-
-    def check_job_id(self, job_id: str) -> str:
-        if not _JOB_ID.match(job_id):
-            raise NotFound("Job not found.")
-        return job_id
-
-    def check_options(self, options: Sequence[str]) -> tuple[str, ...]:
-        return _options.check_options(options)
 
     async def submit(self, run: Runner, spec: JobSpec) -> str:
         argv, stdin = cmd.sbatch(spec)

@@ -10,9 +10,6 @@ f7tproxy reads back from sbatch.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
-from ...errors import ValidationFailed
 
 ALLOWED = frozenset({
     "acctg-freq", "array", "begin", "core-spec", "cores-per-socket", "cpu-freq", "cpus-per-gpu",
@@ -57,32 +54,22 @@ REFUSED = {
 _OPTION = re.compile(r"^--([a-z][a-z0-9-]*)(?:=(.*))?$", re.DOTALL)
 
 
-def check_options(options: Sequence[str]) -> tuple[str, ...]:
-    """`options` as sbatch arguments, or ValidationFailed listing every refused one.
+def judge(raw: str) -> list[str] | str:
+    """One option as an sbatch argument, or the reason it is refused.
 
-    Each item is one option, as written after `#SBATCH` (the prefix may be kept):
+    An option is written as after `#SBATCH` (the prefix may be kept):
     `--time=00:10:00`, `--exclusive`.
     """
-    out: list[str] = []
-    problems: list[dict[str, str]] = []
-    for i, raw in enumerate(options):
-        option = raw.strip()
-        if option.startswith("#SBATCH"):
-            option = option.removeprefix("#SBATCH").strip()
-        m = _OPTION.match(option)
-        reason = None
-        if "\n" in option or "\0" in option:
-            reason = "an option is one line"
-        elif m is None:
-            reason = "expected one long option, `--name` or `--name=value`"
-        elif m.group(1) in REFUSED:
-            reason = f"--{m.group(1)} is refused: {REFUSED[m.group(1)]}"
-        elif m.group(1) not in ALLOWED:
-            reason = f"--{m.group(1)} is not an option f7tproxy passes on"
-        if reason is not None:
-            problems.append({"location": "body", "name": f"job.schedulerOptions[{i}]", "message": reason})
-        else:
-            out.append(option)
-    if problems:
-        raise ValidationFailed("Invalid scheduler options", data={"fields": problems})
-    return tuple(out)
+    option = raw.strip()
+    if option.startswith("#SBATCH"):
+        option = option.removeprefix("#SBATCH").strip()
+    m = _OPTION.match(option)
+    if "\n" in option or "\0" in option:
+        return "an option is one line"
+    if m is None:
+        return "expected one long option, `--name` or `--name=value`"
+    if m.group(1) in REFUSED:
+        return f"--{m.group(1)} is refused: {REFUSED[m.group(1)]}"
+    if m.group(1) not in ALLOWED:
+        return f"--{m.group(1)} is not an option f7tproxy passes on"
+    return [option]

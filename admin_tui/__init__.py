@@ -7,8 +7,9 @@ asyncio is about the server; it does not apply here.
 
     client.py     AdminClient: the admin protocol over an asyncio Unix stream
     messages.py   the app's Message classes
-    widgets/      one module per screen area (status bar, systems, pools, requests, errors, offline)
-    app.py        AdminApp: layout, key bindings, the polling worker
+    widgets/      one module per screen area (status bar, systems, pools, requests, uploads, errors,
+                  offline), and dashboard.py laying them out by the terminal's width
+    app.py        AdminApp: key bindings, the polling and command workers
 """
 
 from .app import AdminApp, run

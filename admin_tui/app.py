@@ -10,26 +10,21 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Footer
 
 from .client import AdminClient, AdminUnavailable, CommandFailed
 from .messages import CommandDone, Disconnected, SnapshotReceived
-from .widgets import ErrorsTable, Offline, PoolTable, RequestsPanel, StatusBar, SystemsTable
+from .widgets import BREAKPOINTS, Dashboard, Offline, PoolTable, StatusBar, SystemsTable
 
 
 class AdminApp(App[None]):
-    """Shows one f7tproxy server's systems, pools, requests and errors, refreshed every `interval` seconds."""
+    """Shows one f7tproxy server's systems, pools, requests, uploads and errors, refreshed every `interval` seconds."""
 
     TITLE = "f7tproxy admin"
     CSS = """
-    #dashboard { height: 1fr; }
-    #middle { height: 2fr; }
-    #middle PoolTable { width: 3fr; }
-    #middle RequestsPanel { width: 2fr; }
-    #dashboard > * { border-top: solid $primary-darken-2; }
-    ErrorsTable { height: 1fr; }
+    #switcher { height: 1fr; }
     """
+    HORIZONTAL_BREAKPOINTS = BREAKPOINTS
     BINDINGS = [
         Binding("d", "drain", "Drain user"),
         Binding("c", "check_now", "Check now"),
@@ -49,12 +44,7 @@ class AdminApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with ContentSwitcher(initial="offline", id="switcher"):
-            with Vertical(id="dashboard"):
-                yield SystemsTable(id="systems")
-                with Horizontal(id="middle"):
-                    yield PoolTable(id="pools")
-                    yield RequestsPanel(id="requests")
-                yield ErrorsTable(id="errors")
+            yield Dashboard(id="dashboard")
             yield Offline(id="offline")
         yield Footer()
 
@@ -98,10 +88,7 @@ class AdminApp(App[None]):
         self.snapshot, self.connected = message.snapshot, True
         self.query_one(ContentSwitcher).current = "dashboard"
         self.query_one(StatusBar).show_snapshot(str(self.socket_path), message.snapshot)
-        self.query_one(SystemsTable).show(message.snapshot)
-        self.query_one(PoolTable).show(message.snapshot)
-        self.query_one(RequestsPanel).show(message.snapshot)
-        self.query_one(ErrorsTable).show(message.snapshot)
+        self.query_one(Dashboard).show(message.snapshot)
 
     @on(Disconnected)
     def _offline(self, message: Disconnected) -> None:

@@ -1,10 +1,15 @@
-"""The dashboard's widgets, one module per screen area."""
+"""The dashboard's widgets, one module per screen area; `Dashboard` lays them out."""
 
+from .dashboard import BREAKPOINTS, Dashboard
 from .errors import ErrorsTable
 from .offline import Offline
 from .pools import PoolTable
-from .requests import RequestsPanel
+from .requests import EndpointsTable, RequestRates
 from .status import StatusBar
 from .systems import SystemsTable
+from .uploads import UploadsTable
 
-__all__ = ["ErrorsTable", "Offline", "PoolTable", "RequestsPanel", "StatusBar", "SystemsTable"]
+__all__ = [
+    "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "RequestRates",
+    "StatusBar", "SystemsTable", "UploadsTable",
+]  # fmt: skip

@@ -7,27 +7,22 @@ from typing import Any
 from textual import on
 from textual.widgets import DataTable
 
-from ._table import Cell, number, refill
+from ._table import Cell, Table, number, refill
 
-COLUMNS = (
-    ("system", "System"), ("user", "User"), ("connections", "Conns"), ("slots_in_use", "In use"),
-    ("slots", "Slots"), ("waiters", "Waiters"), ("idle_seconds", "Idle s"), ("commands", "Commands"),
-    ("failures", "Errors"), ("drops", "Drops"),
-)  # fmt: skip
-
-
-class PoolTable(DataTable[Cell]):
+class PoolTable(Table):
     """Per-user pool statistics. `s` (or a click on a header) sorts; again reverses."""
 
     DEFAULT_CSS = """
     PoolTable { height: 1fr; }
     """
+    COLUMNS = (
+        ("system", "System"), ("user", "User"), ("connections", "Conns"), ("slots_in_use", "In use"),
+        ("slots", "Slots"), ("waiters", "Waiters"), ("idle_seconds", "Idle s"), ("commands", "Commands"),
+        ("failures", "Errors"), ("drops", "Drops"),
+    )  # fmt: skip
+    CURSOR = True
 
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
         self.sort_column = "system"
         self.sort_reverse = False
         self._pools: dict[str, dict[str, Any]] = {}
@@ -59,7 +54,7 @@ class PoolTable(DataTable[Cell]):
 
     def next_sort(self) -> None:
         """Sort by the next column."""
-        keys = [k for k, _ in COLUMNS]
+        keys = [k for k, _ in self.COLUMNS]
         self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)])
 
     @on(DataTable.HeaderSelected)

@@ -17,6 +17,14 @@ SNAPSHOT: dict[str, Any] = {
         {
             "name": "cluster-slurm", "description": "", "connections": 3, "max_connections": 256,
             "users_waiting_to_connect": 0,
+            "breaker": {"state": "open", "since": "2026-01-02T03:02:00Z", "failures": 5},
+            "waiting_uploads": [
+                {"user": "fireuser", "jobId": "4242", "path": "/home/fireuser/inputs/run-2026-01-02/particles.h5",
+                 "since": "2026-01-02T03:03:50Z"},
+                {"user": "alice", "jobId": "4238",
+                 "path": "/home/alice/projects/climate-downscaling/ensemble-member-017/boundary-conditions.nc",
+                 "since": "2026-01-02T02:58:30Z"},
+            ],
             "health": [
                 {"serviceType": "ssh", "healthy": True, "latency": 0.012, "message": "ok", "age": 4.0, "stale": False},
                 {"serviceType": "scheduler", "healthy": False, "latency": 0.2,
@@ -28,7 +36,8 @@ SNAPSHOT: dict[str, Any] = {
             ],
         },
         {"name": "cluster-pbs", "description": "", "connections": 0, "max_connections": 256,
-         "users_waiting_to_connect": 0, "health": []},
+         "users_waiting_to_connect": 0, "health": [],
+         "breaker": {"state": "closed", "since": "2026-01-01T22:00:00Z", "failures": 0}, "waiting_uploads": []},
     ],
     "pools": [
         {"system": "cluster-slurm", "user": "fireuser", "connections": 2, "connecting": 0, "slots": 18,
@@ -50,6 +59,10 @@ SNAPSHOT: dict[str, Any] = {
              "p50": 0.03, "p90": 0.08, "p99": 0.2},
             {"endpoint": "/status/systems", "method": "GET", "count": 334, "errors": 0, "rate": 0.5,
              "p50": 0.001, "p90": 0.002, "p99": 0.004},
+            {"endpoint": "/compute/{system}/jobs/{job_id}/metadata", "method": "GET", "count": 41, "errors": 7,
+             "rate": 0.05, "p50": 0.145, "p90": 1.25, "p99": 12.5},
+            {"endpoint": "/filesystem/{system}/transfer/upload", "method": "POST", "count": 0, "errors": 0,
+             "rate": 0.0, "p50": None, "p90": None, "p99": None},
         ],
     },
     "errors": [
@@ -61,9 +74,10 @@ SNAPSHOT: dict[str, Any] = {
 
 
 class CannedServer:
-    """Answers `snapshot` with SNAPSHOT; records every other request and answers it `ok`."""
+    """Answers `snapshot` with `snapshot` (SNAPSHOT by default); records every other request and answers it `ok`."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: dict[str, Any] | None = None) -> None:
+        self.snapshot = SNAPSHOT if snapshot is None else snapshot
         self.requests: list[dict[str, Any]] = []
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +85,7 @@ class CannedServer:
             while line := await reader.readline():
                 request = json.loads(line)
                 if request.get("cmd") == "snapshot":
-                    reply = {"ok": True, "result": SNAPSHOT}
+                    reply = {"ok": True, "result": self.snapshot}
                 else:
                     self.requests.append(request)
                     reply = {"ok": True, "result": {**request, "connections": 1, "health": []}}
@@ -82,8 +96,8 @@ class CannedServer:
 
 
 @contextlib.asynccontextmanager
-async def canned_server(path: pathlib.Path) -> AsyncIterator[CannedServer]:
-    canned = CannedServer()
+async def canned_server(path: pathlib.Path, snapshot: dict[str, Any] | None = None) -> AsyncIterator[CannedServer]:
+    canned = CannedServer(snapshot)
     server = await asyncio.start_unix_server(canned._client, str(path))
     try:
         yield canned

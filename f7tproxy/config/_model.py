@@ -20,15 +20,15 @@ from ._secret import Secret
 
 MiB = 1024 * 1024
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_POSIX_USER = re.compile(r"[a-z_][a-z0-9_.-]*[$]?")
 # OpenFGA ids are ULIDs; openfga-sdk refuses anything else, so refuse it at start.
-_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 
 def is_posix_user_name(name: str) -> bool:
     """Whether `name` is a portable POSIX user name (lower case, at most 32 characters)."""
-    return bool(_POSIX_USER.match(name)) and len(name) <= 32
+    return bool(_POSIX_USER.fullmatch(name)) and len(name) <= 32
 
 
 class FieldProblem(ValueError):
@@ -56,15 +56,15 @@ _abs_posix_path = _check(
     "expected an absolute, normalised path, got {value!r}",
 )
 _cluster_name = _check(
-    lambda x: bool(_NAME.match(x)),
+    lambda x: bool(_NAME.fullmatch(x)),
     "expected a lower-case name of letters, digits, '.', '_' or '-', got {value!r}",
 )
 _posix_user = _check(
     is_posix_user_name,
     "expected a POSIX user name, got {value!r}",
 )
-_ulid = _check(lambda x: bool(_ULID.match(x)), "expected an OpenFGA id (a ULID), got {value!r}")
-_url = _check(lambda x: bool(re.match(r"^https?://[^/\s]+", x)), "expected an http(s) URL, got {value!r}")
+_ulid = _check(lambda x: bool(_ULID.fullmatch(x)), "expected an OpenFGA id (a ULID), got {value!r}")
+_url = _check(lambda x: bool(re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", x)), "expected an http(s) URL, got {value!r}")
 _min_part = _check(lambda x: x >= 5 * MiB, "must be at least 5 MiB (S3's smallest part), got {value!r}")
 
 

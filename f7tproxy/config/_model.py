@@ -423,7 +423,9 @@ class RateLimitConfig:
     per_user_system: RateRule | None = None
     """Each (user, system) pair."""
     per_client: RateRule | None = None
-    """Each client address, for requests without an authenticated user (behind a proxy: the proxy)."""
+    """Each client address, for every request to a limited route, taken before the token is checked,
+    so floods of bad tokens are refused too. Behind a reverse proxy every request comes from the
+    proxy's address: leave it unset there, or set it above all users' rates together."""
     users: dict[str, RateRule] = attrs.field(factory=dict)
     """Per-user overrides of `per_user` (service accounts, heavy workflow engines)."""
     systems: dict[str, RateRule] = attrs.field(factory=dict)

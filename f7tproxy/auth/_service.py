@@ -91,6 +91,8 @@ class Auth:
 
         Raises:
             Unauthorized: no bearer token, or a token that is not valid.
+            Forbidden: a valid token for a user refused by `auth.refused_users` or
+                `auth.username_pattern` (root, system accounts).
             ServiceUnavailable: the signing keys have not been loaded yet.
         """
         scheme, _, token = (authorization or "").partition(" ")
@@ -99,7 +101,7 @@ class Auth:
             self._failed("missing")
             raise Unauthorized("Not authenticated")
         try:
-            return await self.validator.validate(token)
+            user = await self.validator.validate(token)
         except TokenRefused as exc:
             log.info("token refused: %s", exc.reason)
             self._failed(exc.kind)
@@ -109,6 +111,12 @@ class Auth:
         except KeysUnavailable:
             self._failed("jwks_unavailable")
             raise ServiceUnavailable("Token signing keys are not available yet", retry_after=5) from None
+        refused_by = self.config.auth.refuses(user.name)
+        if refused_by is not None:
+            log.warning("user %r refused by auth.%s", user.name, refused_by)
+            self._failed("refused_user")
+            raise Forbidden(f"User '{user.name}' may not use this service")
+        return user
 
     async def authorize(self, user: User, system: str) -> None:
         """Check that `user` may use `system` (a configured system), if OpenFGA is configured.

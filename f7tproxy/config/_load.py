@@ -228,6 +228,11 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth.algorithms", "'none' is never an acceptable algorithm"))
     if not auth.username_claims:
         problems.append(("auth.username_claims", "name at least one claim"))
+    for i, client in enumerate(auth.demo_issuer.clients):
+        refused_by = auth.refuses(client.username)
+        if refused_by is not None:
+            where = f"auth.demo_issuer.clients[{i}].username"
+            problems.append((where, f"{client.username!r} is refused by auth.{refused_by}"))
     problems += _ops_problems(config)
     return problems
 

@@ -31,6 +31,15 @@ def is_posix_user_name(name: str) -> bool:
     return bool(_POSIX_USER.fullmatch(name)) and len(name) <= 32
 
 
+REFUSED_USERS = (
+    "root", "toor", "daemon", "bin", "sys", "adm", "sync", "shutdown", "halt", "operator",
+    "nobody", "sshd", "slurm", "munge",
+)  # fmt: skip
+"""The default of `auth.refused_users`."""
+USERNAME_PATTERN = r"[a-z_][a-z0-9_.-]{0,31}"
+"""The default of `auth.username_pattern`."""
+
+
 class FieldProblem(ValueError):
     """A field's value fails its validator; the loader adds `field` to the key path."""
 
@@ -65,6 +74,18 @@ _posix_user = _check(
 )
 _ulid = _check(lambda x: bool(_ULID.fullmatch(x)), "expected an OpenFGA id (a ULID), got {value!r}")
 _url = _check(lambda x: bool(re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", x)), "expected an http(s) URL, got {value!r}")
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern, re.ASCII)
+    except re.error:
+        return False
+    return True
+
+
+_regex = _check(_compiles, "expected a regular expression, got {value!r}")
+_names = _check(lambda x: all(x), "names must not be empty, got {value!r}")
 _min_part = _check(lambda x: x >= 5 * MiB, "must be at least 5 MiB (S3's smallest part), got {value!r}")
 
 
@@ -151,7 +172,16 @@ class AuthConfig:
     jwks_url: str | None = attrs.field(default=None, validator=_url)
     """URL of the IdP's JWKS; unset: found through `<issuer>/.well-known/openid-configuration`."""
     username_claims: tuple[str, ...] = ("preferred_username", "username")
-    """Claims tried in order for the user name, which must be a valid POSIX user name."""
+    """Claims tried in order for the user name; a name that is not a POSIX user name is 401."""
+    refused_users: tuple[str, ...] = attrs.field(default=REFUSED_USERS, validator=_names)
+    """User names never served, whatever the IdP puts in a token: 403 before any SSH, pool or
+    OpenFGA work (in `ssh_ca` mode f7tproxy would otherwise sign a certificate for `root`). The
+    default is root and common system accounts; a list given replaces it, so keep those in it and add
+    the site's own (the scheduler's, services')."""
+    username_pattern: str = attrs.field(default=USERNAME_PATTERN, validator=_regex)
+    """A regular expression (Python syntax, ASCII classes) the whole user name must match, else 403.
+    The default takes lower-case POSIX names of at most 32 characters without a trailing `$`
+    (machine accounts)."""
     algorithms: tuple[str, ...] = (
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
     )  # fmt: skip
@@ -168,6 +198,15 @@ class AuthConfig:
     """Optional OpenFGA authorization."""
     demo_issuer: DemoIssuerConfig = DemoIssuerConfig()
     """Optional built-in token issuer (demos and tests only)."""
+
+    def refuses(self, name: str) -> str | None:
+        """The setting that refuses user `name` (`refused_users`, `username_pattern`), or None."""
+        if name in self.refused_users:
+            return "refused_users"
+        # re caches compiled patterns: no need to keep one here.
+        if not re.fullmatch(self.username_pattern, name, re.ASCII):
+            return "username_pattern"
+        return None
 
 
 # --------------------------------------------------------------------------- ssh

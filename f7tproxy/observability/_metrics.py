@@ -40,7 +40,7 @@ _PROBE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 TOKEN_FAILURE_REASONS = frozenset(
     {"missing", "malformed", "signature", "unknown_kid", "expired", "not_yet_valid",
-     "issuer", "audience", "claims", "algorithm", "username", "jwks_unavailable", "forbidden",
+     "issuer", "audience", "claims", "algorithm", "username", "refused_user", "jwks_unavailable", "forbidden",
      "authz_unavailable", "other"}
 )  # fmt: skip
 """Reasons `token_failure` counts; anything else is counted as "other" (bounded cardinality)."""

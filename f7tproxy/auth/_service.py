@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import trio
 
-from ..config import Config
+from ..config import Config, warnings
 from ..errors import Forbidden, ServiceUnavailable, Unauthorized
 from ..observability import Metrics
 from ._demo_issuer import DemoIssuer
@@ -73,6 +73,8 @@ class Auth:
                 "configuration (%s). For demos and tests only; never on a real site. !!!",
                 ", ".join(c.client_id for c in self.demo_issuer.config.clients),
             )
+        for line in warnings(self.config):
+            log.warning("!!! %s !!!", line)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.keys.run)
             if self.authorizer is not None:

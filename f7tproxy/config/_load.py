@@ -237,6 +237,24 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
     return problems
 
 
+def warnings(config: Config) -> list[str]:
+    """What a valid configuration leaves open, one line each (``key path: text``).
+
+    `check-config` prints these and the server logs them at start; they change no exit status.
+    """
+    auth = config.auth
+    if auth.demo_issuer.enabled:
+        return []  # its own issuer, and its audience unless audiences are set
+    found: list[str] = []
+    if auth.issuer is None:
+        found.append("auth.issuer: not set, so `iss` is not checked: a token signed by any key of the "
+                     "JWKS is accepted, whichever issuer made it")  # fmt: skip
+    if not auth.audiences:
+        found.append("auth.audiences: empty, so `aud` is not checked: a token the IdP issued for any "
+                     "other service is accepted here too")  # fmt: skip
+    return found
+
+
 _API_PREFIXES = ("/status", "/compute", "/filesystem", "/auth", "/.well-known")
 
 

@@ -53,10 +53,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     status = 0
     for path in args.files:
-        if _load(path) is None:
+        config = _load(path)
+        if config is None:
             status = EXIT_CONFIG
         else:
             print(f"{path}: ok")
+            for line in config_mod.warnings(config):
+                print(f"{path}: warning: {line}", file=sys.stderr)
     return status
 
 

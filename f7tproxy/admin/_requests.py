@@ -14,11 +14,16 @@ import math
 
 import attrs
 
+from ..observability import method_label
+
 HISTORY = 60
 """Seconds of per-second history (rates and the sparklines)."""
 LATENCY_SAMPLES = 1000
 """Latencies kept per endpoint for its percentiles."""
 RECENT_ERRORS = 50
+MAX_ENDPOINTS = 500
+"""(endpoint, method) entries kept; new endpoints beyond them are counted as `OVERFLOW` (one entry per method)."""
+OVERFLOW = "<other>"
 
 
 def is_error(status: int) -> bool:
@@ -102,9 +107,18 @@ class RequestStats:
         message: str | None = None,
         user: str | None = None,
     ) -> None:
-        """Record one finished request (never raises)."""
+        """Record one finished request (never raises).
+
+        `endpoint` should be a route template; `method` is kept through `method_label`
+        (a non-standard method is ``other``), and past `MAX_ENDPOINTS` entries new
+        endpoints are counted as `OVERFLOW`: what clients send never grows the table.
+        """
         self._total += 1
-        ep = self._endpoints.setdefault((endpoint, method), _Endpoint())
+        method = method_label(method)
+        key = (endpoint, method)
+        if key not in self._endpoints and len(self._endpoints) >= MAX_ENDPOINTS:
+            key = (OVERFLOW, method)
+        ep = self._endpoints.setdefault(key, _Endpoint())
         ep.count += 1
         ep.latencies.append(duration)
         ep.times.append(now)

@@ -97,7 +97,7 @@ class GetJobMetadataResponse:
 
 # --------------------------------------------------------------------------- helpers
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_MAX = 255
 
 
@@ -118,7 +118,7 @@ def _env(raw: dict[str, str] | list[str] | None) -> dict[str, str]:
     problems = [
         {"location": "body", "name": f"job.env.{name}", "message": "not a valid environment variable name"}
         for name, _ in pairs
-        if not _ENV_NAME.match(name)
+        if not _ENV_NAME.fullmatch(name)
     ]
     if problems:
         raise ValidationFailed("Invalid request", data={"fields": problems})

@@ -10,6 +10,7 @@ and every other field in camelCase or snake_case.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -67,15 +68,18 @@ def query_bool(name: str, default: bool = False) -> bool:
     return _wire.query_bool(request.args, name, default)
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def query_int(name: str) -> int | None:
     """Integer query parameter, or None if absent. Raises ValidationFailed."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise _invalid("query", name, f"expected an integer, got {raw!r}") from None
+    # int() would also take " 12\n", "1_000" and non-ASCII digits.
+    if not _INTEGER.fullmatch(raw):
+        raise _invalid("query", name, f"expected an integer, got {raw!r}")
+    return int(raw)
 
 
 def checked_path(cluster: ClusterConfig, raw: object, *, field: str) -> str:

@@ -6,7 +6,8 @@ bodies and the status is the one really sent), and adds:
 
 - a URL-value preprocessor, which runs before every before_request function, that
   records the route template and `{system}` of the matched route;
-- the rate-limit before_request (`_ratelimit.rate_limit_hook`);
+- the after-auth rate-limit before_request (`_ratelimit.rate_limit_hook`; the client's
+  bucket is taken before auth, by `create_app`);
 - the metrics route.
 """
 

@@ -1,12 +1,15 @@
-"""Applying the rate limits to a request: after authentication, once per request.
+"""Applying the rate limits to a request: the client's bucket before authentication,
+the user's and the system's after it; each once per request.
 
-Order in the request path: the route is matched (template and `{system}` recorded),
-the auth step validates the token and calls `note_user(user)`, then
-`enforce_rate_limit` takes a token from the user's, the system's and the
-(user, system) buckets (unauthenticated requests: the client address's). A refused
-request gets 429 with FirecREST's error body, Retry-After and RateLimit-* headers
-(pyfirecrest sleeps for Retry-After and retries); allowed requests get RateLimit-*
-headers too.
+Order in the request path: the route is matched (template and `{system}` recorded);
+`client_rate_limit_hook` takes a token from the client address's bucket, for every
+request to a limited route, before the token is looked at, so a flood of bad tokens
+is refused with 429 without costing a signature check each; the auth step validates
+the token and calls `note_user(user)`; then `enforce_rate_limit` takes a token from
+the user's, the system's and the (user, system) buckets (never the client's again). A
+refused request gets 429 with FirecREST's error body, Retry-After and RateLimit-*
+headers (pyfirecrest sleeps for Retry-After and retries); allowed requests get
+RateLimit-* headers too, from the tighter of the two decisions.
 """
 
 from __future__ import annotations
@@ -14,16 +17,54 @@ from __future__ import annotations
 from quart import current_app
 
 from .. import errors
-from ..observability import current_request
+from ..observability import RequestInfo, current_request
+from ..ratelimit import Decision
+
+
+def _limited(info: RequestInfo) -> bool:
+    """Whether the request's route is rate-limited: not unmatched, the metrics route or exempt."""
+    config = current_app.runtime.config  # type: ignore[attr-defined]
+    return not (
+        info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt
+    )
+
+
+def _apply(info: RequestInfo, decision: Decision | None) -> None:
+    """Keep the tighter decision for the headers; raise RateLimited if it refused."""
+    if decision is None:
+        return
+    if info.rate is None or not decision.allowed or decision.remaining < info.rate.remaining:
+        info.rate = decision
+    if not decision.allowed:
+        current_app.runtime.metrics.rate_limited(decision.scope)  # type: ignore[attr-defined]
+        raise errors.RateLimited(
+            f"Too many requests ({decision.scope} limit); retry after {decision.retry_after} s",
+            retry_after=decision.retry_after,
+        )
+
+
+def enforce_client_rate_limit() -> None:
+    """Take a token from the client address's bucket (`rate_limit.per_client`), before
+    authentication. Exempt: unmatched routes, the metrics route and `rate_limit.exempt`.
+
+    Raises:
+        RateLimited: the client's bucket is empty; `retry_after` is set.
+    """
+    info = current_request()
+    if info is None or info.client is None or not _limited(info):
+        return
+    limiter = current_app.runtime.rate_limiter  # type: ignore[attr-defined]
+    _apply(info, limiter.check(user=None, system=None, client=info.client))
 
 
 def enforce_rate_limit() -> None:
-    """Apply the rate limits to the current request, unless done already.
+    """Apply the user's and the system's limits to the current request, unless done already.
 
     Registered as the app's last before_request; the auth step may also call it
     right after `note_user` if it runs in a blueprint-level hook (those run after
-    the app-level ones). Exempt: unmatched routes, the metrics route and
-    `rate_limit.exempt`.
+    the app-level ones). The client's bucket was taken before authentication
+    (`enforce_client_rate_limit`) and is not charged again. Exempt: unmatched
+    routes, the metrics route and `rate_limit.exempt`.
 
     Raises:
         RateLimited: a bucket that applies is empty; `retry_after` is set.
@@ -32,21 +73,18 @@ def enforce_rate_limit() -> None:
     if info is None or info.rate_checked:
         return
     info.rate_checked = True
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    config = runtime.config
-    if info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt:
+    if not _limited(info):
         return
+    runtime = current_app.runtime  # type: ignore[attr-defined]
     # Only configured systems get buckets: a made-up name in the URL must not make one.
-    cluster = config.cluster(info.system) if info.system is not None else None
+    cluster = runtime.config.cluster(info.system) if info.system is not None else None
     system = cluster.name if cluster is not None else None
-    decision = runtime.rate_limiter.check(user=info.user, system=system, client=info.client)
-    info.rate = decision
-    if decision is not None and not decision.allowed:
-        runtime.metrics.rate_limited(decision.scope)
-        raise errors.RateLimited(
-            f"Too many requests ({decision.scope} limit); retry after {decision.retry_after} s",
-            retry_after=decision.retry_after,
-        )
+    _apply(info, runtime.rate_limiter.check(user=info.user, system=system, client=None))
+
+
+async def client_rate_limit_hook() -> None:
+    """The before_request form of `enforce_client_rate_limit`; register it before the auth step."""
+    enforce_client_rate_limit()
 
 
 async def rate_limit_hook() -> None:

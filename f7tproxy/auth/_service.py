@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import trio
 
-from ..config import Config
+from ..config import Config, warnings
 from ..errors import Forbidden, ServiceUnavailable, Unauthorized
 from ..observability import Metrics
 from ._demo_issuer import DemoIssuer
@@ -73,6 +73,8 @@ class Auth:
                 "configuration (%s). For demos and tests only; never on a real site. !!!",
                 ", ".join(c.client_id for c in self.demo_issuer.config.clients),
             )
+        for line in warnings(self.config):
+            log.warning("!!! %s !!!", line)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.keys.run)
             if self.authorizer is not None:
@@ -91,6 +93,8 @@ class Auth:
 
         Raises:
             Unauthorized: no bearer token, or a token that is not valid.
+            Forbidden: a valid token for a user refused by `auth.refused_users` or
+                `auth.username_pattern` (root, system accounts).
             ServiceUnavailable: the signing keys have not been loaded yet.
         """
         scheme, _, token = (authorization or "").partition(" ")
@@ -99,7 +103,7 @@ class Auth:
             self._failed("missing")
             raise Unauthorized("Not authenticated")
         try:
-            return await self.validator.validate(token)
+            user = await self.validator.validate(token)
         except TokenRefused as exc:
             log.info("token refused: %s", exc.reason)
             self._failed(exc.kind)
@@ -109,6 +113,12 @@ class Auth:
         except KeysUnavailable:
             self._failed("jwks_unavailable")
             raise ServiceUnavailable("Token signing keys are not available yet", retry_after=5) from None
+        refused_by = self.config.auth.refuses(user.name)
+        if refused_by is not None:
+            log.warning("user %r refused by auth.%s", user.name, refused_by)
+            self._failed("refused_user")
+            raise Forbidden(f"User '{user.name}' may not use this service")
+        return user
 
     async def authorize(self, user: User, system: str) -> None:
         """Check that `user` may use `system` (a configured system), if OpenFGA is configured.

@@ -1,6 +1,6 @@
 """Typed configuration, loaded from YAML and validated at start."""
 
-from ._load import from_mapping, from_yaml
+from ._load import from_mapping, from_yaml, warnings
 from ._model import (
     AuthConfig,
     ClusterConfig,
@@ -57,4 +57,5 @@ __all__ = [
     "from_mapping",
     "from_yaml",
     "is_posix_user_name",
+    "warnings",
 ]

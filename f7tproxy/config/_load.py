@@ -228,8 +228,31 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth.algorithms", "'none' is never an acceptable algorithm"))
     if not auth.username_claims:
         problems.append(("auth.username_claims", "name at least one claim"))
+    for i, client in enumerate(auth.demo_issuer.clients):
+        refused_by = auth.refuses(client.username)
+        if refused_by is not None:
+            where = f"auth.demo_issuer.clients[{i}].username"
+            problems.append((where, f"{client.username!r} is refused by auth.{refused_by}"))
     problems += _ops_problems(config)
     return problems
+
+
+def warnings(config: Config) -> list[str]:
+    """What a valid configuration leaves open, one line each (``key path: text``).
+
+    `check-config` prints these and the server logs them at start; they change no exit status.
+    """
+    auth = config.auth
+    if auth.demo_issuer.enabled:
+        return []  # its own issuer, and its audience unless audiences are set
+    found: list[str] = []
+    if auth.issuer is None:
+        found.append("auth.issuer: not set, so `iss` is not checked: a token signed by any key of the "
+                     "JWKS is accepted, whichever issuer made it")  # fmt: skip
+    if not auth.audiences:
+        found.append("auth.audiences: empty, so `aud` is not checked: a token the IdP issued for any "
+                     "other service is accepted here too")  # fmt: skip
+    return found
 
 
 _API_PREFIXES = ("/status", "/compute", "/filesystem", "/auth", "/.well-known")

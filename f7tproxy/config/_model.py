@@ -20,15 +20,24 @@ from ._secret import Secret
 
 MiB = 1024 * 1024
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_POSIX_USER = re.compile(r"[a-z_][a-z0-9_.-]*[$]?")
 # OpenFGA ids are ULIDs; openfga-sdk refuses anything else, so refuse it at start.
-_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 
 def is_posix_user_name(name: str) -> bool:
     """Whether `name` is a portable POSIX user name (lower case, at most 32 characters)."""
-    return bool(_POSIX_USER.match(name)) and len(name) <= 32
+    return bool(_POSIX_USER.fullmatch(name)) and len(name) <= 32
+
+
+REFUSED_USERS = (
+    "root", "toor", "daemon", "bin", "sys", "adm", "sync", "shutdown", "halt", "operator",
+    "nobody", "sshd", "slurm", "munge",
+)  # fmt: skip
+"""The default of `auth.refused_users`."""
+USERNAME_PATTERN = r"[a-z_][a-z0-9_.-]{0,31}"
+"""The default of `auth.username_pattern`."""
 
 
 class FieldProblem(ValueError):
@@ -56,15 +65,27 @@ _abs_posix_path = _check(
     "expected an absolute, normalised path, got {value!r}",
 )
 _cluster_name = _check(
-    lambda x: bool(_NAME.match(x)),
+    lambda x: bool(_NAME.fullmatch(x)),
     "expected a lower-case name of letters, digits, '.', '_' or '-', got {value!r}",
 )
 _posix_user = _check(
     is_posix_user_name,
     "expected a POSIX user name, got {value!r}",
 )
-_ulid = _check(lambda x: bool(_ULID.match(x)), "expected an OpenFGA id (a ULID), got {value!r}")
-_url = _check(lambda x: bool(re.match(r"^https?://[^/\s]+", x)), "expected an http(s) URL, got {value!r}")
+_ulid = _check(lambda x: bool(_ULID.fullmatch(x)), "expected an OpenFGA id (a ULID), got {value!r}")
+_url = _check(lambda x: bool(re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", x)), "expected an http(s) URL, got {value!r}")
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern, re.ASCII)
+    except re.error:
+        return False
+    return True
+
+
+_regex = _check(_compiles, "expected a regular expression, got {value!r}")
+_names = _check(lambda x: all(x), "names must not be empty, got {value!r}")
 _min_part = _check(lambda x: x >= 5 * MiB, "must be at least 5 MiB (S3's smallest part), got {value!r}")
 
 
@@ -151,7 +172,16 @@ class AuthConfig:
     jwks_url: str | None = attrs.field(default=None, validator=_url)
     """URL of the IdP's JWKS; unset: found through `<issuer>/.well-known/openid-configuration`."""
     username_claims: tuple[str, ...] = ("preferred_username", "username")
-    """Claims tried in order for the user name, which must be a valid POSIX user name."""
+    """Claims tried in order for the user name; a name that is not a POSIX user name is 401."""
+    refused_users: tuple[str, ...] = attrs.field(default=REFUSED_USERS, validator=_names)
+    """User names never served, whatever the IdP puts in a token: 403 before any SSH, pool or
+    OpenFGA work (in `ssh_ca` mode f7tproxy would otherwise sign a certificate for `root`). The
+    default is root and common system accounts; a list given replaces it, so keep those in it and add
+    the site's own (the scheduler's, services')."""
+    username_pattern: str = attrs.field(default=USERNAME_PATTERN, validator=_regex)
+    """A regular expression (Python syntax, ASCII classes) the whole user name must match, else 403.
+    The default takes lower-case POSIX names of at most 32 characters without a trailing `$`
+    (machine accounts)."""
     algorithms: tuple[str, ...] = (
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
     )  # fmt: skip
@@ -168,6 +198,15 @@ class AuthConfig:
     """Optional OpenFGA authorization."""
     demo_issuer: DemoIssuerConfig = DemoIssuerConfig()
     """Optional built-in token issuer (demos and tests only)."""
+
+    def refuses(self, name: str) -> str | None:
+        """The setting that refuses user `name` (`refused_users`, `username_pattern`), or None."""
+        if name in self.refused_users:
+            return "refused_users"
+        # re caches compiled patterns: no need to keep one here.
+        if not re.fullmatch(self.username_pattern, name, re.ASCII):
+            return "username_pattern"
+        return None
 
 
 # --------------------------------------------------------------------------- ssh
@@ -423,7 +462,9 @@ class RateLimitConfig:
     per_user_system: RateRule | None = None
     """Each (user, system) pair."""
     per_client: RateRule | None = None
-    """Each client address, for requests without an authenticated user (behind a proxy: the proxy)."""
+    """Each client address, for every request to a limited route, taken before the token is checked,
+    so floods of bad tokens are refused too. Behind a reverse proxy every request comes from the
+    proxy's address: leave it unset there, or set it above all users' rates together."""
     users: dict[str, RateRule] = attrs.field(factory=dict)
     """Per-user overrides of `per_user` (service accounts, heavy workflow engines)."""
     systems: dict[str, RateRule] = attrs.field(factory=dict)

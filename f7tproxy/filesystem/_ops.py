@@ -147,13 +147,13 @@ async def symlink(run: Lease, target: str, link: str) -> dict[str, Any]:
     return await ls_itself(run, link)
 
 
-_MODE = re.compile(r"^(?:[0-7]{1,4}|[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*)$")
-_OWNER = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)$")
+_MODE = re.compile(r"(?:[0-7]{1,4}|[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*)")
+_OWNER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)")
 
 
 async def chmod(run: Lease, path: str, mode: object) -> dict[str, Any]:
     """chmod(1) with an octal (`755`) or symbolic (`u+x,go-w`) mode. Raises BadRequest for any other mode."""
-    if not isinstance(mode, str) or not _MODE.match(mode):
+    if not isinstance(mode, str) or not _MODE.fullmatch(mode):
         raise BadRequest(f"`mode` must be an octal or symbolic chmod mode, got {mode!r}")
     checked(await run.run(cmd.chmod_argv(path, mode)))
     return await ls_itself(run, path)
@@ -162,7 +162,7 @@ async def chmod(run: Lease, path: str, mode: object) -> dict[str, Any]:
 async def chown(run: Lease, path: str, owner: object, group: object) -> dict[str, Any]:
     """chown(1) to `owner` and/or `group` (names or numeric ids). Raises BadRequest for other names."""
     for field, value in (("owner", owner), ("group", group)):
-        if not isinstance(value, str) or (value and (len(value) > 32 or not _OWNER.match(value))):
+        if not isinstance(value, str) or (value and (len(value) > 32 or not _OWNER.fullmatch(value))):
             raise BadRequest(f"`{field}` must be a user or group name or id, got {value!r}")
     assert isinstance(owner, str) and isinstance(group, str)
     checked(await run.run(cmd.chown_argv(path, owner, group)))

@@ -12,9 +12,20 @@ Hook points for the other parts:
 from ._context import RequestInfo, current_request, note_user
 from ._logs import audit, configure_logging, log_access
 from ._writer import log_writer
-from ._metrics import SSH_FAILURE_REASONS, TOKEN_FAILURE_REASONS, UNMATCHED, Metrics, PoolGauges
+from ._metrics import (
+    HTTP_METHODS,
+    OTHER_METHOD,
+    SSH_FAILURE_REASONS,
+    TOKEN_FAILURE_REASONS,
+    UNMATCHED,
+    Metrics,
+    PoolGauges,
+    method_label,
+)
 
 __all__ = [
+    "HTTP_METHODS",
+    "OTHER_METHOD",
     "SSH_FAILURE_REASONS",
     "TOKEN_FAILURE_REASONS",
     "UNMATCHED",
@@ -26,5 +37,6 @@ __all__ = [
     "current_request",
     "log_access",
     "log_writer",
+    "method_label",
     "note_user",
 ]

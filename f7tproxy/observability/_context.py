@@ -16,12 +16,12 @@ from typing import Any
 import attrs
 
 # Ids from clients are echoed into headers and logs: accept only plain tokens.
-_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 
 
 def clean_id(value: str | None) -> str | None:
     """`value` if it is a plain id (at most 128 safe characters), else None."""
-    return value if value is not None and _ID.match(value) else None
+    return value if value is not None and _ID.fullmatch(value) else None
 
 
 def new_request_id() -> str:

@@ -3,7 +3,8 @@
 Other parts never touch prometheus_client: they call `Metrics` methods (events) or
 hand it a snapshot function (the pool's gauges, read at scrape time from frozen
 values, never from live state). Label values come from small fixed sets: the route
-template, never the raw path; never the user.
+template (one value for every unmatched path), never the raw path; the method, with
+every non-standard one as ``other``; never the user.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ _PROBE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 TOKEN_FAILURE_REASONS = frozenset(
     {"missing", "malformed", "signature", "unknown_kid", "expired", "not_yet_valid",
-     "issuer", "audience", "claims", "algorithm", "username", "jwks_unavailable", "forbidden",
+     "issuer", "audience", "claims", "algorithm", "username", "refused_user", "jwks_unavailable", "forbidden",
      "authz_unavailable", "other"}
 )  # fmt: skip
 """Reasons `token_failure` counts; anything else is counted as "other" (bounded cardinality)."""
@@ -51,6 +52,19 @@ SSH_FAILURE_REASONS = frozenset(
 
 UNMATCHED = "<unmatched>"
 """Endpoint label of requests that matched no route (404, 405)."""
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+"""Methods counted under their own name; any other method string is counted as `OTHER_METHOD`."""
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """`method` if it is a standard HTTP method, else ``other``.
+
+    The client chooses the method string, unauthenticated: as a label or a key it
+    would let anyone grow /metrics and the request statistics without bound.
+    """
+    return method if method in HTTP_METHODS else OTHER_METHOD
 
 
 @attrs.frozen
@@ -140,8 +154,12 @@ class Metrics:
     # -- HTTP (called by the API's middleware and rate limiter)
 
     def observe_request(self, endpoint: str | None, method: str, status: int, duration: float) -> None:
-        """Count one answered request; `endpoint` is the route template (None: no route matched)."""
+        """Count one answered request; `endpoint` is the route template (None: no route matched).
+
+        `method` is counted through `method_label`, so any non-standard method is ``other``.
+        """
         endpoint = endpoint or UNMATCHED
+        method = method_label(method)
         self._requests.labels(endpoint, method, str(status)).inc()
         self._latency.labels(endpoint, method).observe(duration)
 

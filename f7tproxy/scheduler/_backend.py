@@ -41,14 +41,14 @@ class SchedulerBackend(abc.ABC):
     kind: str
     """`slurm` or `pbs`."""
     job_id_pattern: re.Pattern[str]
-    """What a job id of this scheduler looks like."""
+    """What a job id of this scheduler looks like (matched whole, ASCII digits only)."""
     option_policy: Callable[[str], list[str] | str]
     """One extra option (as written after the directive prefix) to its command-line
     words, or the reason it is refused (`check_options`)."""
 
     def check_job_id(self, job_id: str) -> str:
         """`job_id` if it is a job id of this scheduler. Raises NotFound ("Job not found.") otherwise."""
-        if not self.job_id_pattern.match(job_id):
+        if not self.job_id_pattern.fullmatch(job_id):
             raise NotFound("Job not found.")
         return job_id
 

@@ -99,7 +99,7 @@ def to_float(value: str, *, field: str = "?") -> float | None:
         return None
 
 
-_DURATION = re.compile(r"^(?:(?P<d>\d+)-)?(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+)(?:\.\d+)?$")
+_DURATION = re.compile(r"(?:(?P<d>[0-9]+)-)?(?:(?:(?P<h>[0-9]+):)?(?P<m>[0-9]+):)?(?P<s>[0-9]+)(?:\.[0-9]+)?")
 
 
 def duration(value: str, *, field: str = "?") -> int | None:
@@ -107,7 +107,7 @@ def duration(value: str, *, field: str = "?") -> int | None:
     value = value.strip()
     if value.lower() in _NONE_WORDS:
         return None
-    m = _DURATION.match(value)
+    m = _DURATION.fullmatch(value)
     if m is None:
         log.warning("scheduler field %s: expected a duration, got %r", field, value[:80])
         return None
@@ -120,7 +120,7 @@ def text_or_none(value: str) -> str | None:
     return None if value.strip().lower() in _NONE_WORDS else value
 
 
-_ID_PART = re.compile(r"(\d+)\(([^)]*)\)")
+_ID_PART = re.compile(r"([0-9]+)\(([^)]*)\)")
 
 
 def id_command() -> list[str]:

@@ -12,7 +12,7 @@ from ..config import ClusterConfig
 from ..errors import BadRequest, InternalError
 from ..scheduler import JobService, JobSpec, Runner
 
-_ACCOUNT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
+_ACCOUNT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
 @attrs.frozen
@@ -38,7 +38,7 @@ def check_account(account: object) -> str | None:
     """`account` if it is absent or looks like a scheduler account name. Raises BadRequest."""
     if account is None or account == "":
         return None
-    if not isinstance(account, str) or not _ACCOUNT.match(account):
+    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
         raise BadRequest(f"`account` is not a valid account name: {account!r}")
     return account
 

@@ -34,3 +34,18 @@ def test_errors_are_kept_with_their_message() -> None:
         (424, "/compute/a/x", "SSH failed", "bob"), (500, "/x", None, None),
     ]  # fmt: skip
     assert snap.endpoints[0].errors == 2
+
+
+def test_entries_stay_bounded_whatever_clients_send() -> None:
+    from f7tproxy.admin._requests import MAX_ENDPOINTS, OVERFLOW
+
+    stats = RequestStats()
+    for i in range(2000):
+        stats.observe("/x", f"M{i}", 200, 0.1, now=1.0)
+        stats.observe(f"/made-up/{i}", "GET", 500, 0.1, now=1.0, path=f"/made-up/{i}")
+    snap = stats.statistics(1.0)
+    assert {(e.endpoint, e.method, e.count) for e in snap.endpoints if e.endpoint == "/x"} == {("/x", "other", 2000)}
+    assert len(snap.endpoints) == MAX_ENDPOINTS + 1  # and one overflow entry (per method)
+    [overflow] = [e for e in snap.endpoints if e.endpoint == OVERFLOW]
+    assert overflow.count == 2000 - (MAX_ENDPOINTS - 1) and overflow.errors == overflow.count
+    assert snap.total == 4000 and {e.method for e in snap.errors} == {"GET"}

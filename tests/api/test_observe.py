@@ -171,3 +171,23 @@ async def test_pool_gauges_come_from_the_pool_statistics() -> None:
     assert 'f7tproxy_ssh_connections{system="tiny"} 0.0' in text
     assert 'f7tproxy_ssh_slots_in_use{system="tiny"} 0.0' in text
     assert 'f7tproxy_ssh_lease_waiters{system="tiny"} 0.0' in text
+
+
+async def test_made_up_methods_and_paths_do_not_grow_metrics_or_request_statistics() -> None:
+    app = make_app()
+    client = app.test_client()
+    await client.get("/probe/tiny/jobs/1")
+    await client.open("/probe/tiny/jobs/1", method="BREW")
+    await client.open("/no/such/route", method="BREW")
+    baseline = len(await (await client.get("/metrics")).get_data())
+    for i in range(300):
+        await client.open(f"/probe/tiny/jobs/{i}", method=f"X{i}")
+        await client.open(f"/made/up/{i}", method=f"Y{i}")
+    text = await (await client.get("/metrics")).get_data(as_text=True)
+    assert len(text) < baseline + 2000, len(text) - baseline  # the same series, larger counts
+    assert 'method="X1"' not in text
+    assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="other", status="405") == 301
+    assert sample(app, "f7tproxy_http_requests_total", endpoint="<unmatched>", method="other", status="404") == 301
+    keys = {(e.endpoint, e.method) for e in app.runtime.requests.statistics(0.0).endpoints}
+    assert {method for _, method in keys} <= {"GET", "other"}
+    assert len(keys) <= 3, keys

@@ -23,10 +23,13 @@ from f7tproxy.ssh import asyncio_loop
 GOOD = pathlib.Path(__file__).parent.parent / "config" / "good"
 
 
-def make_config(auth: Mapping[str, Any], clusters: tuple[str, ...] = ("cluster-a", "cluster-b")) -> config_mod.Config:
-    """A config with `auth` and clusters that are never contacted (no SSH in these tests)."""
+def make_config(
+    auth: Mapping[str, Any], clusters: tuple[str, ...] = ("cluster-a", "cluster-b"), **sections: Any
+) -> config_mod.Config:
+    """A config with `auth`, clusters that are never contacted (no SSH in these tests) and `sections`."""
     return config_mod.from_mapping(
         {
+            **sections,
             "auth": dict(auth),
             "clusters": [
                 {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from f7tproxy.auth import LocalKeySource
@@ -150,3 +152,17 @@ async def test_refused_tokens_are_counted_by_reason() -> None:
         count = metrics.registry.get_sample_value("f7tproxy_token_failures_total", {"reason": reason})
         assert count is not None and count >= 1, (name, reason)
     assert metrics.registry.get_sample_value("f7tproxy_token_failures_total", {"reason": "other"}) is None
+
+
+async def test_start_warns_when_iss_and_aud_are_not_checked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="f7tproxy.auth"):
+        async with in_process(make_config({"jwks_url": "http://127.0.0.1:9/unused"}), key_source=_source()):
+            pass
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("auth.issuer: not set" in m for m in said), said
+    assert any("auth.audiences: empty" in m for m in said), said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="f7tproxy.auth"):
+        async with in_process(make_config(AUTH), key_source=_source()):
+            pass
+    assert not [r for r in caplog.records if "not checked" in r.getMessage()]

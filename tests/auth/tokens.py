@@ -101,5 +101,8 @@ def forged_corpus() -> dict[str, str | None]:
         "user claim not POSIX": f"Bearer {sign(claims(preferred_username='Bob Smith'))}",
         "user claim injection": f"Bearer {sign(claims(preferred_username='alice;reboot'))}",
         "user claim not a string": f"Bearer {sign(claims(preferred_username=1000))}",
+        # `$` would let a trailing newline through: a second "alice" to the pool, limits and OpenFGA.
+        "user claim with a trailing newline": "Bearer " + sign(claims(preferred_username="alice\n")),
+        "user claim with non-ASCII digits": "Bearer " + sign(claims(preferred_username="alice\u0661\u0662")),
         "huge token": "Bearer " + "a" * 20000,
     }

@@ -101,3 +101,33 @@ def test_check_config_accepts_the_shipped_examples() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(": ok") == len(good)
+
+
+def test_check_config_warns_when_iss_and_aud_are_not_checked(tmp_path: pathlib.Path) -> None:
+    minimal = HERE / "good" / "minimal.yaml"
+    checked = tmp_path / "checked.yaml"
+    (tmp_path / "known_hosts").write_text((HERE / "good" / "known_hosts").read_text())
+    (tmp_path / "alice.key").write_text((HERE / "good" / "alice.key").read_text())
+    text = minimal.read_text().replace("  jwks_url: http://127.0.0.1:9/jwks\n",
+                                       "  jwks_url: http://127.0.0.1:9/jwks\n  issuer: https://idp.test\n"
+                                       "  audiences: [f7tproxy]\n")  # fmt: skip
+    assert text != minimal.read_text()
+    checked.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "f7tproxy", "check-config", str(minimal), str(checked)],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr  # valid, so still 0
+    assert done.stdout == f"{minimal}: ok\n{checked}: ok\n"
+    assert done.stderr.splitlines() == [
+        f"{minimal}: warning: auth.issuer: not set, so `iss` is not checked: a token signed by any key of the "
+        "JWKS is accepted, whichever issuer made it",
+        f"{minimal}: warning: auth.audiences: empty, so `aud` is not checked: a token the IdP issued for any "
+        "other service is accepted here too",
+    ]
+
+
+def test_no_warnings_for_the_demo_issuer() -> None:
+    demo = config.from_mapping({"auth": {"demo_issuer": {"enabled": True, "clients": [
+        {"client_id": "c", "secret": "s", "username": "alice"}]}}})  # fmt: skip
+    assert config.warnings(demo) == []

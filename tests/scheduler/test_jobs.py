@@ -114,3 +114,13 @@ async def test_read_your_writes() -> None:
         await jobs.get_job(run, "u", "999")
     with pytest.raises(NotFound, match="Job not found."):
         await jobs.get_job(run, "u", "1;rm")
+
+
+@pytest.mark.parametrize("job_id", ["100\n", "\u0661\u0660\u0660", "100_\u0661", "0", "100 "])
+async def test_job_ids_are_matched_whole_and_in_ascii_digits(job_id: str) -> None:
+    slurm, jobs = Slurm(), service()
+    run = slurm.runner()
+    assert (await jobs.submit(run, "u", SPEC)).job_id == "100"
+    with pytest.raises(NotFound, match="Job not found."):
+        await jobs.get_job(run, "u", job_id)
+    assert jobs.backend.check_job_id("100_2") == "100_2"

@@ -115,3 +115,7 @@ async def test_backend_on_recordings(backend: PbsBackend) -> None:
     assert await backend.accounts(run, "pbsuser") is None
     with pytest.raises(NotFound):
         backend.check_job_id("40; rm -rf /")
+    for bad in ("40\n", "\u0664\u0660", "40.pbs\n", "40[\u0661]"):
+        with pytest.raises(NotFound):
+            backend.check_job_id(bad)
+    assert backend.check_job_id("40[1].pbs") == "40[1].pbs"

@@ -19,7 +19,7 @@ from . import _parsers as parse
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-_JOB_ID = re.compile(r"^\d+(\[\d*\])?(\.[A-Za-z0-9.-]+)?$")
+_JOB_ID = re.compile(r"[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9.-]+)?")
 
 
 class PbsBackend(SchedulerBackend):

@@ -145,7 +145,7 @@ def _int(value: Any) -> int | None:
 
 def short_id(full_id: str) -> str:
     """`40.pbs` -> `40`; `123[].server` -> `123[]`."""
-    m = re.match(r"^\d+(\[\d*\])?", full_id)
+    m = re.match(r"[0-9]+(\[[0-9]*\])?", full_id)
     return m.group(0) if m else full_id
 
 
@@ -167,7 +167,7 @@ def metadata(job: Job, attrs: dict[str, Any]) -> JobMetadata:
 
 def submitted_id(stdout: str) -> str | None:
     """The id from qsub's answer, `1234.server` -> `1234`."""
-    m = re.match(r"^\s*(\d+(\[\d*\])?)(\.\S*)?\s*$", stdout)
+    m = re.fullmatch(r"\s*([0-9]+(\[[0-9]*\])?)(\.\S*)?\s*", stdout)
     return m.group(1) if m else None
 
 
@@ -183,7 +183,7 @@ def _kb(value: Any) -> int | None:
     """MiB from PBS sizes like `384000000kb`, `8gb`."""
     if value is None:
         return None
-    m = re.fullmatch(r"(\d+)([kmgtp]?)(b|w)?", str(value).strip().lower())
+    m = re.fullmatch(r"([0-9]+)([kmgtp]?)(b|w)?", str(value).strip().lower())
     if m is None:
         log.warning("PBS size %r is in no form f7tproxy knows", str(value)[:40])
         return None

@@ -18,7 +18,7 @@ from . import _parsers as parse
 
 log = logging.getLogger(__name__)
 
-_JOB_ID = re.compile(r"^[1-9]\d*(_\d+)?$")  # sacct --jobs=0 would list every job
+_JOB_ID = re.compile(r"[1-9][0-9]*(_[0-9]+)?")  # sacct --jobs=0 would list every job
 _INVALID_FIELD = re.compile(r'Invalid field requested: "([^"]+)"')
 _HISTORY_FOR_MARKERS = 7 * 86400
 """How far back sacct is searched for an idempotency marker (where the site stores comments)."""

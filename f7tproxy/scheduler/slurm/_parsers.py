@@ -170,21 +170,21 @@ def _ended(live: Job, old: Job) -> Job:
 
 def _sort_key(job: Job) -> tuple[int, str]:
     head = job.job_id.split("_", 1)[0]
-    return (int(head) if head.isdigit() else 0, job.job_id)
+    return (int(head) if head.isascii() and head.isdigit() else 0, job.job_id)
 
 
 def submitted_id(stdout: str) -> str | None:
     """The job id from `sbatch --parsable` (`ID` or `ID;cluster`)."""
     first = stdout.strip().splitlines()[-1:] or [""]
     head = first[0].split(";", 1)[0].strip()
-    return head if re.fullmatch(r"\d+", head) else None
+    return head if re.fullmatch(r"[0-9]+", head) else None
 
 
 QUOTA = re.compile(r"\b(QOS|Assoc)(Max|Min)\w*Limit\b|Invalid account|Invalid qos|association")
 """sbatch errors that mean "not allowed" (FirecREST's SlurmQuotaError is 403)."""
 
 
-_PATTERN = re.compile(r"%(%|\d*[jJuxAa])")
+_PATTERN = re.compile(r"%(%|[0-9]*[jJuxAa])")
 
 
 def expand(path: str | None, row: Row) -> str | None:

@@ -43,7 +43,8 @@ transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
 
 _STAGED = (
     "Presigned multipart URLs (parts of at most the store's `max_part_size`) and a staging job on the "
-    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes."
+    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes. A file that "
+    "would need more than 10,000 parts (S3's limit) is refused with 400."
 )
 INGRESS_WAIT = 24 * 3600
 """How long an upload's staging job waits at most for the client to complete its multipart upload
@@ -160,6 +161,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise BadRequest("`transferDirectives.fileSize` must be the file's size in bytes")
+    parts = staging.check_size(size)  # before anything is created
     account = check_account(field(body, "account"))
     bucket, key = staging.bucket_for(current_user().name), staging.new_key(posixpath.basename(target))
     await staging.ensure_bucket(bucket)
@@ -174,7 +176,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         "transferJob": job.to_wire(),
         "transferDirectives": {
             "transferMethod": "s3",
-            "partsUploadUrls": staging.part_urls(bucket, key, upload_id, staging.parts(size), public=True),
+            "partsUploadUrls": await staging.part_urls(bucket, key, upload_id, parts, public=True),
             "completeUploadUrl": staging.complete_url(bucket, key, upload_id, public=True),
             "maxPartSize": staging.config.max_part_size,
         },
@@ -196,12 +198,13 @@ async def download(system: str) -> tuple[dict[str, Any], int]:
         info = await ops.stat(lease, source, dereference=True)
         if info["mode"] & 0o170000 != 0o100000:
             raise BadRequest(f"{source!r} is not a regular file")
+        parts = staging.check_size(info["size"])  # before anything is created
         bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(source))
         await staging.ensure_bucket(bucket)
         upload_id = await staging.create_multipart(bucket, key)
         script = egress_script(
             cluster.transfer_directives, source, size=info["size"], part_size=staging.config.max_part_size,
-            part_urls=staging.part_urls(bucket, key, upload_id, staging.parts(info["size"]), public=False),
+            part_urls=await staging.part_urls(bucket, key, upload_id, parts, public=False),
             complete_url=staging.complete_url(bucket, key, upload_id, public=False),
         )  # fmt: skip
         job = await submit_transfer(_service(cluster), lease, user.name, name="EgressFileTransfer", script=script,

@@ -18,10 +18,18 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
+import trio
 
 from ..config import S3StagingConfig
-from ..errors import BackendFailure
+from ..errors import BackendFailure, BadRequest
 from ..s3 import NS, S3Client, S3Error
+
+MAX_PARTS = 10_000
+"""S3's limit on the parts of one multipart upload: the most part URLs f7tproxy ever presigns for one file."""
+
+_PRESIGN_SLICE = 50
+"""Part URLs presigned between two checkpoints (one presign costs up to ~1 ms of CPU), so a
+10,000-part file does not hold the event loop, and every other request, for seconds."""
 
 
 class StagingFailed(BackendFailure):
@@ -56,16 +64,40 @@ class Staging:
         """How many parts of at most max_part_size a `size`-byte object has (at least 1)."""
         return max(1, -(-size // self.config.max_part_size))
 
+    @property
+    def max_size(self) -> int:
+        """The largest file that can be staged: MAX_PARTS parts of max_part_size."""
+        return MAX_PARTS * self.config.max_part_size
+
+    def check_size(self, size: int) -> int:
+        """The number of parts of a `size`-byte file. Raises BadRequest if it needs more than MAX_PARTS."""
+        if size > self.max_size:
+            raise BadRequest(
+                f"The file is too large to transfer through the staging area: {size} bytes would need "
+                f"{self.parts(size)} parts of {self.config.max_part_size} bytes, and at most {MAX_PARTS} "
+                f"parts ({self.max_size} bytes) are allowed."
+            )
+        return self.parts(size)
+
     # ------------------------------------------------------------------ presigned URLs
 
     def _sign(self, public: bool, operation: str, method: str, **params: Any) -> str:
         return self._s3.presign(operation, method, public=public, **params)
 
-    def part_urls(self, bucket: str, key: str, upload_id: str, count: int, *, public: bool) -> list[str]:
-        return [
-            self._sign(public, "upload_part", "PUT", Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n)
-            for n in range(1, count + 1)
-        ]
+    async def part_urls(self, bucket: str, key: str, upload_id: str, count: int, *, public: bool) -> list[str]:
+        """The presigned PUT URLs of parts 1..`count`, with a checkpoint every few URLs.
+
+        Raises ValueError if `count` is past MAX_PARTS (callers check sizes with `check_size` first).
+        """
+        if not 1 <= count <= MAX_PARTS:
+            raise ValueError(f"a multipart upload has 1 to {MAX_PARTS} parts, not {count}")
+        urls = []
+        for n in range(1, count + 1):
+            urls.append(self._sign(public, "upload_part", "PUT", Bucket=bucket, Key=key, UploadId=upload_id,
+                                   PartNumber=n))  # fmt: skip
+            if n % _PRESIGN_SLICE == 0:
+                await trio.lowlevel.checkpoint()
+        return urls
 
     def complete_url(self, bucket: str, key: str, upload_id: str, *, public: bool) -> str:
         return self._sign(public, "complete_multipart_upload", "POST", Bucket=bucket, Key=key, UploadId=upload_id)

@@ -44,11 +44,9 @@ transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
 _STAGED = (
     "Presigned multipart URLs (parts of at most the store's `max_part_size`) and a staging job on the "
     "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes. A file that "
-    "would need more than 10,000 parts (S3's limit) is refused with 400."
+    "would need more than 10,000 parts (S3's limit) is refused with 400. A user with `max_waiting_uploads` "
+    "uploads waiting for their files on the system gets 429 with Retry-After."
 )
-INGRESS_WAIT = 24 * 3600
-"""How long an upload's staging job waits at most for the client to complete its multipart upload
-(never longer than the presigned URLs stay valid: the store's `url_ttl`)."""
 
 
 def _service(cluster: ClusterConfig) -> JobService:
@@ -163,15 +161,24 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         raise BadRequest("`transferDirectives.fileSize` must be the file's size in bytes")
     parts = staging.check_size(size)  # before anything is created
     account = check_account(field(body, "account"))
-    bucket, key = staging.bucket_for(current_user().name), staging.new_key(posixpath.basename(target))
-    await staging.ensure_bucket(bucket)
-    upload_id = await staging.create_multipart(bucket, key)
-    script = ingress_script(
-        cluster.transfer_directives, target, size=size,
-        head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
-        wait_limit=int(min(INGRESS_WAIT, staging.config.url_ttl)),
-    )  # fmt: skip
-    job = await _submit(cluster, "IngressFileTransfer", script, account)
+    user = current_user()
+    with staging.waiting.reserve(user.name) as slot:  # past the user's cap: 429, nothing created
+        bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(target))
+        await staging.ensure_bucket(bucket)
+        upload_id = await staging.create_multipart(bucket, key)
+        wait = staging.upload_wait
+        script = ingress_script(
+            cluster.transfer_directives, target, size=size,
+            head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
+            list_url=staging.list_parts_url(bucket, key, upload_id, public=False),
+            abort_url=staging.abort_url(bucket, key, upload_id, public=False),
+            first_wait=int(staging.first_part_wait), wait_limit=int(wait),
+        )  # fmt: skip
+        job = await _submit(cluster, "IngressFileTransfer", script, account)
+        # Counted until its multipart upload is gone, at the latest until the job's wait is over
+        # (the job's clock starts when it runs: allow it a first-part wait of queueing).
+        slot.submitted(job.job_id, target, bucket=bucket, key=key, upload_id=upload_id,
+                       wait=wait + staging.first_part_wait)  # fmt: skip
     return {
         "transferJob": job.to_wire(),
         "transferDirectives": {

@@ -12,6 +12,7 @@ Health gates (503 while seen unhealthy): ssh and scheduler for every route (the
 
 from __future__ import annotations
 
+import math
 import posixpath
 from typing import Any
 
@@ -166,13 +167,15 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(target))
         await staging.ensure_bucket(bucket)
         upload_id = await staging.create_multipart(bucket, key)
+        # Presigned before the job exists: a client gone meanwhile leaves no job waiting for it.
+        part_urls = await staging.part_urls(bucket, key, upload_id, parts, public=True)
         wait = staging.upload_wait
         script = ingress_script(
             cluster.transfer_directives, target, size=size,
             head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
             list_url=staging.list_parts_url(bucket, key, upload_id, public=False),
             abort_url=staging.abort_url(bucket, key, upload_id, public=False),
-            first_wait=int(staging.first_part_wait), wait_limit=int(wait),
+            first_wait=math.ceil(staging.first_part_wait), wait_limit=math.ceil(wait),
         )  # fmt: skip
         job = await _submit(cluster, "IngressFileTransfer", script, account)
         # Counted until its multipart upload is gone, at the latest until the job's wait is over
@@ -183,7 +186,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         "transferJob": job.to_wire(),
         "transferDirectives": {
             "transferMethod": "s3",
-            "partsUploadUrls": await staging.part_urls(bucket, key, upload_id, parts, public=True),
+            "partsUploadUrls": part_urls,
             "completeUploadUrl": staging.complete_url(bucket, key, upload_id, public=True),
             "maxPartSize": staging.config.max_part_size,
         },

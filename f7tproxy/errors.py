@@ -19,6 +19,7 @@
         │   ├── SshConnectionLost    424    the connection died during a command
         │   └── KeyServiceFailed     424    the ssh_service key service failed
         ├── RateLimited              429  too many requests (carries Retry-After)
+        │   └── TooManyUploads       429    a user's staged uploads waiting for the client are at the cap
         ├── InternalError            500  a bug or an unexpected remote answer
         ├── NotImplementedOnSystem   501  the system's scheduler cannot do this (PBS attach)
         └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
@@ -135,6 +136,10 @@ class RateLimited(ApiError):
     """The client sent too many requests."""
 
 
+class TooManyUploads(RateLimited):
+    """The user already has the most staged uploads allowed waiting on the system (carries Retry-After)."""
+
+
 class InternalError(ApiError):
     """Something went wrong that is not the client's fault."""
 
@@ -167,6 +172,7 @@ STATUS: dict[type[ApiError], ErrorKind] = {
     PayloadTooLarge: ErrorKind(413),
     BackendFailure: ErrorKind(424),
     RateLimited: ErrorKind(429),
+    TooManyUploads: ErrorKind(429),
     InternalError: ErrorKind(500),
     NotImplementedOnSystem: ErrorKind(501),
     ServiceUnavailable: ErrorKind(503),

@@ -62,6 +62,9 @@ class Runtime:
     def __attrs_post_init__(self) -> None:
         # /metrics reads the pool's gauges from its frozen statistics at each scrape.
         self.metrics.set_pool_source(self._pool_gauges)
+        self.metrics.set_staging_source(
+            lambda: [(name, len(staging.waiting.entries())) for name, staging in self.staging.items()]
+        )
         self.health.on_result(self._health_metrics)
 
     def _health_metrics(self, result: ServiceHealth) -> None:

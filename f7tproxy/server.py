@@ -6,6 +6,7 @@
         ├── PoolSupervisor        per-user SSH connections and leases
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── HealthChecker         one probe loop per (system, service)
+        ├── Staging               per system with a store: forgets uploads no longer waiting
         ├── AdminServer           the admin socket (mode 0600) for the dashboard
         └── hypercorn (trio)      the Quart-Trio app
 
@@ -76,6 +77,8 @@ async def serve(
             await root.start(auth.run)
             runtime = Runtime(config=config, pool=pool, auth=auth, metrics=metrics)
             await root.start(runtime.health.run)
+            for staging in runtime.staging.values():
+                await root.start(staging.run)
             await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)
 

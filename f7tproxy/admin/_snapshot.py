@@ -31,6 +31,7 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
     systems = []
     for cluster in runtime.config.clusters:
         stats = pools_by_system.get(cluster.name)
+        staging = runtime.staging.get(cluster.name)
         systems.append({
             "name": cluster.name,
             "description": cluster.description,
@@ -38,6 +39,7 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
             "connections": stats.connections if stats else 0,
             "max_connections": stats.max_connections if stats else cluster.ssh.pool.max_connections,
             "users_waiting_to_connect": stats.users_waiting_to_connect if stats else 0,
+            "waiting_uploads": [w.to_json() for w in staging.waiting.entries()] if staging else [],
         })
     pools = [
         {"system": s.system, **{k: _r(v, 3) if isinstance(v, float) else v for k, v in attrs.asdict(u).items()}}

@@ -12,6 +12,7 @@ Health gates (503 while seen unhealthy): ssh and scheduler for every route (the
 
 from __future__ import annotations
 
+import math
 import posixpath
 from typing import Any
 
@@ -43,11 +44,10 @@ transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
 
 _STAGED = (
     "Presigned multipart URLs (parts of at most the store's `max_part_size`) and a staging job on the "
-    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes."
+    "cluster; for files larger than the inline limit (`max_ops_file_size`) of the ops routes. A file that "
+    "would need more than 10,000 parts (S3's limit) is refused with 400. A user with `max_waiting_uploads` "
+    "uploads waiting for their files on the system gets 429 with Retry-After."
 )
-INGRESS_WAIT = 24 * 3600
-"""How long an upload's staging job waits at most for the client to complete its multipart upload
-(never longer than the presigned URLs stay valid: the store's `url_ttl`)."""
 
 
 def _service(cluster: ClusterConfig) -> JobService:
@@ -160,21 +160,33 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise BadRequest("`transferDirectives.fileSize` must be the file's size in bytes")
+    parts = staging.check_size(size)  # before anything is created
     account = check_account(field(body, "account"))
-    bucket, key = staging.bucket_for(current_user().name), staging.new_key(posixpath.basename(target))
-    await staging.ensure_bucket(bucket)
-    upload_id = await staging.create_multipart(bucket, key)
-    script = ingress_script(
-        cluster.transfer_directives, target, size=size,
-        head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
-        wait_limit=int(min(INGRESS_WAIT, staging.config.url_ttl)),
-    )  # fmt: skip
-    job = await _submit(cluster, "IngressFileTransfer", script, account)
+    user = current_user()
+    with staging.waiting.reserve(user.name) as slot:  # past the user's cap: 429, nothing created
+        bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(target))
+        await staging.ensure_bucket(bucket)
+        upload_id = await staging.create_multipart(bucket, key)
+        # Presigned before the job exists: a client gone meanwhile leaves no job waiting for it.
+        part_urls = await staging.part_urls(bucket, key, upload_id, parts, public=True)
+        wait = staging.upload_wait
+        script = ingress_script(
+            cluster.transfer_directives, target, size=size,
+            head_url=staging.head_url(bucket, key, public=False), get_url=staging.get_url(bucket, key, public=False),
+            list_url=staging.list_parts_url(bucket, key, upload_id, public=False),
+            abort_url=staging.abort_url(bucket, key, upload_id, public=False),
+            first_wait=math.ceil(staging.first_part_wait), wait_limit=math.ceil(wait),
+        )  # fmt: skip
+        job = await _submit(cluster, "IngressFileTransfer", script, account)
+        # Counted until its multipart upload is gone, at the latest until the job's wait is over
+        # (the job's clock starts when it runs: allow it a first-part wait of queueing).
+        slot.submitted(job.job_id, target, bucket=bucket, key=key, upload_id=upload_id,
+                       wait=wait + staging.first_part_wait)  # fmt: skip
     return {
         "transferJob": job.to_wire(),
         "transferDirectives": {
             "transferMethod": "s3",
-            "partsUploadUrls": staging.part_urls(bucket, key, upload_id, staging.parts(size), public=True),
+            "partsUploadUrls": part_urls,
             "completeUploadUrl": staging.complete_url(bucket, key, upload_id, public=True),
             "maxPartSize": staging.config.max_part_size,
         },
@@ -196,12 +208,13 @@ async def download(system: str) -> tuple[dict[str, Any], int]:
         info = await ops.stat(lease, source, dereference=True)
         if info["mode"] & 0o170000 != 0o100000:
             raise BadRequest(f"{source!r} is not a regular file")
+        parts = staging.check_size(info["size"])  # before anything is created
         bucket, key = staging.bucket_for(user.name), staging.new_key(posixpath.basename(source))
         await staging.ensure_bucket(bucket)
         upload_id = await staging.create_multipart(bucket, key)
         script = egress_script(
             cluster.transfer_directives, source, size=info["size"], part_size=staging.config.max_part_size,
-            part_urls=staging.part_urls(bucket, key, upload_id, staging.parts(info["size"]), public=False),
+            part_urls=await staging.part_urls(bucket, key, upload_id, parts, public=False),
             complete_url=staging.complete_url(bucket, key, upload_id, public=False),
         )  # fmt: skip
         job = await submit_transfer(_service(cluster), lease, user.name, name="EgressFileTransfer", script=script,

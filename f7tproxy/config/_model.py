@@ -356,6 +356,15 @@ class S3StagingConfig:
     """Largest part of a multipart upload (S3 requires at least 5 MiB)."""
     object_expiry_days: int = attrs.field(default=10, validator=_positive)
     """Staged objects expire after this many days (bucket lifecycle rule)."""
+    max_waiting_uploads: int = attrs.field(default=4, validator=_positive)
+    """Staged uploads one user may have waiting on this system at once (each holds a staging job
+    until its file is complete in the store); past it, `transfer/upload` answers 429 with Retry-After."""
+    first_part_wait: float = attrs.field(default=600.0, validator=_positive)
+    """How long an upload's staging job waits for the client's first part; past it the job ends,
+    aborting the multipart upload, so an upload never sent does not hold a node for long."""
+    upload_wait: float = attrs.field(default=86400.0, validator=_positive)
+    """How long an upload's staging job waits at most for the client to complete its upload
+    (never longer than `url_ttl`, when its URLs stop working)."""
 
 
 @attrs.frozen

@@ -101,6 +101,20 @@ class _PoolCollector(Collector):
         yield from (connections, in_use, waiters)
 
 
+class _StagingCollector(Collector):
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[tuple[str, int]]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily(
+            "f7tproxy_staging_uploads_waiting",
+            "Staged uploads whose staging job waits for the client's file.", labels=["system"],
+        )  # fmt: skip
+        for system, count in self.source() if self.source is not None else ():
+            waiting.add_metric([system], count)
+        yield waiting
+
+
 class Metrics:
     """The process's metrics (its own registry, so tests can make as many as they like)."""
 
@@ -127,6 +141,8 @@ class Metrics:
         )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
+        self._staging = _StagingCollector()
+        r.register(self._staging)
         self._reconnects = Counter(
             "f7tproxy_ssh_reconnects", "SSH connections re-opened after one was lost.", ["system"], registry=r
         )
@@ -180,6 +196,12 @@ class Metrics:
     def ssh_failure(self, system: str, reason: str) -> None:
         """Count a failed connect, login or channel open; `reason` from `SSH_FAILURE_REASONS`."""
         self._ssh_failures.labels(system, reason if reason in SSH_FAILURE_REASONS else "other").inc()
+
+    # -- staging stores
+
+    def set_staging_source(self, snapshot: Callable[[], Iterable[tuple[str, int]]] | None) -> None:
+        """Read `(system, uploads waiting)` pairs from `snapshot()` at each scrape (cheap, not blocking)."""
+        self._staging.source = snapshot
 
     # -- health checker
 

@@ -18,10 +18,23 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
+import trio
 
 from ..config import S3StagingConfig
-from ..errors import BackendFailure
+from ..errors import BackendFailure, BadRequest
 from ..s3 import NS, S3Client, S3Error
+from ._waiting import WaitingUploads
+
+MAX_PARTS = 10_000
+"""S3's limit on the parts of one multipart upload: the most part URLs f7tproxy ever presigns for one file."""
+
+_PRESIGN_SLICE = 50
+"""Part URLs presigned between two checkpoints (one presign costs up to ~1 ms of CPU), so a
+10,000-part file does not hold the event loop, and every other request, for seconds."""
+
+CHECK_INTERVAL = 10.0
+"""Seconds between two looks at the waiting uploads' multipart uploads (`Staging.run`); also the
+Retry-After of a user at the cap of waiting uploads, since a slot frees at a check at the earliest."""
 
 
 class StagingFailed(BackendFailure):
@@ -29,9 +42,10 @@ class StagingFailed(BackendFailure):
 
 
 class Staging:
-    """Presigning and bucket set-up for one cluster's S3 staging store.
+    """Presigning and bucket set-up for one cluster's S3 staging store, and its uploads waiting for clients.
 
-    Build it at start (botocore reads its service description from disk).
+    Build it at start (botocore reads its service description from disk); `run` it in a
+    nursery so that uploads no longer waiting are forgotten (`waiting`).
     """
 
     def __init__(self, config: S3StagingConfig, *, timeout: float = 10.0) -> None:
@@ -40,6 +54,18 @@ class Staging:
         self._s3 = S3Client(config)
         self._s3.prepare_presigning()
         self._ready: set[str] = set()
+        self.waiting = WaitingUploads(config.max_waiting_uploads, retry_after=CHECK_INTERVAL)
+        """The staged uploads whose jobs wait for their clients (the per-user cap)."""
+
+    @property
+    def upload_wait(self) -> float:
+        """How long an upload's staging job waits at most for its client: `upload_wait`, within `url_ttl`."""
+        return min(self.config.upload_wait, self.config.url_ttl)
+
+    @property
+    def first_part_wait(self) -> float:
+        """How long an upload's staging job waits for the client's first part."""
+        return min(self.config.first_part_wait, self.upload_wait)
 
     @staticmethod
     def bucket_for(user: str) -> str:
@@ -56,16 +82,40 @@ class Staging:
         """How many parts of at most max_part_size a `size`-byte object has (at least 1)."""
         return max(1, -(-size // self.config.max_part_size))
 
+    @property
+    def max_size(self) -> int:
+        """The largest file that can be staged: MAX_PARTS parts of max_part_size."""
+        return MAX_PARTS * self.config.max_part_size
+
+    def check_size(self, size: int) -> int:
+        """The number of parts of a `size`-byte file. Raises BadRequest if it needs more than MAX_PARTS."""
+        if size > self.max_size:
+            raise BadRequest(
+                f"The file is too large to transfer through the staging area: {size} bytes would need "
+                f"{self.parts(size)} parts of {self.config.max_part_size} bytes, and at most {MAX_PARTS} "
+                f"parts ({self.max_size} bytes) are allowed."
+            )
+        return self.parts(size)
+
     # ------------------------------------------------------------------ presigned URLs
 
     def _sign(self, public: bool, operation: str, method: str, **params: Any) -> str:
         return self._s3.presign(operation, method, public=public, **params)
 
-    def part_urls(self, bucket: str, key: str, upload_id: str, count: int, *, public: bool) -> list[str]:
-        return [
-            self._sign(public, "upload_part", "PUT", Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n)
-            for n in range(1, count + 1)
-        ]
+    async def part_urls(self, bucket: str, key: str, upload_id: str, count: int, *, public: bool) -> list[str]:
+        """The presigned PUT URLs of parts 1..`count`, with a checkpoint every few URLs.
+
+        Raises ValueError if `count` is past MAX_PARTS (callers check sizes with `check_size` first).
+        """
+        if not 1 <= count <= MAX_PARTS:
+            raise ValueError(f"a multipart upload has 1 to {MAX_PARTS} parts, not {count}")
+        urls = []
+        for n in range(1, count + 1):
+            urls.append(self._sign(public, "upload_part", "PUT", Bucket=bucket, Key=key, UploadId=upload_id,
+                                   PartNumber=n))  # fmt: skip
+            if n % _PRESIGN_SLICE == 0:
+                await trio.lowlevel.checkpoint()
+        return urls
 
     def complete_url(self, bucket: str, key: str, upload_id: str, *, public: bool) -> str:
         return self._sign(public, "complete_multipart_upload", "POST", Bucket=bucket, Key=key, UploadId=upload_id)
@@ -75,6 +125,12 @@ class Staging:
 
     def head_url(self, bucket: str, key: str, *, public: bool) -> str:
         return self._sign(public, "head_object", "HEAD", Bucket=bucket, Key=key)
+
+    def list_parts_url(self, bucket: str, key: str, upload_id: str, *, public: bool) -> str:
+        return self._sign(public, "list_parts", "GET", Bucket=bucket, Key=key, UploadId=upload_id)
+
+    def abort_url(self, bucket: str, key: str, upload_id: str, *, public: bool) -> str:
+        return self._sign(public, "abort_multipart_upload", "DELETE", Bucket=bucket, Key=key, UploadId=upload_id)
 
     # ------------------------------------------------------------------ requests
 
@@ -127,3 +183,25 @@ class Staging:
         if node is None or not node.text:
             raise StagingFailed("the staging store's answer to CreateMultipartUpload has no UploadId")
         return node.text
+
+    # ------------------------------------------------------------------ waiting uploads
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Every CHECK_INTERVAL, forget the waiting uploads whose multipart upload is gone."""
+        task_status.started()
+        while True:
+            await trio.sleep(CHECK_INTERVAL)
+            await self.check_waiting()
+
+    async def check_waiting(self) -> None:
+        """Forget each waiting upload whose multipart upload the store no longer has: the client
+        completed it, or the staging job aborted it when its wait ran out or it failed. A store
+        that does not answer forgets nothing (the uploads' wait bounds still apply)."""
+        for upload in self.waiting.entries():
+            url = self.list_parts_url(upload.bucket, upload.key, upload.upload_id, public=False)
+            try:
+                response = await self._send("GET", url, ok=(200, 404))
+            except StagingFailed:
+                continue
+            if response.status_code == 404:
+                self.waiting.forget(upload.job_id)

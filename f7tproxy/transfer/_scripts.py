@@ -86,34 +86,64 @@ def extract_script(directives: Sequence[str], source: str, target: str, *, compr
 
 
 _INGRESS = r"""
+complete=0
+tmp=""
+cleanup() {
+    [ -n "$tmp" ] && rm -f -- "$tmp"
+    # Not complete: give the multipart upload up, so that its parts are dropped and f7tproxy
+    # stops counting it as waiting.
+    [ "$complete" = 1 ] || curl --silent --max-time 30 --output /dev/null --request DELETE "$abort_url" || true
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT HUP
 [ -d "$target" ] && fail 21 "$target is a directory"
+arrived() { [ "$(curl --silent --head --max-time 30 --output /dev/null --write-out '%{http_code}' "$head_url")" = 200 ]; }
 say "Waiting till file to transfer is available..."
+first_deadline=$((SECONDS + first_wait))
 deadline=$((SECONDS + wait_limit))
+started=0
 pause=1
-until [ "$(curl --silent --head --output /dev/null --write-out '%{http_code}' "$head_url")" = 200 ]; do
-    [ "$SECONDS" -ge "$deadline" ] && fail 62 "the file did not reach the staging area within $wait_limit s"
+until arrived; do
+    if [ "$started" = 0 ]; then
+        if curl --silent --max-time 30 "$list_url" | grep -q '<PartNumber>'; then
+            started=1
+            pause=1
+            say "The upload has started; waiting for it to complete..."
+        elif [ "$SECONDS" -ge "$first_deadline" ] && ! arrived; then
+            fail 62 "no part of the file reached the staging area within $first_wait s; the upload was given up"
+        fi
+    fi
+    [ "$SECONDS" -ge "$deadline" ] && ! arrived && fail 62 "the file did not reach the staging area within $wait_limit s"
+    # Sleep between checks, backing off to 32 s: a waiting job costs the node nothing but its slot.
     sleep "$pause"
     [ "$pause" -lt 30 ] && pause=$((pause * 2))
 done
+complete=1
 say "File to transfer found in the staging area; downloading it..."
 tmp=$(mktemp -- "$target.f7t-XXXXXXXX") || fail 5 "cannot create a temporary file next to $target"
-trap 'rm -f -- "$tmp"' EXIT
 curl --fail --silent --show-error --retry 3 --output "$tmp" "$get_url" || fail 70 "download from the staging area failed"
 got=$(stat -c %s -- "$tmp")
 [ "$got" = "$size" ] || fail 5 "received $got bytes, expected $size"
 chmod -- "$(printf '%o' $(( 0666 & ~$(umask) )))" "$tmp"
 mv -f -- "$tmp" "$target" || fail 5 "cannot move the file to $target"
-trap - EXIT
+tmp=""
 mb=$(awk -v b="$got" 'BEGIN { printf "%.3f", b / 1024 / 1024 }')
 say "File was successfully downloaded (size: ${mb}MB)"
 """
 
 
 def ingress_script(
-    directives: Sequence[str], target: str, *, size: int, head_url: str, get_url: str, wait_limit: int
-) -> str:
-    """Staging area -> cluster: wait until the client has completed its multipart upload, then fetch it."""
-    data = _assign(target=target, size=size, head_url=head_url, get_url=get_url, wait_limit=wait_limit)
+    directives: Sequence[str], target: str, *, size: int, head_url: str, get_url: str, list_url: str,
+    abort_url: str, first_wait: int, wait_limit: int,
+) -> str:  # fmt: skip
+    """Staging area -> cluster: wait until the client has completed its multipart upload, then fetch it.
+
+    The job gives up (and aborts the multipart upload at `abort_url`) if no part has arrived
+    (`list_url`, ListParts) within `first_wait` seconds, or the whole file within `wait_limit`.
+    Between checks it sleeps, backing off from 1 to 32 s.
+    """
+    data = _assign(target=target, size=size, head_url=head_url, get_url=get_url, list_url=list_url,
+                   abort_url=abort_url, first_wait=first_wait, wait_limit=wait_limit)  # fmt: skip
     return _head(directives, "Ingress File Transfer Job") + data + _INGRESS
 
 

@@ -32,7 +32,8 @@ def scripts(path: str) -> list[str]:
         compress_script(DIRECTIVES, path, path + ".tgz", compression="gzip", dereference=False, match_pattern=path),
         extract_script(DIRECTIVES, path, "/h", compression="bzip2"),
         ingress_script(DIRECTIVES, path, size=3, head_url="http://s3/h?a=1&b=" + path,
-                       get_url="http://s3/g?x='y'", wait_limit=5),  # fmt: skip
+                       get_url="http://s3/g?x='y'", list_url="http://s3/l?$(x)", abort_url="http://s3/a;id",
+                       first_wait=2, wait_limit=5),  # fmt: skip
         egress_script(DIRECTIVES, path, size=10, part_size=5, part_urls=["http://s3/1?$(x)", "http://s3/2"],
                       complete_url="http://s3/c;id"),  # fmt: skip
     ]

@@ -156,7 +156,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
     if target == "/" or posixpath.basename(target) == "":
         raise BadRequest("`path` must name the file to create")
     size = directives.get("fileSize", directives.get("file_size"))
-    if isinstance(size, str) and size.isdigit():
+    if isinstance(size, str) and size.isascii() and size.isdigit():
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise BadRequest("`transferDirectives.fileSize` must be the file's size in bytes")

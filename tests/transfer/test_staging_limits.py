@@ -36,6 +36,12 @@ def test_upload_past_the_part_limit_is_refused_before_anything_is_made(
                 "path": f"{workdir}/huge.bin", "transfer_directives": {"file_size": size, "transfer_method": "s3"}})
             assert str(size) in refused(r)
             assert time.monotonic() - start < 10
+        # Sizes are ASCII digits only: "١٢" would pass str.isdigit() and int() as 12.
+        for size in ("١٢", "12\n", "-1", 1.5, True):
+            r = c.post(f"{TRANSFER}/upload", json={
+                "path": f"{workdir}/odd.bin", "transfer_directives": {"file_size": size, "transfer_method": "s3"}})
+            assert r.status_code == 400, (size, r.text[:300])
+            assert "fileSize" in r.json()["message"]
         # The limit itself is accepted (and only its URLs are made): checked in the unit tests,
         # so that no 10,000-part job is left here.
     assert user_jobs(testbed) <= jobs

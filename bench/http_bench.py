@@ -627,6 +627,10 @@ HEADER = (
 # --------------------------------------------------------------------------- main
 
 
+def over_budget(signum: int, frame: Any) -> None:
+    fail("ran past its time budget; stopping (something hangs: see the logs above)")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
@@ -670,6 +674,8 @@ def main() -> int:
     runs_per_round = len(args.scenarios) * len(args.clients) + (2 if {"ls", "stat"} & wants_ceiling else 0) \
         + (len(args.clients) if "systems" in wants_ceiling else 0)  # fmt: skip
     budget_min = int(runs_per_round * args.repeat * (args.duration + 15) / 60) + 15
+    signal.signal(signal.SIGALRM, over_budget)
+    signal.alarm(budget_min * 60)  # the whole run is bounded; the finally blocks still clean up
     say(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {os.cpu_count()} CPUs; load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; RLIMIT_NOFILE {nofile}; "
         f"{subprocess.run([wrk_binary, '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")  # fmt: skip
@@ -727,7 +733,7 @@ def main() -> int:
         for name, command in commands.items():
             say(f"{name}: {command}")
         cipher = ""
-        say(f"{args.repeat} rounds of {runs_per_round} runs of {args.duration} s (bounded by ~{budget_min} min)\n")
+        say(f"{args.repeat} rounds of {runs_per_round} runs of {args.duration} s (stopped if not done in {budget_min} min)\n")
 
         for rnd in range(1, args.repeat + 1):
             for name in args.scenarios:

@@ -1,0 +1,785 @@
+"""End-to-end benchmark: f7tproxy over HTTP against the testbed, with wrk, beside two ceilings.
+
+    bench/setup-users && .venv/bin/python bench/http_bench.py     # as root, testbed up
+
+It starts f7tproxy (`python -m f7tproxy serve`) with a configuration made from
+conf/demo.yaml (pool 4 connections x 9 sessions; one user, fireuser, unless
+--users N), gets bearer tokens from the demo issuer, submits one job (cancelled
+at the end), and drives these requests with wrk at each --clients count:
+
+    ls        GET /filesystem/{s}/ops/ls?path=<a directory of 16 small files>
+    stat      GET /filesystem/{s}/ops/stat?path=<one of them>
+    jobs      GET /compute/{s}/jobs
+    job       GET /compute/{s}/jobs/{id}     (the job it submitted)
+    userinfo  GET /status/{s}/userinfo
+    systems   GET /status/systems
+
+and, in the same rounds, two ceilings:
+
+    asyncssh  plain asyncssh on asyncio in this process, running the exact remote
+              command f7tproxy ran for ls / stat (taken from its audit log), same pool
+              shape (4 connections x 9 sessions per user, one channel per command,
+              asyncssh's default algorithms as f7tproxy uses them), 50 callers
+    bare      a bare Quart-Trio app on hypercorn's trio worker (bench/bare_app.py)
+              answering the body f7tproxy's /status/systems returned, same wrk settings
+
+Per scenario and client count it prints req/s, p50/p99 latency and socket
+errors (wrk's), non-2xx answers (wrk's count, with the statuses from f7tproxy's
+access log), the requests still in flight when wrk stopped ("cut off"), server
+CPU ms per answered request (utime + stime of the server process from
+/proc/PID/stat, from wrk's start to its exit), remote commands per answered
+request (audit-log lines carrying the request ids of the answered requests),
+and the ratios of req/s and CPU per request to the ceiling (ls/stat to
+asyncssh, systems to bare at the same client count). Rounds are interleaved
+(round 1 of everything, then round 2...); the medians of --repeat rounds end
+the output as a markdown table. At 500 clients the pool may answer 503 when a
+request waits longer than its lease_timeout for a channel.
+
+With --users N > 1 the requests rotate over the tokens of bench01..benchN
+(bench/setup-users). The testbed's sshd only admits its own users, so the bench
+then starts a second sshd on 127.0.0.1:2224 from the testbed's sshd_config (same
+host key, user CA and limits; AllowUsers adds the bench users) and points both
+f7tproxy and the asyncssh ceiling at it. The bench users have no Slurm account:
+the job is fireuser's, and they look it up.
+
+Everything it starts (servers, sshd, job, files under /scratch) is stopped or
+removed at the end, also on Ctrl-C or an error. Needs root, the testbed up
+(tests/testbed/up) and wrk (installed with apt-get if missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import contextlib
+import datetime
+import json
+import os
+import pathlib
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+import asyncssh
+import attrs
+import yaml
+
+from f7tproxy.config import from_yaml as config_from_yaml
+from f7tproxy.ssh import remote_command
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+TESTBED_ENV = pathlib.Path(os.environ.get("F7T_TESTBED_DIR", "/var/lib/f7tproxy-testbed")) / "testbed.env"
+SYSTEM = "cluster-slurm"
+HOST = "127.0.0.1"
+BENCH_SSHD_PORT = 2224
+CONNECTIONS = 4
+SESSIONS = 9
+CEILING_CALLERS = 50
+WRK_TIMEOUT = 60  # s; above the pool's lease_timeout, so slow answers count as latency, not as errors
+SCENARIOS = ("ls", "stat", "jobs", "job", "userinfo", "systems")
+CEILING_OF = {"ls": "asyncssh ls", "stat": "asyncssh stat", "systems": "bare"}
+DIR_ENTRIES = 16
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def fail(text: str) -> NoReturn:
+    raise SystemExit(f"bench/http_bench.py: {text}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.create_connection((HOST, port), timeout=1):
+        return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid` (all its threads), in seconds."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def testbed_settings() -> dict[str, str]:
+    if not TESTBED_ENV.exists():
+        fail(f"{TESTBED_ENV} is missing: the testbed is not set up; run tests/testbed/up")
+    out = {}
+    for line in TESTBED_ENV.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line[len("export ") :].partition("=")
+            out[key] = shlex.split(value)[0] if value else ""
+    return out
+
+
+def check_testbed() -> None:
+    status = subprocess.run([ROOT / "tests/testbed/status"], capture_output=True, text=True, timeout=60)
+    if status.returncode != 0:
+        fail(f"the testbed is not (all) up; start it with tests/testbed/up\n{status.stdout}{status.stderr}")
+
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        say("wrk is missing: apt-get install -y wrk")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, timeout=600, env=env)
+        wrk = shutil.which("wrk")
+    if wrk is None:
+        fail("wrk is still missing after apt-get install -y wrk")
+    return wrk
+
+
+def raise_nofile(want: int = 65536) -> int:
+    """Raise RLIMIT_NOFILE for this process and the children it starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        with contextlib.suppress(ValueError, OSError):  # only root may raise the hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return max(soft, target)
+
+
+def wait_until(what: str, ready: Any, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            fail(f"{what}: the process exited with status {proc.returncode}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            if ready():
+                return
+        if time.monotonic() > deadline:
+            fail(f"{what}: not ready after {timeout:g} s")
+        time.sleep(0.1)
+
+
+def http(method: str, url: str, *, token: str | None = None, data: bytes | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, bytes]:  # fmt: skip
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def stop_process(proc: subprocess.Popen[bytes], name: str, *, grace: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        say(f"{name} did not stop within {grace:g} s of SIGTERM: killing it")
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- what the bench starts
+
+
+@attrs.frozen
+class Sshd:
+    """Where f7tproxy and the asyncssh ceiling log in."""
+
+    port: int
+    known_hosts: pathlib.Path
+    ca_key: pathlib.Path
+
+
+@contextlib.contextmanager
+def bench_sshd(tmp: pathlib.Path, env: dict[str, str], users: Sequence[str]) -> Iterator[Sshd]:
+    """A second sshd from the testbed's sshd_config that also admits `users` (the bench users)."""
+    testbed_dir = pathlib.Path(env["F7T_TESTBED_DIR"])
+    lines = []
+    for line in (testbed_dir / "ssh/sshd_config").read_text().splitlines():
+        word = line.split(maxsplit=1)[0] if line.strip() else ""
+        if word == "Port":
+            line = f"Port {BENCH_SSHD_PORT}"
+        elif word == "PidFile":
+            line = "PidFile none"
+        elif word == "AllowUsers":
+            line = f"{line} {' '.join(users)}"
+        lines.append(line)
+    config = tmp / "sshd_config"
+    config.write_text("\n".join(lines) + "\n")
+    host_pub = (testbed_dir / "ssh/ssh_host_ed25519_key.pub").read_text().split()
+    known_hosts = tmp / "known_hosts"
+    known_hosts.write_text(f"[{HOST}]:{BENCH_SSHD_PORT} {host_pub[0]} {host_pub[1]}\n")
+    os.makedirs("/run/sshd", exist_ok=True)
+    subprocess.run(["/usr/sbin/sshd", "-t", "-f", config], check=True, timeout=30)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", config, "-E", tmp / "sshd.log"],
+                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        wait_until("bench sshd", lambda: port_open(BENCH_SSHD_PORT), timeout=15, proc=proc)
+        yield Sshd(BENCH_SSHD_PORT, known_hosts, pathlib.Path(env["F7T_SSH_USER_CA_KEY"]))
+    finally:
+        # The listener only; its per-connection children end with their connections.
+        stop_process(proc, "bench sshd")
+
+
+@contextlib.contextmanager
+def small_dir() -> Iterator[pathlib.Path]:
+    """A directory of DIR_ENTRIES small files under /scratch that every user may read."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="f7t-bench-http.", dir="/scratch"))
+    try:
+        path.chmod(0o755)
+        for i in range(DIR_ENTRIES):
+            (path / f"file{i:02d}.txt").write_text(f"line {i}\n" * (i + 1))
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str], token_ttl: float) -> pathlib.Path:
+    """conf/demo.yaml, on a free port, with its logs and admin socket in `tmp` and a client per user."""
+    config = yaml.safe_load((ROOT / "conf/demo.yaml").read_text())
+    config["server"].update(port=port, admin_socket=str(tmp / "admin.sock"))
+    issuer = config["auth"]["demo_issuer"]
+    issuer["token_ttl"] = token_ttl
+    known = {c["username"] for c in issuer["clients"]}
+    issuer["clients"] += [
+        {"client_id": f"{u}-client", "secret": f"{u}-secret", "username": u} for u in users if u not in known
+    ]
+    (cluster,) = config["clusters"]
+    assert cluster["name"] == SYSTEM, cluster["name"]
+    cluster["ssh"].update(port=sshd.port, known_hosts=str(sshd.known_hosts))
+    cluster["ssh"]["credentials"]["ca_key"] = {"file": str(sshd.ca_key)}
+    assert cluster["ssh"]["pool"] == {"sessions_per_connection": SESSIONS, "max_connections_per_user": CONNECTIONS}
+    config["logging"] = {"level": "warning", "access_log": str(tmp / "access.log"), "audit_log": str(tmp / "audit.log")}
+    path = tmp / "f7tproxy.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@contextlib.contextmanager
+def started(argv: Sequence[str], name: str, log: pathlib.Path, url: str, *,
+            timeout: float = 90) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """Start a server in its own session (Ctrl-C reaches only the bench) and wait until `url` answers."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    try:
+        wait_until(name, lambda: http("GET", url, timeout=2)[0] < 500, timeout=timeout, proc=proc)
+        yield proc
+    finally:
+        stop_process(proc, name)
+
+
+class Admin:
+    """The admin socket's snapshot: the pool's per-user counters."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def snapshot(self) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(self.path))
+            s.sendall(b'{"cmd":"snapshot"}\n')
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        answer = json.loads(data)
+        if not answer.get("ok"):
+            fail(f"admin snapshot failed: {answer}")
+        return answer["result"]  # type: ignore[no-any-return]
+
+    def pools(self, users: Sequence[str]) -> list[dict[str, Any]]:
+        return [p for p in self.snapshot()["pools"] if p["system"] == SYSTEM and p["user"] in users]
+
+    def settle(self, users: Sequence[str], metrics_url: str, timeout: float = 60) -> None:
+        """Wait until no request is in flight and no lease is held or waited for.
+
+        After wrk stops, the requests it cut off still run (or wait for a slot) on the server.
+        """
+
+        def idle() -> bool:
+            text = http("GET", metrics_url, timeout=10)[1].decode()
+            in_flight = next(float(x.split()[1]) for x in text.splitlines()
+                             if x.startswith("f7tproxy_http_requests_in_flight "))  # fmt: skip
+            return in_flight <= 1 and all(p["slots_in_use"] == 0 and p["waiters"] == 0 for p in self.pools(users))
+
+        wait_until("the server going idle", idle, timeout=timeout)
+
+
+def get_token(base: str, user: str) -> str:
+    basic = base64.b64encode(f"{user}-client:{user}-secret".encode()).decode()
+    status, body = http("POST", f"{base}/auth/token", data=b"grant_type=client_credentials",
+                        headers={"Authorization": f"Basic {basic}",
+                                 "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    if status != 200:
+        fail(f"token for {user}: {status} {body[:300]!r}")
+    return json.loads(body)["access_token"]  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def bench_job(base: str, token: str, time_limit_min: int) -> Iterator[str]:
+    """A sleeping job of fireuser's, cancelled at the end (and bounded by its own time limit)."""
+    script = f"#!/bin/bash\n#SBATCH --time={time_limit_min}\nsleep {time_limit_min * 60}\n"
+    job = {"job": {"name": "f7t-bench-http", "workingDirectory": "/home/fireuser", "script": script,
+                   "standardOutput": "/dev/null", "standardError": "/dev/null"}}  # fmt: skip
+    status, body = http("POST", f"{base}/compute/{SYSTEM}/jobs", token=token, data=json.dumps(job).encode(),
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    if status != 201:
+        fail(f"job submission: {status} {body[:300]!r}")
+    job_id = str(json.loads(body)["jobId"])
+    try:
+        yield job_id
+    finally:
+        status, body = http("DELETE", f"{base}/compute/{SYSTEM}/jobs/{job_id}", token=token, timeout=30)
+        if status >= 300:
+            say(f"cancelling job {job_id} through f7tproxy: {status}; using scancel")
+            env = {**os.environ, **testbed_settings()}
+            subprocess.run(["scancel", job_id], env=env, timeout=30, check=False)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@attrs.frozen
+class Run:
+    """One timed run of one scenario at one client count."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non2xx: int
+    socket_errors: int
+    cpu_ms: float
+    """Server (or client, for asyncssh) CPU per request."""
+    commands: float | None
+    """Remote commands per answered request (f7tproxy only)."""
+    statuses: dict[int, int] = attrs.field(factory=dict)
+    """Non-2xx statuses of the answered requests and their counts, from the server's access log."""
+    cut_off: int | None = None
+    """Requests still in flight when wrk stopped (the server logs them when it notices)."""
+
+
+LUA = """\
+local tokens = {%(tokens)s}
+local path = %(path)s
+local reqs = {}
+local n = 0
+function init(args)
+  for i, t in ipairs(tokens) do
+    reqs[i] = wrk.format("GET", path, {["Authorization"] = "Bearer " .. t})
+  end
+  n = math.random(#reqs)
+end
+function request()
+  n = n %% #reqs + 1
+  return reqs[n]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.status, e.connect, e.read, e.write, e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_string(s: str) -> str:
+    return json.dumps(s)  # a JSON string of ASCII text is a valid Lua string literal
+
+
+@attrs.frozen
+class Wrk:
+    binary: str
+    duration: int
+    tmp: pathlib.Path
+
+    def run(self, url: str, clients: int, tokens: Sequence[str]) -> tuple[int, float, int, int, float, float]:
+        """requests, seconds, non-2xx, socket errors, p50 ms, p99 ms."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        script = self.tmp / "bench.lua"
+        script.write_text(LUA % {"tokens": ", ".join(map(lua_string, tokens)), "path": lua_string(path)})
+        threads = min(2, clients)
+        argv = [self.binary, f"-t{threads}", f"-c{clients}", f"-d{self.duration}s", f"--timeout={WRK_TIMEOUT}s",
+                "-s", str(script), url]  # fmt: skip
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=self.duration + WRK_TIMEOUT + 60)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)
+        if out.returncode != 0 or line is None:
+            fail(f"wrk failed ({out.returncode}): {out.stdout}{out.stderr}")
+        reqs, dur_us, status, *sock, p50, p99 = map(int, line.split()[1:])
+        return reqs, dur_us / 1e6, status, sum(sock), p50 / 1000, p99 / 1000
+
+
+def log_lines(log: pathlib.Path, start: int) -> list[dict[str, Any]]:
+    """The JSON lines appended to `log` since it was `start` bytes long."""
+    with log.open("rb") as f:
+        f.seek(start)
+        data = f.read()
+    out = []
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def logged_at(line: dict[str, Any]) -> float:
+    return datetime.datetime.fromisoformat(line["ts"]).timestamp()
+
+
+def size(path: pathlib.Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+@attrs.frozen
+class Server:
+    """A server under load: its pid and, for f7tproxy, its admin socket, users and access log."""
+
+    pid: int
+    admin: Admin | None = None
+    users: tuple[str, ...] = ()
+    access_log: pathlib.Path | None = None
+    audit_log: pathlib.Path | None = None
+    metrics_url: str = ""
+
+    def settle(self) -> None:
+        if self.admin is not None:
+            self.admin.settle(self.users, self.metrics_url)
+
+
+def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server) -> Run:
+    """One wrk run; server CPU from its start to wrk's exit, per request wrk saw answered.
+
+    For f7tproxy, the statuses and remote commands come from its access and audit logs: requests
+    logged before wrk stopped (by wrk's clock, which starts a little after `started`) are the
+    answered ones; the audit lines carrying their request ids are their commands. The requests
+    wrk cut off are the ones the server logged beyond those wrk counted, once it is idle again.
+    """
+    server.settle()
+    access0 = size(server.access_log) if server.access_log else 0
+    audit0 = size(server.audit_log) if server.audit_log else 0
+    cpu0 = cpu_seconds(server.pid)
+    started = time.time()
+    reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens)
+    cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
+    if server.access_log is None or server.audit_log is None:
+        return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None)
+    server.settle()
+    stopped = started + seconds
+    served = [x for x in log_lines(server.access_log, access0) if x.get("path") != "/metrics"]
+    answered = {x["request_id"]: int(x["status"]) for x in served if logged_at(x) <= stopped}
+    commands = sum(x.get("request_id") in answered for x in log_lines(server.audit_log, audit0))
+    statuses = collections.Counter(s for s in answered.values() if not 200 <= s < 300)
+    return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
+               dict(sorted(statuses.items())), max(0, len(served) - reqs))  # fmt: skip
+
+
+@attrs.frozen
+class Plain:
+    """The asyncssh ceiling's set-up: where to log in, as whom, what to run."""
+
+    sshd: Sshd
+    users: tuple[str, ...]
+    duration: float
+
+
+async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str]:
+    """Plain asyncssh: CONNECTIONS x SESSIONS slots per user, one channel per command, `callers` loops."""
+    ca = asyncssh.read_private_key(str(plain.sshd.ca_key))
+    slots: asyncio.Queue[asyncssh.SSHClientConnection] = asyncio.Queue()
+    conns: list[asyncssh.SSHClientConnection] = []
+    try:
+        for user in plain.users:
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            cert = ca.generate_user_certificate(key, user, principals=[user], valid_before="+1h")
+            for _ in range(CONNECTIONS):
+                conn = await asyncio.wait_for(asyncssh.connect(
+                    HOST, plain.sshd.port, username=user, client_keys=[(key, cert)],
+                    known_hosts=str(plain.sshd.known_hosts), config=None, agent_path=None,
+                ), 30)  # fmt: skip
+                conns.append(conn)
+                for _ in range(SESSIONS):
+                    slots.put_nowait(conn)
+        cipher = str(conns[0].get_extra_info("send_cipher"))
+        latencies: list[float] = []
+        failures: list[str] = []
+        loop = asyncio.get_running_loop()
+
+        async def caller(end: float, record: bool) -> None:
+            while loop.time() < end:
+                conn = await slots.get()
+                t = time.perf_counter()
+                try:
+                    status = (await asyncio.wait_for(conn.run(command), 60)).exit_status
+                    error = None if status == 0 else f"exit status {status}"
+                except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+                    error = repr(exc)
+                finally:
+                    slots.put_nowait(conn)
+                if record:
+                    latencies.append(time.perf_counter() - t)
+                    if error:
+                        failures.append(error)
+
+        await asyncio.gather(*(caller(loop.time() + 0.5, False) for _ in range(callers)))  # warm-up
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(caller(loop.time() + plain.duration, True) for _ in range(callers)))
+        elapsed = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        if failures:
+            print(f"  asyncssh: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
+    finally:
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 10)
+    ordered = sorted(latencies)
+    n = len(ordered)
+
+    def pct(p: float) -> float:
+        return ordered[min(n - 1, int(p * n))] * 1000 if n else float("nan")
+
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return Run(n / elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0), cipher
+
+
+def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
+    """The argv f7tproxy last ran for `action` (its audit log's `command`)."""
+    for line in reversed(audit_log.read_text().splitlines()):
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if record.get("action") == action and record.get("exit_status") == 0:
+                return list(record["command"])
+    fail(f"no successful {action!r} command in {audit_log}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def median(runs: Sequence[Run]) -> Run:
+    def med(values: Iterator[float]) -> float:
+        return float(statistics.median(values))
+
+    statuses: collections.Counter[int] = collections.Counter()
+    for r in runs:
+        statuses.update(r.statuses)
+    cmds = [r.commands for r in runs if r.commands is not None]
+    return Run(
+        rate=med(r.rate for r in runs), p50_ms=med(r.p50_ms for r in runs), p99_ms=med(r.p99_ms for r in runs),
+        requests=int(med(r.requests for r in runs)), non2xx=int(med(r.non2xx for r in runs)),
+        socket_errors=int(med(r.socket_errors for r in runs)), cpu_ms=med(r.cpu_ms for r in runs),
+        commands=med(iter(cmds)) if cmds else None, statuses=dict(sorted(statuses.items())),
+        cut_off=None if runs[0].cut_off is None else int(med(r.cut_off or 0 for r in runs)),
+    )  # fmt: skip
+
+
+def non2xx_text(r: Run) -> str:
+    """wrk's count, then the server's own non-2xx statuses (all rounds, requests wrk cut off included)."""
+    what = ", ".join(f"{s}×{n}" for s, n in r.statuses.items())
+    return f"{r.non2xx} [{what}]" if what else str(r.non2xx)
+
+
+def line(name: str, clients: int | str, r: Run, ceiling: Run | None = None) -> str:
+    cmds = "" if r.commands is None else f"{r.commands:.2f}"
+    ratio = cpu_ratio = ""
+    if ceiling is not None:
+        ratio = f"{r.rate / ceiling.rate:.2f}"
+        cpu_ratio = f"{r.cpu_ms / ceiling.cpu_ms:.2f}"
+    return (f"| {name} | {clients} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {non2xx_text(r)} | "
+            f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} | {cmds} | {ratio} | {cpu_ratio} |")  # fmt: skip
+
+
+HEADER = (
+    "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req | commands/req "
+    "| × ceiling req/s | × ceiling CPU/req |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def over_budget(signum: int, frame: Any) -> None:
+    fail("ran past its time budget; stopping (something hangs: see the logs above)")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are printed (default 3)")
+    parser.add_argument("--clients", default="1,50,500", help="wrk connections, comma-separated (default 1,50,500)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")  # fmt: skip
+    parser.add_argument("--users", type=int, default=1,
+                        help="1: fireuser on the testbed's sshd; N > 1: bench01..benchN on a second sshd (default 1)")  # fmt: skip
+    args = parser.parse_args()
+    args.clients = [int(c) for c in args.clients.split(",") if c]
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown or not args.scenarios:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(SCENARIOS)}")
+    if not args.clients or min(args.clients) < 1 or args.duration < 1 or args.repeat < 1:
+        parser.error("--clients, --duration and --repeat must be positive")
+    if not 1 <= args.users <= 20:
+        parser.error("--users must be 1..20 (bench/setup-users makes bench01..bench20)")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    say("$ " + shlex.join([os.path.relpath(PYTHON, ROOT) if PYTHON.startswith(str(ROOT)) else PYTHON,
+                           os.path.relpath(os.path.abspath(sys.argv[0]), ROOT), *sys.argv[1:]]))  # fmt: skip
+    if os.geteuid() != 0:
+        fail("run as root (it reads the testbed's user CA and writes under /scratch)")
+    # SIGTERM (and SIGHUP) end the bench like Ctrl-C does: through the finally blocks.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
+    env = testbed_settings()
+    check_testbed()
+    wrk_binary = ensure_wrk()
+    nofile = raise_nofile()
+    users = ["fireuser"] if args.users == 1 else [f"bench{i:02d}" for i in range(1, args.users + 1)]
+    missing = [u for u in users if subprocess.run(["id", u], capture_output=True, check=False).returncode]
+    if missing:
+        fail(f"users {', '.join(missing)} are missing: run bench/setup-users")
+    wants_ceiling = {s for s in args.scenarios if s in CEILING_OF}
+    runs_per_round = len(args.scenarios) * len(args.clients) + (2 if {"ls", "stat"} & wants_ceiling else 0) \
+        + (len(args.clients) if "systems" in wants_ceiling else 0)  # fmt: skip
+    budget_min = int(runs_per_round * args.repeat * (args.duration + 15) / 60) + 15
+    signal.signal(signal.SIGALRM, over_budget)
+    signal.alarm(budget_min * 60)  # the whole run is bounded; the finally blocks still clean up
+    say(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {os.cpu_count()} CPUs; load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; RLIMIT_NOFILE {nofile}; "
+        f"{subprocess.run([wrk_binary, '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")  # fmt: skip
+
+    results: dict[tuple[str, int], list[Run]] = collections.defaultdict(list)
+    with contextlib.ExitStack() as stack:
+        tmp = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f7t-bench-http-")))
+        if args.users == 1:
+            sshd = Sshd(int(env["F7T_SSH_PORT"]), pathlib.Path(env["F7T_SSH_KNOWN_HOSTS"]),
+                        pathlib.Path(env["F7T_SSH_USER_CA_KEY"]))  # fmt: skip
+        else:
+            sshd = stack.enter_context(bench_sshd(tmp, env, users))
+        directory = stack.enter_context(small_dir())
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=budget_min * 60 + 600)
+        server = stack.enter_context(started(
+            [PYTHON, "-m", "f7tproxy", "serve", "--config", str(config)], "f7tproxy", tmp / "server.log",
+            f"{base}/status/liveness/",
+        ))  # fmt: skip
+        admin = Admin(tmp / "admin.sock")
+        proxy = Server(server.pid, admin, tuple(users), tmp / "access.log", tmp / "audit.log", f"{base}/metrics")
+        tokens = [get_token(base, u) for u in users]
+        job_id = stack.enter_context(bench_job(base, get_token(base, "fireuser"), budget_min))
+        paths = {
+            "ls": f"/filesystem/{SYSTEM}/ops/ls?path={urllib.parse.quote(str(directory))}",
+            "stat": f"/filesystem/{SYSTEM}/ops/stat?path={urllib.parse.quote(str(directory / 'file00.txt'))}",
+            "jobs": f"/compute/{SYSTEM}/jobs",
+            "job": f"/compute/{SYSTEM}/jobs/{job_id}",
+            "userinfo": f"/status/{SYSTEM}/userinfo",
+            "systems": "/status/systems",
+        }
+        for name, path in paths.items():  # every scenario answers, for every user, before timing
+            for user, token in zip(users, tokens):
+                status, body = http("GET", base + path, token=token)
+                if status != 200:
+                    fail(f"{name} as {user}: {status} {body[:300]!r}")
+        systems_body = tmp / "systems.json"
+        systems_body.write_bytes(http("GET", base + paths["systems"], token=tokens[0])[1])
+        plain = Plain(sshd, tuple(users), args.duration)
+        command_timeout = config_from_yaml(config).clusters[0].ssh.pool.command_timeout
+        commands = {
+            "asyncssh ls": remote_command(audited_argv(tmp / "audit.log", "find"), timeout=command_timeout),
+            "asyncssh stat": remote_command(audited_argv(tmp / "audit.log", "stat"), timeout=command_timeout),
+        }
+        bare_port = free_port()
+        bare = stack.enter_context(started(
+            [PYTHON, str(ROOT / "bench/bare_app.py"), "--port", str(bare_port), "--body", str(systems_body)],
+            "bare app", tmp / "bare.log", f"http://{HOST}:{bare_port}/status/systems",
+        ))  # fmt: skip
+        wrk = Wrk(wrk_binary, args.duration, tmp)
+        wrk.run(base + paths["ls"], min(50, max(args.clients)), tokens)  # warm-up: the pool's connections open
+        say(f"f7tproxy pid {server.pid} on {base}, sshd 127.0.0.1:{sshd.port}, users {', '.join(users)}, "
+            f"job {job_id}, directory {directory} ({DIR_ENTRIES} files)")  # fmt: skip
+        for name, command in commands.items():
+            say(f"{name}: {command}")
+        cipher = ""
+        say(f"{args.repeat} rounds of {runs_per_round} runs of {args.duration} s (stopped if not done in {budget_min} min)\n")
+
+        for rnd in range(1, args.repeat + 1):
+            for name in args.scenarios:
+                for clients in args.clients:
+                    r = measure_http(wrk, base + paths[name], clients, tokens, proxy)
+                    results[(name, clients)].append(r)
+                    say(f"round {rnd}: {line(name, clients, r)}")
+            for name in ("ls", "stat"):
+                if name in args.scenarios:
+                    ceiling = CEILING_OF[name]
+                    proxy.settle()
+                    r, cipher = asyncio.run(plain_case(plain, commands[ceiling], CEILING_CALLERS))
+                    results[(ceiling, CEILING_CALLERS)].append(r)
+                    say(f"round {rnd}: {line(ceiling, CEILING_CALLERS, r)}")
+            if "systems" in args.scenarios:
+                for clients in args.clients:
+                    url = f"http://{HOST}:{bare_port}{paths['systems']}"
+                    r = measure_http(wrk, url, clients, tokens, Server(bare.pid))
+                    results[("bare", clients)].append(r)
+                    say(f"round {rnd}: {line('bare', clients, r)}")
+
+    say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
+        f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
+        f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
+        f"bare = Quart-Trio on hypercorn's trio worker, fixed /status/systems body. "
+        f"CPU is the server's (the asyncssh client's for the asyncssh rows), per request answered; "
+        f"non-2xx is wrk's count [the server's statuses, all rounds]; cut off: requests in flight when wrk stopped; "
+        f"ratios are to the ceiling (asyncssh at {CEILING_CALLERS} callers for ls/stat, bare at the same clients for systems).\n")  # fmt: skip
+    say(HEADER)
+    for name in args.scenarios:
+        for clients in args.clients:
+            key = CEILING_OF.get(name)
+            ceiling_runs = results.get((key, clients if key == "bare" else CEILING_CALLERS)) if key else None
+            say(line(name, clients, median(results[(name, clients)]), median(ceiling_runs) if ceiling_runs else None))
+    for name in ("asyncssh ls", "asyncssh stat"):
+        if results.get((name, CEILING_CALLERS)):
+            say(line(name, CEILING_CALLERS, median(results[(name, CEILING_CALLERS)])))
+    if "systems" in args.scenarios:
+        for clients in args.clients:
+            say(line("bare", clients, median(results[("bare", clients)])))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench/http_bench.py: interrupted; everything it started is stopped", file=sys.stderr)
+        sys.exit(130)

@@ -18,7 +18,7 @@ import re
 import time
 from typing import Any
 
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, Scope
+from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, ASGISendEvent, Scope
 from quart import Quart, Response, current_app, request
 
 from .. import errors
@@ -26,6 +26,9 @@ from ..observability import Metrics, RequestInfo, current_request, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
 from ._ratelimit import rate_limit_hook
+
+CLIENT_CLOSED = 499
+"""The status logged and counted for a request whose client closed the connection before any answer."""
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -55,8 +58,16 @@ class ObserveMiddleware:
             path=scope["path"],
             client=client[0] if client else None,
         )
-        status = 500
+        status: int | None = None
+        disconnected = False
         started = time.perf_counter()
+
+        async def receive_noting_disconnect() -> ASGIReceiveEvent:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+            return message
 
         async def send_with_ids(message: ASGISendEvent) -> None:
             nonlocal status
@@ -75,8 +86,11 @@ class ObserveMiddleware:
         token = enter_request(info)
         self.metrics.in_flight.inc()
         try:
-            await self.app(scope, receive, send_with_ids)
+            await self.app(scope, receive_noting_disconnect, send_with_ids)
         finally:
+            if status is None:
+                # No answer was sent: the client went away first (nginx's 499), or the app failed.
+                status = CLIENT_CLOSED if disconnected else 500
             self.metrics.in_flight.dec()
             exit_request(token)
             duration = time.perf_counter() - started

@@ -191,3 +191,29 @@ async def test_made_up_methods_and_paths_do_not_grow_metrics_or_request_statisti
     keys = {(e.endpoint, e.method) for e in app.runtime.requests.statistics(0.0).endpoints}
     assert {method for _, method in keys} <= {"GET", "other"}
     assert len(keys) <= 3, keys
+
+
+async def test_a_client_gone_before_the_answer_is_logged_499_not_500(caplog: pytest.LogCaptureFixture) -> None:
+    from f7tproxy.api._observe import ObserveMiddleware
+    from f7tproxy.observability import Metrics
+
+    async def app_seeing_disconnect(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.disconnect"  # the client left: no answer is sent
+
+    async def app_failing(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    async def disconnect() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def no_send(message: Any) -> None:
+        raise AssertionError("nothing is sent")
+
+    metrics = Metrics()
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": ("127.0.0.1", 1)}
+    with caplog.at_level(logging.INFO, logger="f7tproxy.access"):
+        await ObserveMiddleware(app_seeing_disconnect, metrics)(scope, disconnect, no_send)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError):
+            await ObserveMiddleware(app_failing, metrics)(scope, disconnect, no_send)  # type: ignore[arg-type]
+    statuses = [r.fields["status"] for r in caplog.records if r.name == "f7tproxy.access"]  # type: ignore[attr-defined]
+    assert statuses == [499, 500]

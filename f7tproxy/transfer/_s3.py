@@ -29,16 +29,12 @@ class StagingFailed(BackendFailure):
 
 
 class Staging:
-    """Presigning and bucket set-up for one cluster's S3 staging store.
-
-    Build it at start (botocore reads its service description from disk).
-    """
+    """Presigning and bucket set-up for one cluster's S3 staging store."""
 
     def __init__(self, config: S3StagingConfig, *, timeout: float = 10.0) -> None:
         self.config = config
         self.timeout = timeout
         self._s3 = S3Client(config)
-        self._s3.prepare_presigning()
         self._ready: set[str] = set()
 
     @staticmethod

@@ -3,8 +3,7 @@
 Each route declares what it takes and answers with `@operation(...)`; the
 document is built from the app's URL map and those declarations when first
 asked for. The UI pages load their JavaScript from this server (packaged
-assets: PyPI `swagger-ui-py` for Swagger UI, `openapi-ui-bundles` for ReDoc),
-never from a CDN.
+assets: PyPI `openapi-ui-bundles`, for Swagger UI and ReDoc alike), never from a CDN.
 """
 
 from __future__ import annotations
@@ -209,10 +208,8 @@ async def redoc() -> Response:
 
 
 def _asset_dirs() -> dict[str, Any]:
-    return {
-        "docs": importlib.resources.files("swagger_ui") / "static",
-        "redoc": importlib.resources.files("openapi_ui_bundles") / "redoc" / "vendor",
-    }
+    bundles = importlib.resources.files("openapi_ui_bundles")
+    return {"docs": bundles / "swagger_ui" / "vendor", "redoc": bundles / "redoc" / "vendor"}
 
 
 _ASSETS = {

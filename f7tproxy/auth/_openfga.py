@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
-from openfga_sdk.client import ClientCheckRequest, ClientConfiguration, OpenFgaClient
-from openfga_sdk.configuration import RetryParams
-from openfga_sdk.credentials import CredentialConfiguration, Credentials
 
 from ..config import OpenFgaConfig
 from ..errors import Forbidden, ServiceUnavailable
 from ..ssh import call_aio
+
+if TYPE_CHECKING:
+    from openfga_sdk.client import ClientConfiguration, OpenFgaClient
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ _CACHE_LIMIT = 10_000
 
 
 def _client_configuration(config: OpenFgaConfig) -> ClientConfiguration:
+    # The SDK (with aiohttp, about 0.5 s of imports) loads only when OpenFGA is configured.
+    from openfga_sdk.client import ClientConfiguration
+    from openfga_sdk.configuration import RetryParams
+    from openfga_sdk.credentials import CredentialConfiguration, Credentials
+
     credentials = None
     if config.api_token is not None:
         credentials = Credentials(
@@ -48,10 +53,14 @@ def _client_configuration(config: OpenFgaConfig) -> ClientConfiguration:
 
 async def _open_client(configuration: ClientConfiguration) -> OpenFgaClient:
     # Runs on the asyncio loop: the client's aiohttp session belongs to that loop.
+    from openfga_sdk.client import OpenFgaClient
+
     return OpenFgaClient(configuration)
 
 
 async def _check(client: OpenFgaClient, user: str, relation: str, obj: str) -> Any:
+    from openfga_sdk.client import ClientCheckRequest
+
     return await client.check(ClientCheckRequest(user=user, relation=relation, object=obj))
 
 

@@ -1,6 +1,7 @@
-"""S3-compatible object storage (the staging store): requests signed with botocore, sent with httpx.
+"""S3-compatible object storage (the staging store): requests signed with SigV4, sent with httpx.
 
-    _client.py   S3Client: SigV4 signing and presigning (botocore), requests on an
+    _sigv4.py    Signer: AWS Signature Version 4 headers and presigned URLs (standard library)
+    _client.py   S3Client: the S3 operations f7tproxy presigns, ListBuckets, requests on an
                  httpx.AsyncClient (trio-native, cancellable)
 
 The one place that signs and sends S3 requests: the health checker's S3 probe

@@ -1,9 +1,7 @@
-"""A small S3 client: botocore signs (SigV4 headers, or presigned URLs), httpx sends.
+"""A small S3 client: SigV4 signing (`_sigv4`), requests on httpx.
 
-botocore is AWS's own, well-kept implementation of request signing and
-presigning (pure computation, safe on the event loop); its own HTTP stack is
-blocking, so requests go out on an `httpx.AsyncClient` instead, which runs on
-trio and stops at once when the caller's deadline passes (no thread left behind).
+Requests go out on an `httpx.AsyncClient`, which runs on trio and stops at once
+when the caller's deadline passes (no thread left behind).
 """
 
 from __future__ import annotations
@@ -12,15 +10,11 @@ import contextlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import botocore.config
-import botocore.session
 import httpx
 import trio
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from ..config import S3StagingConfig
+from ._sigv4 import Signer
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 """The XML namespace of S3's answers."""
@@ -50,56 +44,34 @@ class S3Client:
     def __init__(self, config: S3StagingConfig, *, http: httpx.AsyncClient | None = None) -> None:
         self._config = config
         self._http = http
-        self._session: botocore.session.Session | None = None
-        self._presigners: dict[bool, Any] = {}
+        self._signer = Signer(config.access_key_id.reveal(), config.secret_access_key.reveal(), config.region)
 
     @property
     def endpoint(self) -> str:
         return self._config.private_url.rstrip("/")
 
-    # ------------------------------------------------------------------ signing
-
-    def _signed_headers(self, method: str, url: str) -> dict[str, str]:
-        credentials = Credentials(
-            self._config.access_key_id.reveal(), self._config.secret_access_key.reveal()
-        )
-        request = AWSRequest(method=method, url=url, data=b"")
-        S3SigV4Auth(credentials, "s3", self._config.region).add_auth(request)
-        return dict(request.headers.items())
-
-    def _presigner(self, public: bool) -> Any:
-        """botocore's client for the public or private endpoint, made on first use
-        (botocore reads its service description from disk)."""
-        client = self._presigners.get(public)
-        if client is None:
-            config = self._config
-            if self._session is None:
-                self._session = botocore.session.Session()
-            client = self._session.create_client(
-                "s3",
-                endpoint_url=config.public_url if public else config.private_url,
-                region_name=config.region,
-                aws_access_key_id=config.access_key_id.reveal(),
-                aws_secret_access_key=config.secret_access_key.reveal(),
-                config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-            )
-            self._presigners[public] = client
-        return client
-
-    def prepare_presigning(self) -> None:
-        """Make both endpoints' presigners now (at start) rather than on the first request."""
-        self._presigner(False)
-        self._presigner(True)
+    # ------------------------------------------------------------------ presigning
 
     def presign(self, operation: str, method: str, *, public: bool = False, **params: Any) -> str:
-        """A URL for botocore `operation` (`"upload_part"`, ...) valid for the store's `url_ttl`.
+        """A URL for S3 `operation` (`"upload_part"`, ...) valid for the store's `url_ttl`.
 
-        `public`: on the store's public endpoint (for clients), else its private one.
+        `params`: `Bucket`, and as the operation needs them `Key`, `UploadId`, `PartNumber`
+        (path-style URLs: `<endpoint>/<bucket>/<key>`). `public`: on the store's public
+        endpoint (for clients), else its private one. Raises ValueError for an unknown
+        operation or a method that is not the operation's.
         """
-        url: str = self._presigner(public).generate_presigned_url(
-            operation, Params=params, ExpiresIn=int(self._config.url_ttl), HttpMethod=method
-        )
-        return url
+        try:
+            expected, subresource, names = _OPERATIONS[operation]
+        except KeyError:
+            raise ValueError(f"unknown S3 operation {operation!r}") from None
+        if method != expected or set(params) != {"Bucket", *names}:
+            wanted = ", ".join(["Bucket", *names])
+            raise ValueError(f"{operation} is {expected} with {wanted}, not {method} with {', '.join(sorted(params))}")
+        path = "/" + params["Bucket"] + ("/" + params["Key"] if "Key" in params else "")
+        query = [(subresource, "")] if subresource else []
+        query += [(_QUERY[name], str(params[name])) for name in ("PartNumber", "UploadId") if name in params]
+        endpoint = self._config.public_url if public else self._config.private_url
+        return self._signer.presign(method, endpoint, path, query=query, expires=int(self._config.url_ttl))
 
     # ------------------------------------------------------------------ sending
 
@@ -137,8 +109,8 @@ class S3Client:
         No deadline of its own: callers bound it (`with trio.fail_after(...)`).
         Raises S3Error if the store cannot be reached or answers with an error.
         """
-        url = self.endpoint + "/"
-        response = await self.send("GET", url, headers=self._signed_headers("GET", url))
+        url, headers = self._signer.sign("GET", self.endpoint, "/")
+        response = await self.send("GET", url, headers=headers)
         try:
             root = ET.fromstring(response.content)
         except ET.ParseError as exc:
@@ -146,6 +118,21 @@ class S3Client:
         return [el.text or "" for el in root.iter(f"{NS}Name")] or [
             el.text or "" for el in root.iter("Name")
         ]
+
+
+_OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # operation: (method, subresource, parameters besides Bucket)
+    "create_bucket": ("PUT", "", ()),
+    "put_bucket_lifecycle_configuration": ("PUT", "lifecycle", ()),
+    "create_multipart_upload": ("POST", "uploads", ("Key",)),
+    "upload_part": ("PUT", "", ("Key", "UploadId", "PartNumber")),
+    "complete_multipart_upload": ("POST", "", ("Key", "UploadId")),
+    "abort_multipart_upload": ("DELETE", "", ("Key", "UploadId")),
+    "list_parts": ("GET", "", ("Key", "UploadId")),
+    "get_object": ("GET", "", ("Key",)),
+    "head_object": ("HEAD", "", ("Key",)),
+}
+_QUERY = {"PartNumber": "partNumber", "UploadId": "uploadId"}
 
 
 def _error_code(response: httpx.Response) -> str:

@@ -44,15 +44,13 @@ class StagingFailed(BackendFailure):
 class Staging:
     """Presigning and bucket set-up for one cluster's S3 staging store, and its uploads waiting for clients.
 
-    Build it at start (botocore reads its service description from disk); `run` it in a
-    nursery so that uploads no longer waiting are forgotten (`waiting`).
+    `run` it in a nursery so that uploads no longer waiting are forgotten (`waiting`).
     """
 
     def __init__(self, config: S3StagingConfig, *, timeout: float = 10.0) -> None:
         self.config = config
         self.timeout = timeout
         self._s3 = S3Client(config)
-        self._s3.prepare_presigning()
         self._ready: set[str] = set()
         self.waiting = WaitingUploads(config.max_waiting_uploads, retry_after=CHECK_INTERVAL)
         """The staged uploads whose jobs wait for their clients (the per-user cap)."""

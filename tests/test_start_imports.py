@@ -1,0 +1,16 @@
+"""What starting the server imports: heavy libraries that serve only some configurations
+or commands load when used, not at start (each costs start time, most in the zipapp)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+LAZY = ("openfga_sdk", "aiohttp", "textual", "admin_tui", "botocore")
+
+
+def test_the_server_and_cli_import_no_optional_heavy_library() -> None:
+    code = "import sys, f7tproxy.cli, f7tproxy.server; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    loaded = {name.partition(".")[0] for name in done.stdout.split()}
+    assert not loaded & set(LAZY), f"imported at start: {sorted(loaded & set(LAZY))}"

@@ -129,6 +129,7 @@ _OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "complete_multipart_upload": ("POST", "", ("Key", "UploadId")),
     "abort_multipart_upload": ("DELETE", "", ("Key", "UploadId")),
     "list_parts": ("GET", "", ("Key", "UploadId")),
+    "list_multipart_uploads": ("GET", "uploads", ()),
     "get_object": ("GET", "", ("Key",)),
     "head_object": ("HEAD", "", ("Key",)),
 }

@@ -41,7 +41,7 @@ async def test_multipart_upload_through_presigned_urls_then_get_head_and_abort(t
         key = Staging.new_key("a file+name ü.bin")
         upload_id = await staging.create_multipart(bucket, key)
         data = [bytes([n]) * (5 * MiB) for n in range(1, 3)] + [b"tail"]
-        urls = staging.part_urls(bucket, key, upload_id, len(data), public=True)
+        urls = await staging.part_urls(bucket, key, upload_id, len(data), public=True)
         etags = []
         for url, part in zip(urls, data, strict=True):
             response = await http.put(url, content=part, headers={"Content-Type": "application/octet-stream"})

@@ -239,7 +239,8 @@ class PoolConfig:
     max_connections: int = attrs.field(default=256, validator=_positive)
     """Connections all users together may hold to this cluster."""
     lease_timeout: float = attrs.field(default=10.0, validator=_positive)
-    """How long a request waits for a free channel before it gets 503 with Retry-After."""
+    """How long a request waits for a free channel before it gets 429 with Retry-After (the user's
+    burst outran the pool; clients retry). 503 is for an unreachable or unhealthy cluster."""
     idle_timeout: float = attrs.field(default=60.0, validator=_positive)
     """An unused connection is closed after this long."""
     keepalive_interval: float = attrs.field(default=15.0, validator=_positive)

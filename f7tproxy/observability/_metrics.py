@@ -111,6 +111,11 @@ class Metrics:
             "f7tproxy_rate_limited", "Requests refused with 429, by the limit that refused them.",
             ["scope"], registry=r,
         )  # fmt: skip
+        self._pool_busy = Counter(
+            "f7tproxy_pool_busy",
+            "Requests answered 429 because their user's SSH channels stayed busy past the lease wait.",
+            ["system"], registry=r,
+        )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
         self._reconnects = Counter(
@@ -154,6 +159,10 @@ class Metrics:
     def set_pool_source(self, snapshot: Callable[[], Iterable[PoolGauges]] | None) -> None:
         """Read the pool gauges from `snapshot()` at each scrape (it must be cheap and not block)."""
         self._pool.source = snapshot
+
+    def pool_busy(self, system: str) -> None:
+        """Count a request refused (429) after waiting `lease_timeout` for one of its user's channels."""
+        self._pool_busy.labels(system).inc()
 
     def ssh_reconnect(self, system: str) -> None:
         """Count a connection re-opened after one was lost (keepalive failure, reset)."""

@@ -287,6 +287,29 @@ class SchedulerConfig:
 
 
 @attrs.frozen
+class CacheConfig:
+    """How long slow-changing answers are reused, in seconds (0: never; every request asks the cluster).
+
+    Concurrent requests for the same answer share one remote command whatever the times.
+    """
+
+    nodes: float = attrs.field(default=10.0, validator=_non_negative)
+    """Compute nodes (states, loads and free memory change fastest: keep this short)."""
+    partitions: float = attrs.field(default=30.0, validator=_non_negative)
+    """Partitions (queues)."""
+    reservations: float = attrs.field(default=30.0, validator=_non_negative)
+    """Advance reservations."""
+    userinfo: float = attrs.field(default=30.0, validator=_non_negative)
+    """A user's uid, groups and scheduler accounts (always per user)."""
+    max_entries: int = attrs.field(default=1000, validator=_positive)
+    """Answers kept per kind (nodes, partitions, ...); the oldest go first."""
+    shared: bool = False
+    """Keep one answer for nodes, partitions and reservations for all users, instead of one per
+    user. Only where every user sees the same ones (Slurm: no `PrivateData=nodes`, `partitions`
+    or `reservations`)."""
+
+
+@attrs.frozen
 class FileSystemConfig:
     """A file system users may work in through the API."""
 
@@ -368,6 +391,8 @@ class ClusterConfig:
     """S3 staging store for large transfers; unset: large transfers are not offered."""
     probes: ProbesConfig = ProbesConfig()
     """Health probes."""
+    cache: CacheConfig = CacheConfig()
+    """How long nodes, partitions, reservations and user information are reused."""
 
 
 # --------------------------------------------------------------------------- top level

@@ -49,6 +49,9 @@ SSH_FAILURE_REASONS = frozenset(
 )
 """Reasons `ssh_failure` counts; anything else is counted as "other"."""
 
+CACHE_KINDS = frozenset({"nodes", "partitions", "reservations", "userinfo"})
+"""Kinds `cache_lookup` counts; anything else is counted as "other"."""
+
 UNMATCHED = "<unmatched>"
 """Endpoint label of requests that matched no route (404, 405)."""
 
@@ -116,6 +119,12 @@ class Metrics:
             "Requests answered 429 because their user's SSH channels stayed busy past the lease wait.",
             ["system"], registry=r,
         )  # fmt: skip
+        self._cache = Counter(
+            "f7tproxy_cache_lookups",
+            "Lookups of cached slow-changing answers, by kind and how they were answered "
+            "(hit: kept; joined: shared a fetch in flight; miss: fetched from the cluster).",
+            ["system", "kind", "result"], registry=r,
+        )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
         self._reconnects = Counter(
@@ -171,6 +180,13 @@ class Metrics:
     def ssh_failure(self, system: str, reason: str) -> None:
         """Count a failed connect, login or channel open; `reason` from `SSH_FAILURE_REASONS`."""
         self._ssh_failures.labels(system, reason if reason in SSH_FAILURE_REASONS else "other").inc()
+
+    # -- caches of slow-changing answers
+
+    def cache_lookup(self, system: str, kind: str, result: str) -> None:
+        """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
+        kind = kind if kind in CACHE_KINDS else "other"
+        self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
 
     # -- health checker
 

@@ -4,9 +4,8 @@ clients retry (pyfirecrest does), never 503 (that is for an unhealthy cluster)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,53 +13,25 @@ import trio
 from firecrest import ClientCredentialsAuth
 from firecrest.v2 import AsyncFirecrest
 
-from f7tproxy.api import create_app
-from f7tproxy.auth import Auth, LocalKeySource
-from f7tproxy.config import Config
-from f7tproxy.health import HealthChecker
-from f7tproxy.observability import Metrics
-from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy.config import CacheConfig
 
-from ..auth import tokens
 from ..conftest import Testbed
 from ..gateway import Gateway, gateway_config, remote, run_gateway
-from ..health.inprocess import bearer, with_test_auth
-from ..ssh.fakes import FakeServer, cluster
-
-
-@contextlib.asynccontextmanager
-async def app_over(server: FakeServer, **pool: object) -> AsyncIterator[tuple[Runtime, object]]:
-    """The app in process over one cluster `fake` whose SSH connections are `server`'s."""
-    config = with_test_auth(Config(clusters=(cluster(**pool),)))
-    auth = Auth(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"))
-    metrics = Metrics()
-    pool_ = PoolSupervisor(config.clusters, connectors={"fake": server}, metrics=metrics)
-    health = HealthChecker(config, pool_, probes={"fake": []})
-    async with asyncio_loop(), trio.open_nursery() as nursery:
-        await nursery.start(auth.run)
-        auth.bound(["http://f7tproxy.test"])
-        await nursery.start(pool_.run)
-        await nursery.start(health.run)
-        runtime = Runtime(config=config, pool=pool_, auth=auth, health=health, metrics=metrics)
-        app = create_app(runtime)
-        async with app.test_app() as test_app:
-            yield runtime, test_app.test_client()
-        nursery.cancel_scope.cancel()
+from ..health.inprocess import bearer
+from ..ssh.fakes import FakeServer
+from .inprocess import app_over
 
 
 async def test_requests_past_the_lease_wait_get_429_with_retry_after() -> None:
     """One slot, commands of 2 s, a 0.5 s wait: of three requests at once, one is served and
     two get FirecREST's error body with status 429 and a Retry-After of a few seconds."""
     server = FakeServer(slots=2, duration=2)
-    async with app_over(server, sessions_per_connection=1, max_connections_per_user=1, lease_timeout=0.5) as (
-        runtime,
-        client,
-    ):
+    tight = {"sessions_per_connection": 1, "max_connections_per_user": 1, "lease_timeout": 0.5}
+    async with app_over(server, cache=CacheConfig(partitions=0), **tight) as (runtime, client):
         answers: list[tuple[int, object, str | None]] = []
 
         async def one() -> None:
-            response = await client.get("/status/fake/partitions", headers=bearer())  # type: ignore[attr-defined]
+            response = await client.get("/status/fake/partitions", headers=bearer())
             answers.append((response.status_code, await response.get_json(), response.headers.get("Retry-After")))
 
         async with trio.open_nursery() as n:

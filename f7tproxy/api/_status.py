@@ -10,20 +10,8 @@ import attrs
 from quart import Blueprint, current_app
 
 from ..config import ClusterConfig
-from ..errors import InternalError
 from ..health import HealthChecker
-from ..scheduler import (
-    Node,
-    Partition,
-    Reservation,
-    Runner,
-    SchedulerBackend,
-    StatusCaches,
-    TtlCache,
-    UserInfo,
-    id_command,
-    parse_id,
-)
+from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
 from ._auth import current_user, public
 from ._openapi import operation
 from ._systems import system_or_404
@@ -169,17 +157,6 @@ async def reservations(system: str) -> dict[str, Any]:
 @operation("The user on the system", tag="status", response=UserInfo)
 async def userinfo(system: str) -> dict[str, Any]:
     """The user's uid, groups and scheduler accounts on the system."""
-    info = await _cached(system, lambda c: c.userinfo, _userinfo, per_user=True)
+    info = await _cached(system, lambda c: c.userinfo, lambda backend, lease, user: backend.userinfo(lease, user),
+                         per_user=True)  # fmt: skip
     return to_wire(info)  # type: ignore[no-any-return]
-
-
-async def _userinfo(backend: SchedulerBackend, lease: Runner, _user: str) -> UserInfo:
-    result = await lease.run(id_command())
-    if not result.ok:
-        raise InternalError(f"id failed: {result.stderr.strip()[:300]}")
-    try:
-        info = parse_id(result.stdout)
-    except ValueError as exc:
-        raise InternalError(str(exc)) from None
-    accounts = await backend.accounts(lease, info.user.name)
-    return attrs.evolve(info, accounts=accounts)

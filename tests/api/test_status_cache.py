@@ -65,6 +65,6 @@ async def test_a_zero_ttl_asks_the_cluster_every_time_and_failures_are_not_kept(
         for _ in range(3):
             assert await get(client, "/status/fake/partitions") == 200
         assert len(server.commands) == 3
-        # The fake's `id` answers "out": a failed userinfo is asked again, never kept.
+        # The fake answers "out" to `id` and sacctmgr: a failed userinfo is asked again, never kept.
         assert [await get(client, "/status/fake/userinfo") for _ in range(2)] == [500, 500]
-        assert sum("exec timeout" in c and c.endswith(" id") for c in server.commands) == 2
+        assert sum("f7t-several" in c for c in server.commands) == 2

@@ -19,11 +19,11 @@
         │   ├── SshConnectionLost    424    the connection died during a command
         │   └── KeyServiceFailed     424    the ssh_service key service failed
         ├── RateLimited              429  too many requests (carries Retry-After)
-        │   └── TooManyUploads       429    a user's staged uploads waiting for the client are at the cap
+        │   ├── TooManyUploads       429    a user's staged uploads waiting for the client are at the cap
+        │   └── PoolBusy             429    the user's SSH channels stayed busy past the lease wait
         ├── InternalError            500  a bug or an unexpected remote answer
         ├── NotImplementedOnSystem   501  the system's scheduler cannot do this (PBS attach)
-        └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
-            └── PoolBusy             503    no SSH channel free within the lease deadline
+        └── ServiceUnavailable       503  unhealthy or unreachable backend, shutting down (Retry-After)
 
 `STATUS` below is the single table from exception class to (HTTP status, errorType).
 Code raises the most specific class; the HTTP layer calls `error_body` and never
@@ -140,6 +140,15 @@ class TooManyUploads(RateLimited):
     """The user already has the most staged uploads allowed waiting on the system (carries Retry-After)."""
 
 
+class PoolBusy(RateLimited):
+    """Every SSH channel the user may have on the cluster stayed busy past the lease deadline.
+
+    The user's own burst outran what the pool serves in that time: a 429 that
+    clients retry after `retry_after` (pyfirecrest does), not a sign of an
+    unhealthy cluster (that is ServiceUnavailable).
+    """
+
+
 class InternalError(ApiError):
     """Something went wrong that is not the client's fault."""
 
@@ -149,11 +158,7 @@ class NotImplementedOnSystem(ApiError):
 
 
 class ServiceUnavailable(ApiError):
-    """The backend is busy or unhealthy; try again after `retry_after` seconds."""
-
-
-class PoolBusy(ServiceUnavailable):
-    """Every SSH channel the user may have on the cluster stayed busy past the lease deadline."""
+    """The backend is unhealthy, unreachable or shutting down; try again after `retry_after` seconds."""
 
 
 @attrs.frozen
@@ -173,6 +178,7 @@ STATUS: dict[type[ApiError], ErrorKind] = {
     BackendFailure: ErrorKind(424),
     RateLimited: ErrorKind(429),
     TooManyUploads: ErrorKind(429),
+    PoolBusy: ErrorKind(429),  # a user's own burst: retried by clients, unlike 503
     InternalError: ErrorKind(500),
     NotImplementedOnSystem: ErrorKind(501),
     ServiceUnavailable: ErrorKind(503),

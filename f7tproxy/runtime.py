@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import attrs
 
@@ -12,7 +13,7 @@ from .config import Config
 from .health import HealthChecker, ServiceHealth
 from .observability import Metrics, PoolGauges
 from .ratelimit import RateLimiter
-from .scheduler import JobService, job_services
+from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
 from .ssh import PoolSupervisor
 from .transfer import Staging
 
@@ -51,6 +52,10 @@ class Runtime:
         default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
     )
     """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
+    caches: dict[str, StatusCaches] = attrs.field(
+        default=attrs.Factory(lambda self: self._status_caches(), takes_self=True)
+    )
+    """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
     staging: dict[str, Staging] = attrs.field(
         default=attrs.Factory(
             lambda self: {c.name: Staging(c.staging) for c in self.config.clusters if c.staging is not None},
@@ -66,6 +71,12 @@ class Runtime:
             lambda: [(name, len(staging.waiting.entries())) for name, staging in self.staging.items()]
         )
         self.health.on_result(self._health_metrics)
+
+    def _status_caches(self) -> dict[str, StatusCaches]:
+        def counter(system: str) -> Callable[[str, Lookup], None]:
+            return lambda kind, how: self.metrics.cache_lookup(system, kind, how)
+
+        return {c.name: status_caches(c, counter(c.name)) for c in self.config.clusters}
 
     def _health_metrics(self, result: ServiceHealth) -> None:
         assert result.healthy is not None and result.last_checked is not None

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import attrs
 from quart import Blueprint, current_app
 
 from ..config import ClusterConfig
-from ..errors import InternalError
 from ..health import HealthChecker
-from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, UserInfo, id_command, parse_id
+from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
 from ._auth import current_user, public
 from ._openapi import operation
 from ._systems import system_or_404
@@ -107,21 +105,35 @@ async def systems() -> dict[str, Any]:
     return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
 
 
-@asynccontextmanager
-async def _backend(system: str) -> AsyncIterator[tuple[SchedulerBackend, Runner]]:
+T = TypeVar("T")
+
+
+async def _cached(
+    system: str,
+    pick: Callable[[StatusCaches], TtlCache[str, T]],
+    fetch: Callable[[SchedulerBackend, Runner, str], Awaitable[T]],
+    *,
+    per_user: bool = False,
+) -> T:
+    """The answer `fetch(backend, lease, user)` gives on `system`, reused from the system's cache
+    `pick(caches)` while it is fresh; a lease is taken only to fetch."""
     cluster = system_or_404(system)
     runtime = current_app.runtime  # type: ignore[attr-defined]
     user = current_user()
-    async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
-        yield runtime.schedulers[cluster.name].backend, lease
+    caches: StatusCaches = runtime.caches[cluster.name]
+
+    async def load() -> T:
+        async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
+            return await fetch(runtime.schedulers[cluster.name].backend, lease, user.name)
+
+    return await pick(caches).get(user.name if per_user else caches.scope(user.name), load)
 
 
 @status.get("/<system>/nodes")
 @operation("Compute nodes", tag="status", response=GetNodesResponse)
 async def nodes(system: str) -> dict[str, Any]:
     """The system's compute nodes."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.nodes(lease)
+    found = await _cached(system, lambda c: c.nodes, lambda backend, lease, _: backend.nodes(lease))
     return to_wire(GetNodesResponse(found))  # type: ignore[no-any-return]
 
 
@@ -129,8 +141,7 @@ async def nodes(system: str) -> dict[str, Any]:
 @operation("Partitions", tag="status", response=GetPartitionsResponse)
 async def partitions(system: str) -> dict[str, Any]:
     """The system's partitions (queues)."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.partitions(lease)
+    found = await _cached(system, lambda c: c.partitions, lambda backend, lease, _: backend.partitions(lease))
     return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
 
 
@@ -138,8 +149,7 @@ async def partitions(system: str) -> dict[str, Any]:
 @operation("Reservations", tag="status", response=GetReservationsResponse)
 async def reservations(system: str) -> dict[str, Any]:
     """The system's advance reservations."""
-    async with _backend(system) as (backend, lease):
-        found = await backend.reservations(lease)
+    found = await _cached(system, lambda c: c.reservations, lambda backend, lease, _: backend.reservations(lease))
     return to_wire(GetReservationsResponse(found))  # type: ignore[no-any-return]
 
 
@@ -147,13 +157,6 @@ async def reservations(system: str) -> dict[str, Any]:
 @operation("The user on the system", tag="status", response=UserInfo)
 async def userinfo(system: str) -> dict[str, Any]:
     """The user's uid, groups and scheduler accounts on the system."""
-    async with _backend(system) as (backend, lease):
-        result = await lease.run(id_command())
-        if not result.ok:
-            raise InternalError(f"id failed: {result.stderr.strip()[:300]}")
-        try:
-            info = parse_id(result.stdout)
-        except ValueError as exc:
-            raise InternalError(str(exc)) from None
-        accounts = await backend.accounts(lease, info.user.name)
-    return to_wire(attrs.evolve(info, accounts=accounts))  # type: ignore[no-any-return]
+    info = await _cached(system, lambda c: c.userinfo, lambda backend, lease, user: backend.userinfo(lease, user),
+                         per_user=True)  # fmt: skip
+    return to_wire(info)  # type: ignore[no-any-return]

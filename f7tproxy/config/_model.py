@@ -278,7 +278,8 @@ class PoolConfig:
     max_connections: int = attrs.field(default=256, validator=_positive)
     """Connections all users together may hold to this cluster."""
     lease_timeout: float = attrs.field(default=10.0, validator=_positive)
-    """How long a request waits for a free channel before it gets 503 with Retry-After."""
+    """How long a request waits for a free channel before it gets 429 with Retry-After (the user's
+    burst outran the pool; clients retry). 503 is for an unreachable or unhealthy cluster."""
     idle_timeout: float = attrs.field(default=60.0, validator=_positive)
     """An unused connection is closed after this long."""
     keepalive_interval: float = attrs.field(default=15.0, validator=_positive)
@@ -322,6 +323,29 @@ class SchedulerConfig:
     """Deadline of one scheduler command."""
     version: str | None = None
     """Version shown in /status/systems (informational)."""
+
+
+@attrs.frozen
+class CacheConfig:
+    """How long slow-changing answers are reused, in seconds (0: never; every request asks the cluster).
+
+    Concurrent requests for the same answer share one remote command whatever the times.
+    """
+
+    nodes: float = attrs.field(default=10.0, validator=_non_negative)
+    """Compute nodes (states, loads and free memory change fastest: keep this short)."""
+    partitions: float = attrs.field(default=30.0, validator=_non_negative)
+    """Partitions (queues)."""
+    reservations: float = attrs.field(default=30.0, validator=_non_negative)
+    """Advance reservations."""
+    userinfo: float = attrs.field(default=30.0, validator=_non_negative)
+    """A user's uid, groups and scheduler accounts (always per user)."""
+    max_entries: int = attrs.field(default=1000, validator=_positive)
+    """Answers kept per kind (nodes, partitions, ...); the oldest go first."""
+    shared: bool = False
+    """Keep one answer for nodes, partitions and reservations for all users, instead of one per
+    user. Only where every user sees the same ones (Slurm: no `PrivateData=nodes`, `partitions`
+    or `reservations`)."""
 
 
 @attrs.frozen
@@ -415,6 +439,8 @@ class ClusterConfig:
     """S3 staging store for large transfers; unset: large transfers are not offered."""
     probes: ProbesConfig = ProbesConfig()
     """Health probes."""
+    cache: CacheConfig = CacheConfig()
+    """How long nodes, partitions, reservations and user information are reused."""
 
 
 # --------------------------------------------------------------------------- top level

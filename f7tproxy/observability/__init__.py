@@ -3,7 +3,8 @@
 Hook points for the other parts:
 
 - `Metrics` (one per process, `runtime.metrics`): `ssh_reconnect`, `ssh_failure`,
-  `set_pool_source` (pool); `health_probe` (health checker); `token_failure` (auth).
+  `set_pool_source`, `pool_busy` (pool);
+  `cache_lookup` (caches of slow-changing answers); `health_probe` (health checker); `token_failure` (auth).
 - `audit(...)`: one line per remote action, called by whoever ran it.
 - `note_user(name)`: the auth step records the authenticated user of the request.
 - `current_request()`: the request record (ids, user, system) of the calling task.

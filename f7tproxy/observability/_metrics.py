@@ -50,6 +50,9 @@ SSH_FAILURE_REASONS = frozenset(
 )
 """Reasons `ssh_failure` counts; anything else is counted as "other"."""
 
+CACHE_KINDS = frozenset({"nodes", "partitions", "reservations", "userinfo"})
+"""Kinds `cache_lookup` counts; anything else is counted as "other"."""
+
 UNMATCHED = "<unmatched>"
 """Endpoint label of requests that matched no route (404, 405)."""
 
@@ -139,6 +142,17 @@ class Metrics:
             "f7tproxy_rate_limited", "Requests refused with 429, by the limit that refused them.",
             ["scope"], registry=r,
         )  # fmt: skip
+        self._pool_busy = Counter(
+            "f7tproxy_pool_busy",
+            "Requests answered 429 because their user's SSH channels stayed busy past the lease wait.",
+            ["system"], registry=r,
+        )  # fmt: skip
+        self._cache = Counter(
+            "f7tproxy_cache_lookups",
+            "Lookups of cached slow-changing answers, by kind and how they were answered "
+            "(hit: kept; joined: shared a fetch in flight; miss: fetched from the cluster).",
+            ["system", "kind", "result"], registry=r,
+        )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
         self._staging = _StagingCollector()
@@ -189,6 +203,10 @@ class Metrics:
         """Read the pool gauges from `snapshot()` at each scrape (it must be cheap and not block)."""
         self._pool.source = snapshot
 
+    def pool_busy(self, system: str) -> None:
+        """Count a request refused (429) after waiting `lease_timeout` for one of its user's channels."""
+        self._pool_busy.labels(system).inc()
+
     def ssh_reconnect(self, system: str) -> None:
         """Count a connection re-opened after one was lost (keepalive failure, reset)."""
         self._reconnects.labels(system).inc()
@@ -202,6 +220,13 @@ class Metrics:
     def set_staging_source(self, snapshot: Callable[[], Iterable[tuple[str, int]]] | None) -> None:
         """Read `(system, uploads waiting)` pairs from `snapshot()` at each scrape (cheap, not blocking)."""
         self._staging.source = snapshot
+
+    # -- caches of slow-changing answers
+
+    def cache_lookup(self, system: str, kind: str, result: str) -> None:
+        """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
+        kind = kind if kind in CACHE_KINDS else "other"
+        self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
 
     # -- health checker
 

@@ -3,6 +3,7 @@
     _models.py     values in FirecREST's vocabulary (jobs, nodes, partitions, ...)
     _backend.py    SchedulerBackend: the interface; Runner: what it needs from a lease
     _text.py       unforgeable separators, numbers, durations, `id`
+    _cache.py      TtlCache: brief, bounded, single-flight reuse of slow-changing answers
     _jobs.py       JobService: idempotent submit and read-your-writes on top of a backend
     slurm/, pbs/   _commands.py (builders), _parsers.py, _options.py, _backend.py
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..config import ClusterConfig
 from ._backend import Runner, SchedulerBackend
+from ._cache import Lookup, StatusCaches, TtlCache, status_caches
 from ._jobs import JobService, Submitted
 from ._models import (
     TIME_WINDOWS,
@@ -56,6 +58,7 @@ __all__ = [
     "JobStatus",
     "JobTask",
     "JobTime",
+    "Lookup",
     "Node",
     "Partition",
     "PbsBackend",
@@ -64,10 +67,13 @@ __all__ = [
     "Runner",
     "SchedulerBackend",
     "SlurmBackend",
+    "StatusCaches",
     "Submitted",
+    "TtlCache",
     "UserInfo",
     "id_command",
     "job_services",
     "make_backend",
     "parse_id",
+    "status_caches",
 ]

@@ -13,9 +13,12 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from ..errors import NotFound, ValidationFailed
+import attrs
+
+from ..errors import InternalError, NotFound, ValidationFailed
 from ..ssh import CommandResult
-from ._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
+from ._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
+from ._text import id_command, parse_id
 
 
 class Runner(Protocol):
@@ -116,3 +119,22 @@ class SchedulerBackend(abc.ABC):
     @abc.abstractmethod
     async def accounts(self, run: Runner, user: str) -> list[Account] | None:
         """Accounts `user` may charge, the default one flagged; None if the scheduler has none."""
+
+    async def userinfo(self, run: Runner, user: str) -> UserInfo:
+        """The logged-in `user`'s uid, groups and accounts (`id`, then `accounts`).
+
+        Backends whose accounts take a remote command run both as one. Raises InternalError.
+        """
+        result = await run.run(id_command())
+        info = read_id(result.exit_status, result.stdout, result.stderr)
+        return attrs.evolve(info, accounts=await self.accounts(run, user))
+
+
+def read_id(exit_status: int | None, stdout: str, stderr: str) -> UserInfo:
+    """The user from `id`'s output. Raises InternalError if `id` failed or printed something else."""
+    if exit_status != 0:
+        raise InternalError(f"id failed: {stderr.strip()[:300]}")
+    try:
+        return parse_id(stdout)
+    except ValueError as exc:
+        raise InternalError(str(exc)) from None

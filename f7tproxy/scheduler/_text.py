@@ -1,4 +1,5 @@
-"""Reading scheduler command output: unforgeable field separators, numbers, times, `id`.
+"""Reading scheduler command output: unforgeable field separators, numbers, times, `id`;
+several independent commands run as one.
 
 Job names, paths and comments are free text: a user can put `|`, quotes, tabs
 or newlines in them. So list commands are run with a separator made fresh
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 
 from ._models import PosixIdentified, UserInfo
 
@@ -70,6 +72,38 @@ def split_joined(text: str, sep: str, nfields: int) -> list[list[str]]:
     if current:
         raise ValueError(f"the last record has {len(current)} of {nfields} fields")
     return records
+
+
+SEVERAL = (
+    'sep=$1; shift; while [ "$#" -gt 0 ]; do n=$1; shift; "${@:1:n}" </dev/null; s=$?; shift "$n"; '
+    'printf "%s%d%s" "$sep" "$s" "$sep"; done'
+)
+"""Fixed shell text (commands arrive only as "$@"): run each group `COUNT WORD...` in turn,
+each one's output followed by SEP, its exit status and SEP."""
+
+
+def several(commands: Sequence[Sequence[str]], sep: str) -> list[str]:
+    """One remote command that runs independent `commands` one after the other (one sshd session
+    instead of one each); read its output with `split_several`. Standard error is shared."""
+    argv = ["bash", "-c", SEVERAL, "f7t-several", sep]
+    for words in commands:
+        argv += [str(len(words)), *words]
+    return argv
+
+
+def split_several(text: str, sep: str, count: int) -> list[tuple[int, str]]:
+    """(exit status, output) of each of the `count` commands of `several`, in order.
+
+    Raises ValueError if the output is not that many framed parts.
+    """
+    tokens = text.split(sep)
+    tail = tokens.pop()
+    if tail.strip() or len(tokens) != 2 * count:
+        raise ValueError(f"expected {count} framed outputs, got {len(tokens) / 2:g} and {tail[:80]!r}")
+    try:
+        return [(int(tokens[2 * i + 1]), tokens[2 * i]) for i in range(count)]
+    except ValueError:
+        raise ValueError(f"unreadable exit statuses in {tokens[1::2][:count]!r}") from None
 
 
 _NONE_WORDS = {"", "n/a", "none", "unknown", "(null)", "unlimited", "infinite", "invalid", "not_set", "partition_limit"}

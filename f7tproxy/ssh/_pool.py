@@ -10,7 +10,7 @@ connections are opened for them while the user's and the system's limits allow.
 When the system's limit is reached, users waiting for a connection are served
 fewest-connections-first, and an idle connection of another user is closed to
 make room, so one busy user cannot starve the others. Each wait is bounded by
-the pool's `lease_timeout`, after which the caller gets PoolBusy (503).
+the pool's `lease_timeout`, after which the caller gets PoolBusy (429, Retry-After).
 
 All state is changed by plain (non-async) methods, so there are no locks:
 trio switches tasks only at awaits.
@@ -229,6 +229,7 @@ class PoolSupervisor:
         u.waiters.append(waiter)
         self._dispatch(sys, u)
         timeout = sys.config.lease_timeout
+        granted_before = u.leases
         try:
             with trio.move_on_after(timeout):
                 await waiter.event.wait()
@@ -242,9 +243,11 @@ class PoolSupervisor:
             raise type(error)(error.message, data=error.data, retry_after=error.retry_after)
         self._abandon(sys, u, waiter)
         u.busy += 1
+        if self._metrics is not None:
+            self._metrics.pool_busy(sys.cluster.name)
         raise PoolBusy(
             f"all SSH channels of user {u.name} on {sys.cluster.name} stayed busy for {timeout:g} s",
-            retry_after=max(1, math.ceil(timeout)),
+            retry_after=_retry_after(len(u.waiters), u.leases - granted_before, timeout),
         )
 
     def _grant(self, u: _User, conn: _Conn) -> None:
@@ -529,6 +532,16 @@ def _user_statistics(u: _User, now: float) -> UserPoolStatistics:
         drops=u.drops,
         reaped=u.reaped,
     )
+
+
+def _retry_after(queued: int, granted: int, waited: float) -> int:
+    """Seconds until the user's slots have served the `queued` requests still waiting and one more,
+    at the rate they turned over (`granted` leases in the last `waited` seconds); at least 1, at
+    most the wait itself (nothing turned over: the slots are held by long commands)."""
+    longest = max(1, math.ceil(waited))
+    if granted <= 0:
+        return longest
+    return min(max(1, math.ceil((queued + 1) * waited / granted)), longest)
 
 
 def _failure_reason(exc: ApiError) -> str:

@@ -113,6 +113,9 @@ async def test_backend_on_recordings(backend: PbsBackend) -> None:
     with pytest.raises(NotImplementedOnSystem):
         await backend.attach(run, "40", "hostname")
     assert await backend.accounts(run, "pbsuser") is None
+    run = FakeRunner({"id": (0, "uid=1001(pbsuser) gid=1001(pbsuser) groups=1001(pbsuser)\n", "")})
+    info = await backend.userinfo(run, "pbsuser")
+    assert info.user.name == "pbsuser" and info.accounts is None and run.programs() == ["id"]
     with pytest.raises(NotFound):
         backend.check_job_id("40; rm -rf /")
     for bad in ("40\n", "\u0664\u0660", "40.pbs\n", "40[\u0661]"):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import pathlib
+from collections.abc import Callable, Sequence
 import shlex
 import subprocess
 
 import pytest
 
-from f7tproxy.errors import ValidationFailed
+from f7tproxy.errors import InternalError, ValidationFailed
 from f7tproxy.scheduler import JobQuery, JobSpec
 from f7tproxy.scheduler.slurm import _commands as cmd
 from f7tproxy.scheduler.slurm import _parsers as parse
 from f7tproxy.scheduler.slurm import SlurmBackend
 
-from .fakes import cluster
+from .fakes import Answer, FakeRunner, cluster
 
 RECORDED = pathlib.Path(__file__).parent / "recorded" / "slurm"
 SEP = "\x1fdeadbeefdeadbeef\x1f"  # the separator the recordings were made with
@@ -63,8 +64,9 @@ def test_status_recordings() -> None:
     parts = parse.partitions(recorded("scontrol_partitions.txt"))
     assert [(p.name, p.partition, p.total_nodes) for p in parts] == [("normal", "UP", 1), ("debug", "UP", 1)]
     assert parse.reservations(recorded("scontrol_reservations.txt"), now=0) == []
-    accounts = parse.accounts(recorded("sacctmgr_assoc.txt"), recorded("sacctmgr_default.txt"), None)
+    accounts = parse.accounts(recorded("sacctmgr_user.txt"))
     assert [(a.name, a.default) for a in accounts] == [("proj1", True), ("proj2", False)]
+    assert parse.accounts(recorded("sacctmgr_user.txt"), "other") == []
     assert parse.marked(recorded("squeue_marked.txt"), SEP, "f7t-idem:0123") == "20"
 
 
@@ -155,3 +157,33 @@ def test_file_name_patterns() -> None:
     row = {"job_id": "42", "user": "u", "name": "n"}
     assert parse.expand("/o/%x-%j-%u.%5j.out%%", row) == "/o/n-42-u.00042.out%"
     assert parse.expand("/o/%A_%a", {"job_id": "7_3"}) == "/o/7_3"
+
+
+ID = "uid=1001(fireuser) gid=1001(fireuser) groups=1001(fireuser),1002(proj1)\n"
+
+
+def framed(*parts: tuple[int, str]) -> Callable[[Sequence[str], str | None], Answer]:
+    """An answer to `several(...)`: each part's output and exit status, framed by the call's separator."""
+
+    def answer(argv: Sequence[str], _stdin: str | None) -> Answer:
+        sep = argv[argv.index("f7t-several") + 1]
+        return 0, "".join(f"{out}{sep}{status}{sep}" for status, out in parts), "sacctmgr: oops\n"
+
+    return answer
+
+
+async def test_userinfo_is_one_remote_command() -> None:
+    backend = SlurmBackend(cluster("slurm"))
+    run = FakeRunner({"bash": framed((0, ID), (0, recorded("sacctmgr_user.txt")))})
+    info = await backend.userinfo(run, "fireuser")
+    assert info.user.name == "fireuser" and [g.name for g in info.groups] == ["fireuser", "proj1"]
+    assert [(a.name, a.default) for a in info.accounts or []] == [("proj1", True), ("proj2", False)]
+    ((argv, _),) = run.calls
+    assert "id" in argv and "sacctmgr" in argv and argv[argv.index("sacctmgr") + 5] == "fireuser"
+    with pytest.raises(InternalError, match="sacctmgr show user failed .exit status 1.: sacctmgr: oops"):
+        await backend.userinfo(FakeRunner({"bash": framed((0, ID), (1, ""))}), "fireuser")
+    with pytest.raises(InternalError, match="id failed"):
+        await backend.userinfo(FakeRunner({"bash": framed((1, ""), (0, ""))}), "fireuser")
+    with pytest.raises(InternalError, match="unreadable id and sacctmgr output"):
+        await backend.userinfo(FakeRunner({"bash": (0, ID, "")}), "fireuser")
+

@@ -71,3 +71,15 @@ async def test_idempotency_key_finds_a_finished_job_in_accounting(testbed: Testb
             again = await JobService(cluster, SlurmBackend(cluster)).submit(retry, USER, spec, key)
     assert not first.replayed and again == attrs.evolve(first, replayed=True)
     assert retry.programs == ["squeue", "sacct"]  # found in accounting, not submitted again
+
+
+async def test_userinfo_in_one_remote_command(testbed: Testbed, testbed_pool: StartPool) -> None:
+    cluster = cluster_of(testbed)
+    pool = await testbed_pool()
+    with trio.fail_after(60):
+        async with pool.lease(TESTBED_SYSTEM, USER) as lease:
+            info = await SlurmBackend(cluster).userinfo(lease, USER)
+    assert info.user.name == USER and USER in [g.name for g in info.groups]
+    assert [(a.name, a.default) for a in info.accounts or []] == [("proj1", True), ("proj2", False)]
+    stats = pool.statistics().user(TESTBED_SYSTEM, USER)
+    assert stats is not None and stats.commands == 1

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+
 import pytest
 
-from f7tproxy.scheduler._text import duration, new_separator, parse_id, split_fields, split_joined
+from f7tproxy.scheduler._text import (
+    duration,
+    new_separator,
+    parse_id,
+    several,
+    split_fields,
+    split_joined,
+    split_several,
+)
 
 HOSTILE = ['a|b', 'x "q" \'s\'', "tab\there", "two\nlines", "ü ñ 漢字", "", "|||", "\x1f"]
 
@@ -52,3 +63,30 @@ def test_parse_id() -> None:
     assert [g.name for g in info.groups] == ["fireuser", "sudo", "proj one"]
     with pytest.raises(ValueError):
         parse_id("nonsense")
+
+
+def test_several_commands_run_as_one_and_come_apart() -> None:
+    # The fixed shell text, run locally through a shell as the pool does: words arrive intact,
+    # each command's output and exit status come back in order, none reads the caller's stdin.
+    sep = new_separator()
+    commands = [
+        ["printf", "%s\\n", "$(touch /nonexistent/x)", "a|b \"q\"", "two\nlines"],
+        ["bash", "-c", "echo to stderr >&2; exit 3"],
+        ["printf", "%s", "no newline"],
+        ["cat"],
+    ]
+    argv = several(commands, sep)
+    done = subprocess.run(["sh", "-c", shlex.join(argv)], input="not for them", capture_output=True, text=True,
+                          timeout=10, check=True)  # fmt: skip
+    assert split_several(done.stdout, sep, 4) == [
+        (0, "$(touch /nonexistent/x)\na|b \"q\"\ntwo\nlines\n"), (3, ""), (0, "no newline"), (0, ""),
+    ]  # fmt: skip
+    assert done.stderr == "to stderr\n"
+
+
+def test_several_with_torn_output_is_an_error() -> None:
+    sep = new_separator()
+    for text in (f"out{sep}0{sep}", f"out{sep}0{sep}more", f"a{sep}x{sep}b{sep}0{sep}"):
+        with pytest.raises(ValueError):
+            split_several(text, sep, 2)
+

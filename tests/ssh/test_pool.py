@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import trio
 import trio.testing
 
-from f7tproxy.errors import HostKeyMismatch, NotFound, PoolBusy, SshConnectFailed
+from f7tproxy.errors import HostKeyMismatch, NotFound, PoolBusy, RateLimited, SshConnectFailed
+from f7tproxy.observability import Metrics
 from f7tproxy.ssh import PoolStatistics, PoolSupervisor, UserPoolStatistics
 
 from .fakes import FakeServer, cluster
 
 StartPool = Callable[..., Awaitable[PoolSupervisor]]
+E = TypeVar("E", bound=BaseException)
 
 
 @pytest.fixture
@@ -39,6 +41,22 @@ async def run_one(pool: PoolSupervisor, user: str, results: list[str], **kw: obj
     async with pool.lease("fake", user, **kw) as lease:  # type: ignore[arg-type]
         result = await lease.run(["echo", user])
         results.append(result.stdout)
+
+
+async def failures(pool: PoolSupervisor, count: int, caught: type[E]) -> list[E]:
+    """Run `count` commands of alice at once; the `caught` errors they raised."""
+    errors: list[E] = []
+
+    async def one() -> None:
+        try:
+            await run_one(pool, "alice", [])
+        except caught as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as n:
+        for _ in range(count):
+            n.start_soon(one)
+    return errors
 
 
 async def test_many_commands_stay_within_limits(autojump_clock: trio.abc.Clock, start_pool: StartPool) -> None:
@@ -104,6 +122,26 @@ async def test_busy_after_the_lease_timeout(autojump_clock: trio.abc.Clock, star
         n.cancel_scope.cancel()
     s = stats(pool, "alice")
     assert s.busy == 1 and s.waiters == 0 and s.slots_in_use == 0
+
+
+async def test_a_burst_past_the_wait_is_told_to_retry_as_soon_as_slots_turn_over(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    """120 requests at once on one slot of 0.1 s commands and a 10 s wait: ~100 are served, the
+    rest get PoolBusy (429) with a Retry-After of the time their queue takes, not the whole wait."""
+    server = FakeServer(slots=2, duration=0.1)
+    metrics = Metrics()
+    pool = PoolSupervisor(
+        [cluster(sessions_per_connection=1, max_connections_per_user=1, lease_timeout=10)],
+        connectors={"fake": server}, metrics=metrics,
+    )  # fmt: skip
+    await nursery.start(pool.run)
+    busy = await failures(pool, 120, PoolBusy)
+    assert 10 <= len(busy) <= 30
+    assert all(isinstance(e, RateLimited) and e.retry_after is not None for e in busy)
+    assert {e.retry_after for e in busy} <= {1, 2}  # ~10 commands/s drain the ~20 left behind in 2 s
+    assert stats(pool, "alice").busy == len(busy)
+    assert metrics.registry.get_sample_value("f7tproxy_pool_busy_total", {"system": "fake"}) == len(busy)
 
 
 async def test_two_users_both_progress_at_the_system_limit(
@@ -196,17 +234,7 @@ async def test_refused_channels_are_retried(autojump_clock: trio.abc.Clock, star
 async def test_a_connect_failure_reaches_every_waiter(autojump_clock: trio.abc.Clock, start_pool: StartPool) -> None:
     server = FakeServer(slots=3, fail_connects=HostKeyMismatch("SSH host key of x did not match"))
     pool = await start_pool(server, max_connections_per_user=1)
-    errors: list[BaseException] = []
-
-    async def try_one() -> None:
-        try:
-            await run_one(pool, "alice", [])
-        except HostKeyMismatch as exc:
-            errors.append(exc)
-
-    async with trio.open_nursery() as n:
-        for _ in range(5):
-            n.start_soon(try_one)
+    errors = await failures(pool, 5, HostKeyMismatch)
     assert len(errors) == 5 and len({id(e) for e in errors}) == 5
     assert all("did not match" in str(e) for e in errors)
     assert len(server.tokens) == 1  # one attempt, not one per waiter

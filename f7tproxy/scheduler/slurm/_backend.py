@@ -6,12 +6,14 @@ import logging
 import re
 import time
 
+import attrs
+
 from ...config import ClusterConfig
 from ...errors import BadRequest, Forbidden, InternalError, NotFound
 from ...ssh import CommandResult
-from .._backend import Runner, SchedulerBackend
-from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
-from .._text import new_separator
+from .._backend import Runner, SchedulerBackend, read_id
+from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
+from .._text import id_command, new_separator, several, split_several
 from . import _commands as cmd
 from . import _options
 from . import _parsers as parse
@@ -141,11 +143,23 @@ class SlurmBackend(SchedulerBackend):
         return parse.reservations(result.stdout, now=time.time())
 
     async def accounts(self, run: Runner, user: str) -> list[Account] | None:
-        assoc = await run.run(cmd.sacctmgr_accounts(user), timeout=self._timeout)
-        _check(assoc, "sacctmgr show associations")
-        default = await run.run(cmd.sacctmgr_default_account(user), timeout=self._timeout)
-        _check(default, "sacctmgr show user")
-        return parse.accounts(assoc.stdout, default.stdout, None)
+        result = await run.run(cmd.sacctmgr_accounts(user), timeout=self._timeout)
+        _check(result, "sacctmgr show user")
+        return parse.accounts(result.stdout)
+
+    async def userinfo(self, run: Runner, user: str) -> UserInfo:
+        # `id` and sacctmgr in one remote command: one sshd session instead of two.
+        sep = new_separator()
+        result = await run.run(several([id_command(), cmd.sacctmgr_accounts(user)], sep), timeout=self._timeout)
+        _check(result, "id and sacctmgr")
+        try:
+            (id_status, id_out), (sacctmgr_status, sacctmgr_out) = split_several(result.stdout, sep, 2)
+        except ValueError as exc:
+            raise InternalError(f"unreadable id and sacctmgr output: {exc}") from None
+        info = read_id(id_status, id_out, result.stderr)
+        if sacctmgr_status != 0:
+            raise InternalError(f"sacctmgr show user failed (exit status {sacctmgr_status}): {_stderr(result)[:500]}")
+        return attrs.evolve(info, accounts=parse.accounts(sacctmgr_out))
 
     # ------------------------------------------------------------------ helpers
 

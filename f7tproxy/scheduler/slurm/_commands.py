@@ -192,9 +192,7 @@ def scontrol_reservations() -> list[str]:
 
 
 def sacctmgr_accounts(user: str) -> list[str]:
-    """The user's associations, `cluster|account` (Slurm refuses `|` in both names)."""
-    return ["sacctmgr", "--noheader", "--parsable2", "show", "associations", f"user={user}", "format=cluster,account"]
-
-
-def sacctmgr_default_account(user: str) -> list[str]:
-    return ["sacctmgr", "--noheader", "--parsable2", "show", "user", user, "format=defaultaccount"]
+    """The user's default account and associations in one query: `default|cluster|account` per
+    association (Slurm refuses `|` in these names)."""
+    return ["sacctmgr", "--noheader", "--parsable2", "show", "user", user, "withassoc",
+            "format=defaultaccount,cluster,account"]  # fmt: skip

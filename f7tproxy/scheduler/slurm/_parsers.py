@@ -357,16 +357,17 @@ def reservations(text: str, *, now: float) -> list[Reservation]:
     return out
 
 
-def accounts(assoc_text: str, default_text: str, cluster: str | None) -> list[Account]:
-    """Accounts from `sacctmgr show associations` (cluster|account) and the user's default account."""
-    default = default_text.strip().splitlines()[0].strip() if default_text.strip() else None
+def accounts(text: str, cluster: str | None = None) -> list[Account]:
+    """Accounts from `sacctmgr show user U withassoc format=defaultaccount,cluster,account`."""
+    default: str | None = None
     names: list[str] = []
-    for line in assoc_text.splitlines():
+    for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) != 2 or not parts[1]:
+        if len(parts) != 3:
             continue
-        if cluster and parts[0] and parts[0] != cluster:
+        default = default or parts[0] or None
+        if not parts[2] or (cluster and parts[1] and parts[1] != cluster):
             continue
-        if parts[1] not in names:
-            names.append(parts[1])
+        if parts[2] not in names:
+            names.append(parts[2])
     return [Account(name=n, default=n == default) for n in sorted(names)]

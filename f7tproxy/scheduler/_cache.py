@@ -1,0 +1,163 @@
+"""Brief reuse of slow-changing answers: partitions, nodes, reservations, a user's uid/groups/accounts.
+
+Every remote command costs the login node an sshd session and a fork, so a
+status route asked fifty times a second by one portal should not run fifty
+`sinfo`s. A `TtlCache` keeps each answer for a short, configured time, holds at
+most a configured number of them, and lets concurrent misses of one key share
+one fetch (single flight): the first caller fetches in its own task, the others
+wait for it within their own deadlines. Failures are never kept: the callers
+waiting on a failed fetch get the error, the next caller tries again. If the
+fetching caller is cancelled (its client left), one of the waiting callers
+fetches instead.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import trio
+
+from ..config import ClusterConfig
+from ._models import Node, Partition, Reservation, UserInfo
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Lookup = Literal["hit", "miss", "joined"]
+"""How a `get` was answered: from the cache, by fetching, or by joining a fetch in flight."""
+
+
+@attrs.define(eq=False)
+class _Flight(Generic[V]):
+    done: trio.Event = attrs.Factory(trio.Event)
+    value: tuple[V] | None = None
+    error: Exception | None = None
+
+
+class TtlCache(Generic[K, V]):
+    """Values kept `ttl` seconds (0: nothing is kept, every `get` fetches), at most `max_entries`."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        max_entries: int,
+        on_lookup: Callable[[Lookup], None] | None = None,
+    ) -> None:
+        """`on_lookup` is told how each `get` was answered (for metrics)."""
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._on_lookup = on_lookup
+        # Insertion order is expiry order (one ttl for all): the oldest entry is first.
+        self._values: collections.OrderedDict[K, tuple[float, V]] = collections.OrderedDict()
+        self._flights: dict[K, _Flight[V]] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    async def get(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        """The value of `key`: kept, fetched by a concurrent caller, or fetched now with `fetch()`.
+
+        Raises what `fetch` raises (a caller that waited for a failed fetch gets a copy of its error).
+        """
+        if self.ttl <= 0:
+            return await fetch()
+        joined = False
+        while True:
+            kept = self._kept(key)
+            if kept is not None:
+                self._count("joined" if joined else "hit")
+                await trio.lowlevel.checkpoint()
+                return kept[0]
+            flight = self._flights.get(key)
+            if flight is None:
+                break
+            joined = True
+            await flight.done.wait()
+            if flight.error is not None:
+                raise copy.copy(flight.error) from None
+            if flight.value is not None:
+                self._count("joined")
+                return flight.value[0]
+            # The fetching caller was cancelled: go round, and maybe fetch.
+        self._count("miss")
+        return await self._fetch(key, fetch)
+
+    async def _fetch(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        flight: _Flight[V] = _Flight()
+        self._flights[key] = flight
+        try:
+            value = await fetch()
+            flight.value = (value,)
+            self._store(key, value)
+            return value
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:
+            del self._flights[key]
+            flight.done.set()
+
+    def _kept(self, key: K) -> tuple[V] | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= trio.current_time():
+            del self._values[key]
+            return None
+        return (value,)
+
+    def _store(self, key: K, value: V) -> None:
+        now = trio.current_time()
+        self._values.pop(key, None)
+        self._values[key] = (now + self.ttl, value)
+        while self._values:
+            oldest, (expires, _) = next(iter(self._values.items()))
+            if expires > now and len(self._values) <= self.max_entries:
+                break
+            del self._values[oldest]
+
+    def _count(self, how: Lookup) -> None:
+        if self._on_lookup is not None:
+            self._on_lookup(how)
+
+
+@attrs.frozen
+class StatusCaches:
+    """One system's caches of slow-changing answers, keyed by `scope(user)`."""
+
+    nodes: TtlCache[str, list[Node]]
+    partitions: TtlCache[str, list[Partition]]
+    reservations: TtlCache[str, list[Reservation]]
+    userinfo: TtlCache[str, UserInfo]
+    """Always per user."""
+    shared: bool = False
+
+    def scope(self, user: str) -> str:
+        """The key of `user`'s nodes, partitions and reservations (one for all users when shared)."""
+        return "" if self.shared else user
+
+
+def status_caches(cluster: ClusterConfig, count: Callable[[str, Lookup], None] | None = None) -> StatusCaches:
+    """The caches of `cluster` as its `cache` section sets them; `count(kind, how)` hears every lookup."""
+    config = cluster.cache
+
+    def make(kind: str, ttl: float) -> TtlCache[str, Any]:
+        on_lookup = None if count is None else (lambda how: count(kind, how))
+        return TtlCache(ttl=ttl, max_entries=config.max_entries, on_lookup=on_lookup)
+
+    return StatusCaches(
+        nodes=make("nodes", config.nodes),
+        partitions=make("partitions", config.partitions),
+        reservations=make("reservations", config.reservations),
+        userinfo=make("userinfo", config.userinfo),
+        shared=config.shared,
+    )
+
+
+__all__ = ["Lookup", "StatusCaches", "TtlCache", "status_caches"]

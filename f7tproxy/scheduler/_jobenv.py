@@ -5,7 +5,7 @@ audit log records it, so the values of a job's `env` (tokens, passwords) must
 be in neither. The submit command's arguments carry the variable names only;
 the values come first on its stdin, each ended by a NUL, before the inline
 script. The shell prologue `READ_ENV` reads them with bash builtins (which
-start no process) into the array `envs` of ``NAME=value`` words; the
+start no process) into the array `_f7t_envs` of ``NAME=value`` words; the
 scheduler's command then reads the rest of stdin (the script) untouched, as
 bash reads a pipe byte by byte.
 
@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 READ_ENV = (
-    'n=$1; shift; envs=(); for ((i = 0; i < n; i++)); do '
-    'IFS= read -r -d "" v || { echo "$0: job environment missing on stdin" >&2; exit 97; }; '
-    'envs+=("$1=$v"); shift; done; '
+    '_f7t_n=$1; shift; _f7t_envs=(); for ((_f7t_i = 0; _f7t_i < _f7t_n; _f7t_i++)); do '
+    'IFS= read -r -d "" _f7t_v || { echo "$0: job environment missing on stdin" >&2; exit 97; }; '
+    '_f7t_envs+=("$1=$_f7t_v"); shift; done; '
 )
-"""Fixed shell text: "$1" is the number of variables, their names follow; leaves "$@" at the
-word after the last name. Values are read from stdin, NUL-terminated, in the same order."""
+"""Fixed shell text: "$1" is the number of variables, their names follow; leaves "$@" at
+the word after the last name, and the ``NAME=value`` words in the array `_f7t_envs`.
+Values are read from stdin, NUL-terminated, in the same order. Every shell variable it
+sets starts with `_f7t_`, so job variables of ordinary names can be exported unharmed."""
 
 
 def env_words(env: Mapping[str, str], script: str | None) -> tuple[list[str], str | None]:

@@ -86,7 +86,7 @@ def test_qsub_line() -> None:
 
 
 def test_env_reaches_qsub_in_its_environment_never_an_argument(tmp_path: pathlib.Path) -> None:
-    env = {"A": "x,y z", "B": "two\nlines", "F7T_SECRET": "tok-9f3a"}
+    env = {"A": "x,y z", "B": "two\nlines", "F7T_SECRET": "tok-9f3a", "envs": "E", "n": "N", "v": "V"}
     script = "#!/bin/bash\necho hi\n"
     argv, stdin = cmd.qsub(JobSpec(working_directory=str(tmp_path), script=script, env=env, marker="m:1"))
     assert not any(value in word for value in ("x,y z", "two", "tok-9f3a") for word in argv)
@@ -95,6 +95,7 @@ def test_env_reaches_qsub_in_its_environment_never_an_argument(tmp_path: pathlib
     environ = got["environ"].split("\0")
     assert {*(f"{k}={v}" for k, v in env.items()), "F7T_IDEMPOTENCY_MARKER=m:1", "LOGIN_VAR=kept"} <= set(environ)
     assert got["stdin"] == script and got["pwd"] == f"{tmp_path}\n"
+    assert not any(item.startswith("_f7t_") for item in environ)  # the wrapper's own stay local
 
 
 def test_options_policy() -> None:

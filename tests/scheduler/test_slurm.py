@@ -118,7 +118,7 @@ def test_sbatch_line() -> None:
 
 
 def test_env_reaches_sbatch_through_a_file_descriptor_never_an_argument(tmp_path: pathlib.Path) -> None:
-    env = {"A": "x,y z", "B": "two\nlines", "C": "'\"$HOME\"'", "F7T_SECRET": "tok-9f3a", "E": ""}
+    env = {"A": "x,y z", "B": "two\nlines", "C": "'\"$HOME\"'", "F7T_SECRET": "tok-9f3a", "E": "", "envs": "n"}
     script = "#!/bin/bash\necho hi\n"
     argv, stdin = cmd.sbatch(JobSpec(working_directory="/w", script=script, env=env))
     assert not any(value in word for value in ("x,y z", "two", "tok-9f3a") for word in argv)

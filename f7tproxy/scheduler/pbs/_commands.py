@@ -13,9 +13,13 @@ MARKER_VARIABLE = "F7T_IDEMPOTENCY_MARKER"
 
 LIST_OUTPUT_LIMIT = 64 * 1024 * 1024
 
-SUBMIT_WRAPPER = 'cd -- "$1" || exit 1; shift; ' + READ_ENV + 'for e in "${envs[@]}"; do export "$e"; done; exec "$@"'
+SUBMIT_WRAPPER = (
+    'cd -- "$1" || exit 1; shift; ' + READ_ENV
+    + 'if ((${#_f7t_envs[@]})); then export -- "${_f7t_envs[@]}"; fi; exec "$@"'
+)
 """Fixed shell text: in directory $1 (qsub records it as PBS_O_WORKDIR), export the
-job's variables (names in "$@", values on stdin; `export` is a builtin) and run qsub."""
+job's variables (names in "$@", values on stdin; `export` is a builtin) and run qsub.
+One `export` of the expanded list."""
 
 
 def qsub(spec: JobSpec) -> tuple[list[str], str | None]:

@@ -102,7 +102,9 @@ def sbatch(spec: JobSpec) -> tuple[list[str], str | None]:
     return ["bash", "-c", ENV_WRAPPER, "sbatch", *words, *argv], stdin
 
 
-ENV_WRAPPER = READ_ENV + 'cmd=$1; shift; exec "$cmd" --export-file=3 "$@" 3< <(env -0; printf "%s\\0" "${envs[@]}")'
+ENV_WRAPPER = READ_ENV + (
+    '_f7t_cmd=$1; shift; exec "$_f7t_cmd" --export-file=3 "$@" 3< <(env -0; printf "%s\\0" "${_f7t_envs[@]}")'
+)
 """Fixed shell text (names arrive as "$@", values on stdin): `--export-file`
 replaces the job's environment, so the login environment (`env -0`) goes
 first and the job's variables after it, overriding. `printf` is a builtin:

@@ -4,6 +4,7 @@ from ._load import from_mapping, from_yaml, warnings
 from ._model import (
     AuthConfig,
     CacheConfig,
+    ClientCredentials,
     ClusterConfig,
     Config,
     Credentials,
@@ -33,6 +34,7 @@ from ._secret import Secret
 __all__ = [
     "AuthConfig",
     "CacheConfig",
+    "ClientCredentials",
     "ClusterConfig",
     "Config",
     "Credentials",

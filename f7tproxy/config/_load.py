@@ -20,7 +20,7 @@ import yaml  # type: ignore[import-untyped]  # no stubs in the pinned set
 from cattrs.errors import ForbiddenExtraKeysError
 
 from ..errors import ConfigError
-from ._model import CREDENTIAL_MODES, Config, Credentials, FieldProblem
+from ._model import CREDENTIAL_MODES, ClusterConfig, Config, Credentials, FieldProblem, SshServiceCredentials
 from ._secret import Secret
 
 
@@ -202,6 +202,7 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         seen.setdefault(cluster.name, i)
         if not cluster.ssh.known_hosts.is_file():
             problems.append((f"clusters[{i}].ssh.known_hosts", f"no such file: {str(cluster.ssh.known_hosts)!r}"))
+        problems += _probe_login_problems(cluster, f"clusters[{i}]")
         defaults = [fs.path for fs in cluster.file_systems if fs.default_work_dir]
         if len(defaults) > 1:
             problems.append(
@@ -253,6 +254,22 @@ def warnings(config: Config) -> list[str]:
         found.append("auth.audiences: empty, so `aud` is not checked: a token the IdP issued for any "
                      "other service is accepted here too")  # fmt: skip
     return found
+
+
+def _probe_login_problems(cluster: ClusterConfig, where: str) -> list[tuple[str, str]]:
+    """ssh_service logins need a token; the health probes have no user's token to send."""
+    creds = cluster.ssh.credentials
+    ssh_probes = {"ssh", "scheduler", "filesystem"} & set(cluster.probes.services)
+    if not isinstance(creds, SshServiceCredentials) or cluster.service_account is None or not ssh_probes:
+        return []
+    if creds.service_account_client is not None:
+        return []
+    return [(
+        f"{where}.ssh.credentials.service_account_client",
+        f"required: the {', '.join(sorted(ssh_probes))} probes run as service_account "
+        f"{cluster.service_account!r}, and an ssh_service login needs a token for it from the IdP "
+        "(token_url, client_id, client_secret); or unset service_account to skip those probes",
+    )]
 
 
 _API_PREFIXES = ("/status", "/compute", "/filesystem", "/auth", "/.well-known")

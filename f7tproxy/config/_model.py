@@ -226,6 +226,20 @@ class SshCaCredentials:
 
 
 @attrs.frozen
+class ClientCredentials:
+    """An OAuth2 client of the IdP (client-credentials grant): how f7tproxy gets a token of its own."""
+
+    token_url: str = attrs.field(validator=_url)
+    """The IdP's token endpoint."""
+    client_id: str
+    """The client's id."""
+    client_secret: Secret
+    """The client's secret, typically ``{file: /etc/f7tproxy/service_account_secret}``."""
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    """How the secret is sent: HTTP Basic (the OAuth2 default) or in the form body."""
+
+
+@attrs.frozen
 class SshServiceCredentials:
     """The user's JWT is POSTed to a key service that returns a certificate (FirecREST's SSHService)."""
 
@@ -233,9 +247,13 @@ class SshServiceCredentials:
     url: str = attrs.field(validator=_url)
     """Base URL of the key service (`POST {url}/api/v1/ssh-keys`)."""
     timeout: float = attrs.field(default=5.0, validator=_positive)
-    """Deadline of one key request."""
+    """Deadline of one key request (and of one token request for the service account)."""
     renew_before: float = attrs.field(default=10.0, validator=_non_negative)
     """A returned certificate is reused for new connections until this close to its expiry."""
+    service_account_client: ClientCredentials | None = None
+    """The IdP client of the cluster's `service_account`. Health probes have no user's token:
+    they get one for the service account with this client (as FirecREST does) and send it to the
+    key service. Required when a service_account runs ssh, scheduler or filesystem probes."""
 
 
 @attrs.frozen

@@ -151,7 +151,7 @@ def compress_argv(
         *(("--dereference",) if dereference else ()), f"--file={target}",
     )  # fmt: skip
     if match_pattern is not None:
-        return ("bash", "-c", _COMPRESS_MATCHING, "bash", source, match_pattern, *options)
+        return ("bash", "-c", _COMPRESS_MATCHING, "tar", source, match_pattern, *options)  # $0 names the program
     return ("tar", *options, "--directory", parent or "/", "--", name or ".")
 
 

@@ -106,10 +106,13 @@ def audit(
     Args:
         user: the user it ran as (the SSH login).
         system: the cluster.
-        action: what it was for, a short fixed word (``submit``, ``ls``, ``cancel``, ``probe``).
+        action: the program that ran (``sbatch``, ``squeue``, ``ls``...), named
+            through the `env`, `timeout` and `bash -c` wrappers around it.
         command: the argument list that ran (before quoting). Never stdin, file
-            contents or secrets: callers pass the argv only; each argument is cut
-            to 256 characters and the list to 64 arguments.
+            contents or secrets: callers pass the argv only, and secrets never go
+            into an argv (a job's environment values travel on stdin, only the
+            variable names are arguments); each argument is cut to 256
+            characters and the list to 64 arguments.
         exit_status: the remote exit status; None if it never ended normally.
         duration: seconds from start to end.
         error: why it did not end normally (``timeout``, ``cancelled``,

@@ -218,33 +218,20 @@ async def connect(
 ) -> Connection:
     """Log in to `host:port` as `username`, verifying the host key against `known_hosts`.
 
-    No other key source (agent, ~/.ssh) and no client config file is used.
+    Nothing else is trusted or used: see `_client_options`.
 
     Raises HostKeyMismatch if the host key is not the one in `known_hosts`,
     SshLoginRefused if the server refuses the key, SshConnectFailed otherwise
     (refused, unreachable, timed out, protocol error).
     """
     where = f"{host}:{port}"
-    client_key: Any = (key, certificate) if certificate is not None else key
+    options = _client_options(username, key, certificate, known_hosts)
     try:
         conn = await call_aio(
-            asyncssh.connect,
-            host,
-            port,
-            username=username,
-            client_keys=[client_key],
-            known_hosts=str(known_hosts),
-            config=None,
-            agent_path=None,
-            agent_forwarding=False,
-            preferred_auth="publickey",
-            gss_host=None,
-            password=None,
-            connect_timeout=connect_timeout,
-            login_timeout=login_timeout,
-            keepalive_interval=keepalive_interval,
-            keepalive_count_max=keepalive_count_max,
-        )
+            asyncssh.connect, host, port, **options,
+            connect_timeout=connect_timeout, login_timeout=login_timeout,
+            keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
+        )  # fmt: skip
     except asyncssh.HostKeyNotVerifiable as exc:
         raise HostKeyMismatch(
             f"SSH host key of {where} did not match the configured known_hosts "
@@ -261,6 +248,40 @@ async def connect(
         # Not our cancellation (that arrives as trio.Cancelled): the loop is going away.
         raise SshConnectFailed(f"SSH connection to {where} was interrupted") from None
     return Connection(conn, label=f"{username}@{where}")
+
+
+def _client_options(
+    username: str, key: PrivateKey, certificate: Certificate | None, known_hosts: pathlib.Path
+) -> dict[str, Any]:
+    """asyncssh.connect's options: our key, and host keys from `known_hosts` only.
+
+    For every option left out, asyncssh falls back to the service user's home
+    directory or environment: it would read ~/.ssh/config, trust X.509 host
+    certificates from ~/.ssh/ca-bundle.crt and ~/.ssh/crt, offer the keys of
+    the agent ($SSH_AUTH_SOCK), of ~/.ssh/id_* and of a PKCS#11 provider, and
+    try host-based and GSS-API logins. Each of those is switched off here.
+    """
+    client_key: Any = (key, certificate) if certificate is not None else key
+    return {
+        "username": username,
+        "known_hosts": str(known_hosts),
+        "x509_trusted_certs": None,
+        "x509_trusted_cert_paths": [],
+        "config": None,
+        "client_keys": [client_key],
+        "client_host_keys": None,
+        "client_host_keysign": False,
+        "agent_path": None,
+        "agent_identities": None,
+        "agent_forwarding": False,
+        "pkcs11_provider": None,
+        "preferred_auth": "publickey",
+        "host_based_auth": False,
+        "gss_host": None,
+        "gss_kex": False,
+        "gss_auth": False,
+        "password": None,
+    }
 
 
 class Connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import posixpath
 import shlex
 from collections.abc import Sequence
 
@@ -29,3 +30,43 @@ def remote_command(argv: Sequence[str], *, timeout: float | None) -> str:
         return f"exec {words}"
     seconds = math.ceil(timeout) + REMOTE_MARGIN
     return f"exec timeout --kill-after={KILL_AFTER}s {seconds}s {words}"
+
+
+_OPTIONS_WITH_VALUE = {
+    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
+    "timeout": {"-k", "--kill-after", "-s", "--signal"},
+}
+
+
+def program_name(argv: Sequence[str]) -> str:
+    """The program `argv` runs, seen through the wrappers f7tproxy puts around it.
+
+    `env [OPTION]... [NAME=VALUE]...` and `timeout [OPTION]... DURATION` are
+    skipped; `bash -c SCRIPT NAME ...` (or `sh -c`) is named by its `$0`, NAME:
+    our wrappers set it to the program they run. Otherwise the base name of
+    the first word. An empty `argv` has no name ("").
+    """
+    words = list(argv)
+    while words:
+        name, rest = posixpath.basename(words[0]), words[1:]
+        if name in _OPTIONS_WITH_VALUE:
+            rest = _skip_options(rest, _OPTIONS_WITH_VALUE[name])
+            if name == "env":
+                while rest and "=" in rest[0]:
+                    rest = rest[1:]
+            else:
+                rest = rest[1:]  # the duration
+        elif name in ("bash", "sh") and len(rest) >= 3 and rest[0] == "-c":
+            rest = rest[2:]
+        else:
+            return name
+        words = rest
+    return ""
+
+
+def _skip_options(words: list[str], with_value: set[str]) -> list[str]:
+    while words and words[0].startswith("-"):
+        if words[0] == "--":
+            return words[1:]
+        words = words[2:] if words[0] in with_value else words[1:]
+    return words

@@ -41,7 +41,9 @@ class ClusterConnector:
     def __init__(self, cluster: ClusterConfig, credentials: CredentialSource | None = None) -> None:
         """Raises ValueError if the cluster's ssh_ca key cannot be read."""
         self._ssh = cluster.ssh
-        self._credentials = credentials or credential_source(cluster.ssh.credentials)
+        self._credentials = credentials or credential_source(
+            cluster.ssh.credentials, service_account=cluster.service_account
+        )
 
     async def __call__(self, user: str, token: str | None) -> PoolConnection:
         """Raises an ApiError: SshConnectFailed (or its HostKeyMismatch, SshLoginRefused),

@@ -38,6 +38,8 @@ _BACKDATE = 60.0
 """Signed certificates start this long in the past, for clock skew with the cluster."""
 _SERVICE_DURATION = "1min"
 """Certificate lifetime asked from an ssh_service key service (what FirecREST asks)."""
+_TOKEN_MARGIN = 30.0
+"""The service account's token is fetched anew this long before it expires."""
 
 
 @attrs.frozen
@@ -102,27 +104,62 @@ class KeyService:
     ``POST {url}/api/v1/ssh-keys`` with ``{"duration", "username"}`` and a bearer
     token, answered by 201 ``{"sshKey": {"privateKey", "publicKey"}}`` where
     `publicKey` is the certificate.
+
+    Logins without a user's token (the health probes) are allowed for the
+    cluster's `service_account` only, with a token of its own: f7tproxy gets one
+    from the IdP with the configured `service_account_client` (client-credentials
+    grant), as FirecREST does, and keeps it until shortly before it expires.
     """
 
-    def __init__(self, config: SshServiceCredentials, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self, config: SshServiceCredentials, *, service_account: str | None = None, clock: Clock = time.time
+    ) -> None:
         self._config = config
+        self._service_account = service_account
         self._clock = clock
         self._cache: dict[str, Login] = {}
+        self._own_token: tuple[str, float] | None = None
+        """The service account's token and its wall-clock expiry."""
 
     async def login(self, user: str, token: str | None) -> Login:
-        """Raises KeyServiceFailed if the service fails or answers something unusable,
-        InternalError if no token was given."""
+        """Raises KeyServiceFailed if the service (or, for the service account, the
+        IdP) fails or answers something unusable, InternalError if no token was
+        given for a user other than the service account (or no client is configured)."""
         now = self._clock()
         cached = self._cache.get(user)
         if cached is not None and cached.fresh(now, self._config.renew_before):
             await trio.lowlevel.checkpoint()
             return cached
         if token is None:
-            raise InternalError("ssh_service credentials need the user's token, and the request had none")
+            token = await self._service_account_token(user, now)
         body = await self._request(user, token)
         login = self._parse(user, body)
         self._cache[user] = login
         return login
+
+    async def _service_account_token(self, user: str, now: float) -> str:
+        client = self._config.service_account_client
+        if client is None or user != self._service_account:
+            raise InternalError("ssh_service credentials need the user's token, and the request had none")
+        if self._own_token is not None and self._own_token[1] - now > _TOKEN_MARGIN:
+            return self._own_token[0]
+        secret = client.client_secret.reveal()
+        form = {"grant_type": "client_credentials"}
+        if client.auth_method == "client_secret_post":
+            form |= {"client_id": client.client_id, "client_secret": secret}
+            credentials = None
+        else:
+            credentials = (client.client_id, secret)
+        what = f"the IdP's token endpoint {client.token_url} (client {client.client_id})"
+        response = await self._post(client.token_url, what, data=form, auth=credentials)
+        try:
+            answer: Any = response.json() if response.status_code == 200 else {}
+            own = str(answer["access_token"])
+            lifetime = float(answer.get("expires_in", _TOKEN_MARGIN * 2))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise KeyServiceFailed(f"{what} answered {response.status_code} without a usable token") from None
+        self._own_token = (own, now + lifetime)
+        return own
 
     async def _request(self, user: str, token: str) -> Any:
         url = self._config.url.rstrip("/") + "/api/v1/ssh-keys"
@@ -132,22 +169,25 @@ class KeyService:
             "x-client-name": "f7tproxy",
             "x-client-version": __version__,
         }
-        with trio.move_on_after(self._config.timeout) as scope:
-            try:
-                async with httpx.AsyncClient(timeout=self._config.timeout) as client:
-                    response = await client.post(
-                        url, json={"duration": _SERVICE_DURATION, "username": user}, headers=headers
-                    )
-            except httpx.HTTPError as exc:
-                raise KeyServiceFailed(f"SSH key service at {url} failed: {exc!r}") from None
-        if scope.cancelled_caught:
-            raise KeyServiceFailed(f"SSH key service at {url} did not answer within {self._config.timeout} s")
+        what = f"SSH key service at {url}"
+        response = await self._post(url, what, json={"duration": _SERVICE_DURATION, "username": user}, headers=headers)
         if response.status_code != 201:
-            raise KeyServiceFailed(f"SSH key service at {url} answered {response.status_code} for user {user}")
+            raise KeyServiceFailed(f"{what} answered {response.status_code} for user {user}")
         try:
             return response.json()
         except ValueError:
-            raise KeyServiceFailed(f"SSH key service at {url} answered with a body that is not JSON") from None
+            raise KeyServiceFailed(f"{what} answered with a body that is not JSON") from None
+
+    async def _post(self, url: str, what: str, **request: Any) -> httpx.Response:
+        """POST under the configured deadline. Raises KeyServiceFailed if it fails or times out."""
+        with trio.move_on_after(self._config.timeout) as scope:
+            try:
+                async with httpx.AsyncClient(timeout=self._config.timeout) as client:
+                    return await client.post(url, **request)
+            except httpx.HTTPError as exc:
+                raise KeyServiceFailed(f"{what} failed: {exc!r}") from None
+        assert scope.cancelled_caught
+        raise KeyServiceFailed(f"{what} did not answer within {self._config.timeout} s")
 
     def _parse(self, user: str, body: Any) -> Login:
         try:
@@ -205,13 +245,15 @@ class StaticKeys:
         return Login(key, cert, valid_before)
 
 
-def credential_source(config: Credentials, *, clock: Clock = time.time) -> CredentialSource:
-    """The source for a cluster's `credentials` section.
+def credential_source(
+    config: Credentials, *, service_account: str | None = None, clock: Clock = time.time
+) -> CredentialSource:
+    """The source for a cluster's `credentials` section (`service_account`: the cluster's).
 
     Raises ValueError if an ssh_ca key cannot be read.
     """
     if isinstance(config, SshCaCredentials):
         return CaSigner(config, clock=clock)
     if isinstance(config, SshServiceCredentials):
-        return KeyService(config, clock=clock)
+        return KeyService(config, service_account=service_account, clock=clock)
     return StaticKeys(config, clock=clock)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import posixpath
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ import trio
 from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
 from ._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
-from ._command import remote_command
+from ._command import program_name, remote_command
 
 if TYPE_CHECKING:
     from ._pool import PoolSupervisor, _Conn, _System, _User
@@ -139,7 +138,7 @@ class Lease:
             raise
         finally:
             audit(
-                user=self.user, system=self.system, action=posixpath.basename(argv[0]) if argv else "",
+                user=self.user, system=self.system, action=program_name(argv),
                 command=argv, exit_status=record.exit_status,
                 duration=trio.current_time() - started, error=record.error,
             )  # fmt: skip

@@ -85,7 +85,7 @@ def test_compress_argv_with_pattern_keeps_shell_text_constant() -> None:
     assert "--no-unquote" in plain and "--dereference" in plain
     one = cmd.compress_argv("/h/$(x)", "/t", compression="xz", dereference=False, match_pattern="'; rm -rf ~")
     two = cmd.compress_argv("/h/y", "/u", compression="xz", dereference=False, match_pattern=".*")
-    assert one[:4] == two[:4] == ("bash", "-c", one[2], "bash") and "$(x)" not in one[2]
+    assert one[:4] == two[:4] == ("bash", "-c", one[2], "tar") and "$(x)" not in one[2]
     assert one[4:6] == ("/h/$(x)", "'; rm -rf ~")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -43,3 +44,23 @@ def cluster(kind: str = "slurm", name: str = "c1") -> ClusterConfig:
     """A cluster configuration for backends that never connect."""
     ssh = SshConfig(host="h", known_hosts=pathlib.Path("/dev/null"), credentials=StaticKeysCredentials("static_keys"))
     return ClusterConfig(name=name, ssh=ssh, scheduler=SchedulerConfig(type=kind))  # type: ignore[arg-type]
+
+
+FAKE_PROGRAM = """#!/bin/bash
+# Records what it was given: its arguments, the file of --export-file=FD, its stdin.
+printf '%s\\0' "$@" > "$OUT/argv"
+for a; do case $a in --export-file=*) cat <&"${a#--export-file=}" > "$OUT/export";; esac; done
+env -0 > "$OUT/environ"; pwd > "$OUT/pwd"; cat > "$OUT/stdin"
+"""
+
+
+def run_with_fake(tmp_path: pathlib.Path, program: str, argv: list[str], stdin: str | None) -> dict[str, str]:
+    """Run a submit command line locally, with a fake `program` that records what it got."""
+    bin_dir, out = tmp_path / "bin", tmp_path / "out"
+    bin_dir.mkdir()
+    out.mkdir()
+    (bin_dir / program).write_text(FAKE_PROGRAM)
+    (bin_dir / program).chmod(0o755)
+    subprocess.run(argv, input=(stdin or "").encode(), check=True, timeout=10,
+                   env={"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(out), "LOGIN_VAR": "kept"})  # fmt: skip
+    return {f.name: f.read_text() for f in out.iterdir()}

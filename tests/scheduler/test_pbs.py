@@ -12,7 +12,7 @@ from f7tproxy.scheduler import JobQuery, JobSpec, PbsBackend
 from f7tproxy.scheduler.pbs import _commands as cmd
 from f7tproxy.scheduler.pbs import _parsers as parse
 
-from .fakes import FakeRunner, cluster
+from .fakes import FakeRunner, cluster, run_with_fake
 
 RECORDED = pathlib.Path(__file__).parent / "recorded" / "pbs"
 
@@ -75,11 +75,27 @@ def test_qsub_line() -> None:
     spec = JobSpec(working_directory="/w d", script="#!/bin/bash\n", name="n", partition="p", reservation="r",
                    account="proj", env={"A": "x,y"}, marker="f7t-idem:1", scheduler_options=("-l", "walltime=1:00"))  # fmt: skip
     argv, stdin = cmd.qsub(spec)
-    assert argv[:5] == ["bash", "-c", cmd.IN_DIRECTORY, "f7t-submit", "/w d"]
-    assert argv[5:] == ["env", "A=x,y", "F7T_IDEMPOTENCY_MARKER=f7t-idem:1", "qsub", "-V", "-N", "n", "-q", "r",
+    # Names in the argument list, values on stdin before the script.
+    assert argv[:5] == ["bash", "-c", cmd.SUBMIT_WRAPPER, "qsub", "/w d"]
+    assert argv[5:] == ["2", "A", "F7T_IDEMPOTENCY_MARKER", "qsub", "-V", "-N", "n", "-q", "r",
                         "-P", "proj", "-l", "walltime=1:00"]  # fmt: skip
-    assert stdin == "#!/bin/bash\n"
+    assert stdin == "x,y\0f7t-idem:1\0#!/bin/bash\n"
     assert parse.submitted_id("1234.pbs-server\n") == "1234" and parse.submitted_id("55[].srv") == "55[]"
+    argv, stdin = cmd.qsub(JobSpec(working_directory="/w", script_path="/w/job.sh"))
+    assert argv[3:] == ["qsub", "/w", "0", "qsub", "-V", "--", "/w/job.sh"] and stdin is None
+
+
+def test_env_reaches_qsub_in_its_environment_never_an_argument(tmp_path: pathlib.Path) -> None:
+    env = {"A": "x,y z", "B": "two\nlines", "F7T_SECRET": "tok-9f3a", "envs": "E", "n": "N", "v": "V"}
+    script = "#!/bin/bash\necho hi\n"
+    argv, stdin = cmd.qsub(JobSpec(working_directory=str(tmp_path), script=script, env=env, marker="m:1"))
+    assert not any(value in word for value in ("x,y z", "two", "tok-9f3a") for word in argv)
+    got = run_with_fake(tmp_path, "qsub", argv, stdin)
+    assert got["argv"].split("\0")[:-1] == ["-V"]
+    environ = got["environ"].split("\0")
+    assert {*(f"{k}={v}" for k, v in env.items()), "F7T_IDEMPOTENCY_MARKER=m:1", "LOGIN_VAR=kept"} <= set(environ)
+    assert got["stdin"] == script and got["pwd"] == f"{tmp_path}\n"
+    assert not any(item.startswith("_f7t_") for item in environ)  # the wrapper's own stay local
 
 
 def test_options_policy() -> None:

@@ -16,7 +16,7 @@ from f7tproxy.scheduler.slurm import _commands as cmd
 from f7tproxy.scheduler.slurm import _parsers as parse
 from f7tproxy.scheduler.slurm import SlurmBackend
 
-from .fakes import Answer, FakeRunner, cluster
+from .fakes import Answer, FakeRunner, cluster, run_with_fake
 
 RECORDED = pathlib.Path(__file__).parent / "recorded" / "slurm"
 SEP = "\x1fdeadbeefdeadbeef\x1f"  # the separator the recordings were made with
@@ -105,24 +105,32 @@ def test_sbatch_line() -> None:
                    partition="debug", env={"A": "x,y", "B": "two\nlines"}, scheduler_options=("--time=5",),
                    marker="f7t-idem:1")  # fmt: skip
     argv, stdin = cmd.sbatch(spec)
-    assert stdin == "#!/bin/bash\n"
-    assert argv[:5] == ["bash", "-c", cmd.ENV_WRAPPER, "f7t-submit", "2"]
-    assert argv[5:7] == ["A=x,y", "B=two\nlines"]
+    # Names in the argument list, values on stdin before the script.
+    assert argv[:7] == ["bash", "-c", cmd.ENV_WRAPPER, "sbatch", "2", "A", "B"]
     assert argv[7:] == ["sbatch", "--parsable", "--chdir=/home/u", "--job-name=n|m", "--account=proj1",
                         "--partition=debug", "--comment=f7t-idem:1", "--time=5"]  # fmt: skip
+    assert stdin == "x,y\0two\nlines\0#!/bin/bash\n"
+    assert not any("x,y" in a or "two" in a for a in argv)
     argv, stdin = cmd.sbatch(JobSpec(working_directory="/w", script_path="/w/job.sh"))
     assert argv == ["sbatch", "--parsable", "--chdir=/w", "--", "/w/job.sh"] and stdin is None
+    argv, stdin = cmd.sbatch(JobSpec(working_directory="/w", script_path="/w/job.sh", env={"T": "s3cr3t"}))
+    assert argv[3:7] == ["sbatch", "1", "T", "sbatch"] and argv[-2:] == ["--", "/w/job.sh"] and stdin == "s3cr3t\0"
+    with pytest.raises(ValueError, match="NUL"):
+        cmd.sbatch(JobSpec(working_directory="/w", script="x", env={"T": "a\0b"}))
 
 
-def test_env_wrapper_passes_values_intact() -> None:
-    # The fixed shell text, run locally with `printf` in place of sbatch: values arrive unchanged.
-    pairs = ["A=x,y z", "B=two\nlines", "C='\"$HOME\"'"]
-    out = subprocess.run(
-        ["bash", "-c", cmd.ENV_WRAPPER.replace("--export-file=3", ""), "f7t", str(len(pairs)), *pairs,
-         "bash", "-c", "cat <&3"],
-        capture_output=True, text=True, timeout=10, check=True,
-    )  # fmt: skip
-    assert out.stdout.split("\0")[-4:] == [*pairs, ""]  # after the login environment, in order
+def test_env_reaches_sbatch_through_a_file_descriptor_never_an_argument(tmp_path: pathlib.Path) -> None:
+    env = {"A": "x,y z", "B": "two\nlines", "C": "'\"$HOME\"'", "F7T_SECRET": "tok-9f3a", "E": "", "envs": "n"}
+    script = "#!/bin/bash\necho hi\n"
+    argv, stdin = cmd.sbatch(JobSpec(working_directory="/w", script=script, env=env))
+    assert not any(value in word for value in ("x,y z", "two", "tok-9f3a") for word in argv)
+    got = run_with_fake(tmp_path, "sbatch", argv, stdin)
+    assert got["argv"].split("\0")[:-1] == ["--export-file=3", "--parsable", "--chdir=/w"]
+    exported = got["export"].split("\0")
+    assert exported[-len(env) - 1:] == [*(f"{k}={v}" for k, v in env.items()), ""]  # after the login environment
+    assert "LOGIN_VAR=kept" in exported
+    assert got["stdin"] == script  # the rest of stdin is the script, untouched
+    assert "tok-9f3a" not in got["environ"]  # and sbatch's own environment never held it
 
 
 def test_list_lines() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
+import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +15,9 @@ import trio
 
 from f7tproxy.scheduler import JobQuery, JobService, JobSpec, SlurmBackend
 from f7tproxy.ssh import CommandResult, Lease
+from f7tproxy.ssh._command import remote_command
 
-from ..conftest import Testbed
+from ..conftest import Testbed, lines
 from ..ssh.conftest import TESTBED_SYSTEM, StartPool
 from ..ssh.conftest import testbed_cluster as cluster_of  # (not "test*": pytest would collect it)
 
@@ -83,3 +86,48 @@ async def test_userinfo_in_one_remote_command(testbed: Testbed, testbed_pool: St
     assert [(a.name, a.default) for a in info.accounts or []] == [("proj1", True), ("proj2", False)]
     stats = pool.statistics().user(TESTBED_SYSTEM, USER)
     assert stats is not None and stats.commands == 1
+
+
+@attrs.define
+class Recording:
+    """A lease that remembers every command line it was given, as sent to sshd."""
+
+    lease: Lease
+    sent: list[str] = attrs.Factory(list)
+
+    async def run(self, argv: Sequence[str], **options: Any) -> CommandResult:
+        self.sent.append(remote_command(argv, timeout=options.get("timeout")))
+        return await self.lease.run(argv, **options)
+
+
+async def test_a_job_env_value_reaches_the_job_but_no_argument_list_nor_the_audit_log(
+    testbed: Testbed, testbed_pool: StartPool, log_files: tuple[pathlib.Path, pathlib.Path]
+) -> None:
+    _, audit_file = log_files
+    cluster = cluster_of(testbed)
+    pool = await testbed_pool()
+    secret = f"tok-{secrets.token_hex(16)}"
+    output = f"/home/{USER}/f7t-env-{uuid.uuid4().hex}.out"
+    spec = JobSpec(working_directory=f"/home/{USER}", name="f7t-env-secret", standard_output=output,
+                   script='#!/bin/bash\nprintf "[%s]" "$F7T_SECRET"\n',
+                   env={"F7T_SECRET": secret, "F7T_OTHER": "a,b\nc"})  # fmt: skip
+    backend = SlurmBackend(cluster)
+    with trio.fail_after(240):  # the one-node testbed may be busy with other tests' jobs
+        async with pool.lease(TESTBED_SYSTEM, USER) as lease:
+            run = Recording(lease)
+            job_id = await backend.submit(run, spec)
+            try:
+                query = JobQuery(user=USER, job_ids=(job_id,))
+                while not any(j.status.state in FINISHED for j in await backend.get_jobs(run, query)):
+                    await trio.sleep(0.5)
+                seen = await lease.run(["cat", "--", output])
+            finally:
+                await lease.run(["scancel", job_id])
+                await lease.run(["rm", "-f", "--", output])
+    assert seen.stdout == f"[{secret}]"  # the job has it
+    assert run.sent and not any(secret in line for line in run.sent)  # no command line sent held it
+    audit = lines(audit_file)
+    assert secret not in audit_file.read_text()
+    submit = next(line for line in audit if line["action"] == "sbatch")
+    assert "F7T_SECRET" in submit["command"]  # the name is recorded, the value is not
+    assert {line["action"] for line in audit} >= {"sbatch", "squeue", "cat", "scancel"}

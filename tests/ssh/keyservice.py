@@ -6,6 +6,7 @@ No real key service exists on the testbed; this one answers
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -33,6 +34,9 @@ class KeyServiceStub:
     principal: str | None = None
     """Sign for this principal instead of the requested user (to test the check)."""
     lifetime: float = 60.0
+    check_token_user: bool = False
+    """Sign only for the user the bearer JWT names (`preferred_username`), as a real key service
+    signs for the token's user; the signature is not checked here (the gateway checks user tokens)."""
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -51,7 +55,10 @@ class KeyServiceStub:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append({"path": scope["path"], "method": scope["method"], "headers": headers, "json": request})
         answer: dict[str, Any] = {"description": "no"}
-        if self.status == 201:
+        status = self.status
+        if self.check_token_user and token_user(headers.get("authorization", "")) != request.get("username"):
+            status = 403
+        if status == 201:
             key = generate_user_key()
             now = time.time()
             cert = sign_user_certificate(
@@ -61,9 +68,19 @@ class KeyServiceStub:
             )  # fmt: skip
             answer = {"sshKey": {"privateKey": private_key_text(key), "publicKey": public_key_text(cert)}}
         data = json.dumps(answer).encode()
-        await send({"type": "http.response.start", "status": self.status,
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": data})
+
+
+def token_user(authorization: str) -> str | None:
+    """The `preferred_username` of a bearer JWT (read, not verified)."""
+    try:
+        payload = authorization.removeprefix("Bearer ").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["preferred_username"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 @asynccontextmanager

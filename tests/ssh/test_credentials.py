@@ -5,8 +5,10 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+import trio
 
 from f7tproxy.config import (
+    ClientCredentials,
     Secret,
     SshCaCredentials,
     SshServiceCredentials,
@@ -23,7 +25,8 @@ from f7tproxy.ssh._aio import (
     public_key_text,
 )
 
-from .keyservice import KeyServiceStub, serve_key_service
+from ..auth.conftest import Idp, _install_idp
+from .keyservice import KeyServiceStub, serve_key_service, token_user
 
 
 class Clock:
@@ -116,3 +119,31 @@ async def test_static_keys(tmp_path: pathlib.Path) -> None:
         await source.login("carol", None)
     with pytest.raises(InternalError, match="cannot be read"):
         await source.login("bob", None)
+
+
+async def test_key_service_gets_the_service_accounts_own_token_from_the_idp() -> None:
+    await trio.to_thread.run_sync(_install_idp)
+    idp = await trio.to_thread.run_sync(Idp)
+    try:
+        stub = KeyServiceStub(ca=generate_user_key(), check_token_user=True)
+        async with serve_key_service(stub) as url:
+            for method in ("client_secret_basic", "client_secret_post"):
+                client = ClientCredentials(token_url=f"{idp.issuer}/token", client_id="firesrv-client",
+                                           client_secret=Secret("firesrv-secret"), auth_method=method)  # type: ignore[arg-type]  # fmt: skip
+                config = SshServiceCredentials(mode="ssh_service", url=url, service_account_client=client)
+                service = KeyService(config, service_account="firesrv")
+                login = await service.login("firesrv", None)
+                assert login.certificate is not None and certificate_principals(login.certificate) == ("firesrv",)
+                # No token and not the service account: refused before anything is asked.
+                with pytest.raises(InternalError, match="token"):
+                    await service.login("fireuser", None)
+            wrong = ClientCredentials(token_url=f"{idp.issuer}/token", client_id="firesrv-client",
+                                      client_secret=Secret("wrong"))  # fmt: skip
+            service = KeyService(SshServiceCredentials(mode="ssh_service", url=url, service_account_client=wrong),
+                                 service_account="firesrv")  # fmt: skip
+            with pytest.raises(KeyServiceFailed, match="token endpoint .* answered 401"):
+                await service.login("firesrv", None)
+    finally:
+        await trio.to_thread.run_sync(idp.stop)
+    assert [(r["json"]["username"], token_user(r["headers"]["authorization"])) for r in stub.requests] == [
+        ("firesrv", "firesrv"), ("firesrv", "firesrv")]  # fmt: skip

@@ -5,6 +5,7 @@ Job listings use `qstat -F json`, which escapes free text itself.
 
 from __future__ import annotations
 
+from .._jobenv import READ_ENV, env_words
 from .._models import JobQuery, JobSpec
 
 MARKER_VARIABLE = "F7T_IDEMPOTENCY_MARKER"
@@ -12,15 +13,21 @@ MARKER_VARIABLE = "F7T_IDEMPOTENCY_MARKER"
 
 LIST_OUTPUT_LIMIT = 64 * 1024 * 1024
 
-IN_DIRECTORY = 'cd -- "$1" || exit 1; shift; exec "$@"'
-"""Fixed shell text: run "$@" in directory $1 (qsub records it as PBS_O_WORKDIR)."""
+SUBMIT_WRAPPER = (
+    'cd -- "$1" || exit 1; shift; ' + READ_ENV
+    + 'if ((${#_f7t_envs[@]})); then export -- "${_f7t_envs[@]}"; fi; exec "$@"'
+)
+"""Fixed shell text: in directory $1 (qsub records it as PBS_O_WORKDIR), export the
+job's variables (names in "$@", values on stdin; `export` is a builtin) and run qsub.
+One `export` of the expanded list."""
 
 
 def qsub(spec: JobSpec) -> tuple[list[str], str | None]:
     """The submit command line and its stdin (the inline script, if any).
 
-    Variables are set for qsub with `env` and exported with `-V`, so values
-    may hold commas, which `-v K=V,...` cannot carry.
+    Variables are exported to qsub by its shell and passed on with `-V`, so
+    values may hold commas, which `-v K=V,...` cannot carry; their values
+    travel on stdin, never in an argument list (see `.._jobenv`).
     """
     argv = ["qsub", "-V"]
     if spec.name is not None:
@@ -40,9 +47,8 @@ def qsub(spec: JobSpec) -> tuple[list[str], str | None]:
     variables = dict(spec.env)
     if spec.marker is not None:
         variables[MARKER_VARIABLE] = spec.marker
-    if variables:
-        argv = ["env", *(f"{k}={v}" for k, v in variables.items()), *argv]
-    return ["bash", "-c", IN_DIRECTORY, "f7t-submit", spec.working_directory, *argv], spec.script
+    words, stdin = env_words(variables, spec.script)
+    return ["bash", "-c", SUBMIT_WRAPPER, "qsub", spec.working_directory, *words, *argv], stdin
 
 
 def qstat_jobs(query: JobQuery) -> list[str]:

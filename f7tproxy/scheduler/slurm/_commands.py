@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._jobenv import READ_ENV, env_words
 from .._models import JobQuery, JobSpec
 
 TIME_FORMAT = ["env", "SLURM_TIME_FORMAT=%s"]
@@ -72,9 +73,11 @@ LIST_OUTPUT_LIMIT = 64 * 1024 * 1024
 def sbatch(spec: JobSpec) -> tuple[list[str], str | None]:
     """The submit command line and its stdin (the inline script, if any).
 
-    `--parsable` prints `ID` or `ID;cluster`. Environment variables travel
-    NUL-separated through `--export-file` (see `ENV_WRAPPER`), so values
-    may hold commas, quotes and newlines, which `--export=K=V,...` cannot.
+    `--parsable` prints `ID` or `ID;cluster`. Environment variables reach
+    sbatch NUL-separated through `--export-file` on a file descriptor (see
+    `ENV_WRAPPER`), so values may hold commas, quotes and newlines, which
+    `--export=K=V,...` cannot; their values travel on stdin, never in an
+    argument list (see `.._jobenv`).
     """
     argv = ["sbatch", "--parsable", f"--chdir={spec.working_directory}"]
     for flag, value in (
@@ -93,19 +96,19 @@ def sbatch(spec: JobSpec) -> tuple[list[str], str | None]:
     argv.extend(spec.scheduler_options)
     if spec.script_path is not None:
         argv += ["--", spec.script_path]
-    if spec.env:
-        pairs = [f"{k}={v}" for k, v in spec.env.items()]
-        argv = ["bash", "-c", ENV_WRAPPER, "f7t-submit", str(len(pairs)), *pairs, *argv]
-    return argv, spec.script
+    if not spec.env:
+        return argv, spec.script
+    words, stdin = env_words(spec.env, spec.script)
+    return ["bash", "-c", ENV_WRAPPER, "sbatch", *words, *argv], stdin
 
 
-ENV_WRAPPER = (
-    'n=$1; shift; envs=("${@:1:n}"); shift "$n"; cmd=$1; shift; '
-    'exec "$cmd" --export-file=3 "$@" 3< <(env -0; printf "%s\\0" "${envs[@]}")'
+ENV_WRAPPER = READ_ENV + (
+    '_f7t_cmd=$1; shift; exec "$_f7t_cmd" --export-file=3 "$@" 3< <(env -0; printf "%s\\0" "${_f7t_envs[@]}")'
 )
-"""Fixed shell text (values arrive only as "$@"): `--export-file` replaces the
-job's environment, so the login environment (`env -0`) goes first and the
-job's variables after it, overriding."""
+"""Fixed shell text (names arrive as "$@", values on stdin): `--export-file`
+replaces the job's environment, so the login environment (`env -0`) goes
+first and the job's variables after it, overriding. `printf` is a builtin:
+the values never appear in an argument list."""
 
 
 def squeue(query: JobQuery, sep: str) -> list[str]:

@@ -22,7 +22,8 @@
         ├── InternalError            500  a bug or an unexpected remote answer
         ├── NotImplementedOnSystem   501  the system's scheduler cannot do this (PBS attach)
         └── ServiceUnavailable       503  busy or unhealthy backend (carries Retry-After)
-            └── PoolBusy             503    no SSH channel free within the lease deadline
+            ├── PoolBusy             503    no SSH channel free within the lease deadline
+            └── CircuitOpen          503    the cluster is known unreachable: failed fast
 
 `STATUS` below is the single table from exception class to (HTTP status, errorType).
 Code raises the most specific class; the HTTP layer calls `error_body` and never
@@ -149,6 +150,10 @@ class ServiceUnavailable(ApiError):
 
 class PoolBusy(ServiceUnavailable):
     """Every SSH channel the user may have on the cluster stayed busy past the lease deadline."""
+
+
+class CircuitOpen(ServiceUnavailable):
+    """The cluster's circuit breaker is open (its login node is known unreachable): refused at once."""
 
 
 @attrs.frozen

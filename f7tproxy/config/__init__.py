@@ -3,6 +3,7 @@
 from ._load import from_mapping, from_yaml
 from ._model import (
     AuthConfig,
+    BreakerConfig,
     ClusterConfig,
     Config,
     Credentials,
@@ -31,6 +32,7 @@ from ._secret import Secret
 
 __all__ = [
     "AuthConfig",
+    "BreakerConfig",
     "ClusterConfig",
     "Config",
     "Credentials",

@@ -149,7 +149,7 @@ class Lease:
             slot = self._slot
             assert slot is not None
             try:
-                return await slot.conn.run(command, stdin=stdin, output_limit=limit)
+                completed = await slot.conn.run(command, stdin=stdin, output_limit=limit)
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
@@ -158,10 +158,16 @@ class Lease:
             except SshConnectionLost:
                 self._pool._drop(slot)
                 raise
+            else:
+                self._system.breaker.success()
+                return completed
         raise AssertionError("unreachable")
 
     async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
+        if exc.connection_closed:
+            self._system.breaker.failure(f"channel open failed: {exc}")
         if attempt == _OPEN_ATTEMPTS - 1:
+            self._system.breaker.failure(f"channel refused {_OPEN_ATTEMPTS} times: {exc}")
             raise SshConnectFailed(f"the SSH server refused a channel {_OPEN_ATTEMPTS} times: {exc}")
         if exc.connection_closed:
             # Nothing ran: move to another (maybe new) connection.
@@ -210,10 +216,13 @@ class Lease:
             slot = self._slot
             assert slot is not None
             try:
-                return await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
+                process = await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
+            else:
+                self._system.breaker.success()
+                return process
         raise AssertionError("unreachable")
 
     def __repr__(self) -> str:

@@ -67,6 +67,9 @@ def _gated_system() -> str | None:
 async def suspect_after_failure(response: Response) -> Response:
     """`after_request` hook: after a failure a sick service explains, probe the route's services soon."""
     if response.status_code in _SUSPECT_STATUSES and (system := _gated_system()) is not None:
-        for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
+        services = _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",))
+        if request.blueprint == "transfer":
+            services += ("s3",)  # gated per handler (`_transfer._staging`), suspected for all
+        for service in services:
             current_app.runtime.health.suspect(system, service)  # type: ignore[attr-defined]
     return response

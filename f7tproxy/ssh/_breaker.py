@@ -138,8 +138,8 @@ class CircuitBreaker:
             self.success()
             return
         self._failures += 1
-        self._last_failure = f"health probe: {message}" if message else "health probe failed"
-        if self._state != "open":
+        if self._state != "open":  # (while open, the probe's failure is likely this breaker's own answer)
+            self._last_failure = f"health probe: {message}" if message else "health probe failed"
             self._open()
 
     # ------------------------------------------------------------------ state

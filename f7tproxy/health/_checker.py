@@ -12,7 +12,8 @@ is open. While a service is unhealthy, or its system's breaker is open, its
 probe runs every `breaker.probe_interval` instead of `probes.interval`, so a
 returning service is let in again within about that long; a breaker that
 opens, and a request that failed the way a sick service fails (`suspect`),
-wake the probes at once.
+wake the probes at once, and so does a command that runs suspiciously long
+(`PoolSupervisor.on_stall`): hung parts make commands hang rather than fail.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class HealthChecker:
         self._breaker_open: set[str] = set()
         if pool is not None:
             pool.on_breaker_change(self._breaker_changed)
+            pool.on_stall(self._wake)
         if probes is None:
             probes = {c.name: cluster_probes(c, pool) for c in config.clusters} if pool is not None else {}
         self._entries: dict[str, list[_Entry]] = {}

@@ -115,10 +115,15 @@ class Lease:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         command = remote_command(argv, timeout=timeout)
         self._user.commands += 1
+        running, key = self._system.running, object()
         with self._audited(argv) as record:
             try:
                 with trio.move_on_after(timeout) as scope:
-                    completed = await self._run(command, data, limit)
+                    running[key] = trio.current_time()  # watched for stalls by the pool
+                    try:
+                        completed = await self._run(command, data, limit)
+                    finally:
+                        del running[key]
                 if scope.cancelled_caught:
                     raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
             except ApiError:

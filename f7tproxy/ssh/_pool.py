@@ -126,6 +126,8 @@ class _System:
     """Users waiting for the system's limit to allow another connection."""
     making_room: int = 0
     """Idle connections being closed to make room for users in `queue`."""
+    running: dict[object, float] = attrs.Factory(dict)
+    """Commands running now (Lease.run), with their start times."""
 
     @property
     def config(self) -> PoolConfig:
@@ -154,6 +156,7 @@ class PoolSupervisor:
         connectors = connectors or {}
         self._metrics = metrics
         self._breaker_listeners: list[Callable[[str, BreakerState], None]] = []
+        self._stall_listeners: list[Callable[[str], None]] = []
         self._systems: dict[str, _System] = {}
         problems = []
         for cluster in clusters:
@@ -179,6 +182,7 @@ class PoolSupervisor:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._reap, name="ssh pool reaper")
+                nursery.start_soon(self._watch_stalls, name="ssh pool stall watch")
                 task_status.started()
                 try:
                     await trio.sleep_forever()
@@ -215,6 +219,29 @@ class PoolSupervisor:
     def on_breaker_change(self, listener: Callable[[str, BreakerState], None]) -> None:
         """Call `listener(system, state)` on every breaker state change; it must not block or raise."""
         self._breaker_listeners.append(listener)
+
+    def on_stall(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(system)` while a command on `system` runs past its breaker's `stall_after`
+        (at most once per `stall_recheck`); it must not block or raise."""
+        self._stall_listeners.append(listener)
+
+    async def _watch_stalls(self) -> None:
+        systems = list(self._systems.values())
+        if not systems:
+            return
+        interval = min(s.cluster.breaker.stall_after for s in systems) / 4
+        told: dict[str, float] = {}
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for sys in systems:
+                breaker = sys.cluster.breaker
+                oldest = min(sys.running.values(), default=now)
+                name = sys.cluster.name
+                if now - oldest > breaker.stall_after and now - told.get(name, -math.inf) >= breaker.stall_recheck:
+                    told[name] = now
+                    for listener in self._stall_listeners:
+                        listener(name)
 
     def check_breaker(self, system: str) -> None:
         """Refuse at once (CircuitOpen) if `system`'s breaker would refuse a lease now.

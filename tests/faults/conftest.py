@@ -310,6 +310,7 @@ def figures(
     bad_after = [s for s in after if not _ok(s)]
     cutoff = max((s.t0 for s in bad_after), default=restored_at)
     recovered = [s.t1 for s in after if _ok(s) and s.t0 >= cutoff]
+    gated = min((s.t1 for s in during if s.status == 503), default=None)
     fig = {
         "test": name,
         "kinds": list(kinds) if kinds else "all",
@@ -320,6 +321,9 @@ def figures(
         "slowest_during": round(max((s.took for s in during), default=0.0), 3),
         "slowest_during_started_after_1s": round(
             max((s.took for s in during if s.t0 >= fault_at + 1.0), default=0.0), 3),
+        "first_503_after_s": None if gated is None else round(gated - fault_at, 3),
+        "slowest_started_after_gate": round(
+            max((s.took for s in during if gated is not None and s.t0 >= gated), default=0.0), 3),
         "p50_during": round(_median([s.took for s in during]), 3),
         "errors_without_retry_after_during": sum(
             1 for s in during if s.status in (503, 504) and s.retry_after is None),
@@ -331,6 +335,7 @@ def figures(
             (round(s.t0 - fault_at, 2), round(s.took, 2), s.status, s.message[:60]) for s in during if s.took > 2.0
         )[:8],
         "messages_during": sorted({f"{s.status}: {s.message[:90]}" for s in during if not _ok(s)})[:6],
+        "messages_after": sorted({f"{s.status}: {s.message[:120]}" for s in after if not _ok(s)})[:4],
     }
     FIGURES.append(fig)
     print(json.dumps(fig))

@@ -182,3 +182,18 @@ async def test_waiters_are_answered_when_the_breaker_opens_and_probes_pass(
         assert not scope.cancelled_caught
         assert pool.statistics().systems[0].breaker.state == "closed"  # a command worked
         n.cancel_scope.cancel()
+
+
+async def test_a_command_running_past_stall_after_is_reported(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    server = FakeServer(slots=10, duration=12.0)
+    pool = await start(nursery, server)
+    stalls: list[float] = []
+    pool.on_stall(lambda system: stalls.append(trio.current_time()))
+    outcomes: list[tuple[str, float]] = []
+    await lease_once(pool, outcomes)
+    # runs 0.1 s - 12.1 s; stall_after 2 s (watched every 0.5 s), then at most once per stall_recheck (5 s)
+    assert stalls == [2.5, 7.5]
+    await trio.sleep(20)
+    assert stalls == [2.5, 7.5]  # nothing runs: quiet

@@ -163,6 +163,21 @@ async def part_ctl(testbed: Testbed, action: str, part: str) -> float:
     return trio.current_time()
 
 
+async def outage(testbed: Testbed, part: str, seconds: float, *, warm: float = 3.0) -> tuple[float, float]:
+    """After `warm` seconds of load, stop `part` for `seconds`, then start it again (also on failure).
+
+    Returns (fault_at, restored_at): when the stop began and when the part answered again.
+    """
+    await trio.sleep(warm)
+    fault_at = trio.current_time()
+    try:
+        await part_ctl(testbed, "down", part)
+        await trio.sleep(seconds)
+    finally:
+        restored_at = await part_ctl(testbed, "up", part)
+    return fault_at, restored_at
+
+
 def sshd_pids(testbed: Testbed) -> list[int]:
     """The testbed sshd's listener and every process below it (sessions, users' commands)."""
     main = int((testbed.dir / "ssh" / "sshd.pid").read_text().split()[0])

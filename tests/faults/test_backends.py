@@ -9,7 +9,7 @@ import trio
 
 from ..conftest import Testbed
 from ..gateway import SYSTEM, Gateway, remote
-from .conftest import Call, Load, figures, ls_call, part_ctl, quiet_processes, settled_pool, user_processes
+from .conftest import Call, Load, figures, ls_call, outage, quiet_processes, settled_pool, user_processes
 
 pytestmark = [pytest.mark.testbed, pytest.mark.faults]
 
@@ -26,13 +26,7 @@ async def test_slurmctld_stopped(testbed: Testbed, gateway: Gateway, tmp_path: p
     load = Load(gateway.url, gateway.token(), [ls_call(), jobs], clients=30)
     async with trio.open_nursery() as n:
         n.start_soon(load.run)
-        await trio.sleep(3.0)
-        fault_at = trio.current_time()
-        try:
-            await part_ctl(testbed, "down", "slurmctld")
-            await trio.sleep(OUTAGE)
-        finally:
-            restored_at = await part_ctl(testbed, "up", "slurmctld")
+        fault_at, restored_at = await outage(testbed, "slurmctld", OUTAGE)
         await trio.sleep(5.0)
         load.stop()
     ls = figures("slurmctld stopped: ls", load.samples, fault_at, restored_at, kinds=["ls"])
@@ -64,13 +58,7 @@ async def test_s3_stopped(testbed: Testbed, gateway: Gateway, tmp_path: pathlib.
         async with trio.open_nursery() as n:
             n.start_soon(ls.run)
             n.start_soon(uploads.run)
-            await trio.sleep(3.0)
-            fault_at = trio.current_time()
-            try:
-                await part_ctl(testbed, "down", "s3")
-                await trio.sleep(OUTAGE)
-            finally:
-                restored_at = await part_ctl(testbed, "up", "s3")
+            fault_at, restored_at = await outage(testbed, "s3", OUTAGE)
             await trio.sleep(5.0)
             ls.stop()
             uploads.stop()

@@ -14,11 +14,11 @@ from .conftest import (
     Load,
     figures,
     ls_call,
+    outage,
     quiet_processes,
     settled_pool,
     signal_all,
     sshd_pids,
-    part_ctl,
     user_processes,
 )
 
@@ -47,15 +47,9 @@ def _check_outage(fig: dict[str, object]) -> None:
 async def test_sshd_stopped_then_started(testbed: Testbed, gateway: Gateway, tmp_path: pathlib.Path) -> None:
     assert user_processes() == [], "fireuser has processes before the test"
     load = Load(gateway.url, gateway.token(), [ls_call()], clients=CLIENTS)
-    restored_at = None
     async with trio.open_nursery() as n:
         await _warm(load, n)
-        fault_at = trio.current_time()
-        await part_ctl(testbed, "down", "sshd")
-        try:
-            await trio.sleep(OUTAGE)
-        finally:
-            restored_at = await part_ctl(testbed, "up", "sshd")
+        fault_at, restored_at = await outage(testbed, "sshd", OUTAGE, warm=0)
         await trio.sleep(4.0)
         load.stop()
     fig = figures("sshd stopped", load.samples, fault_at, restored_at)

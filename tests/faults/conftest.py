@@ -143,9 +143,10 @@ async def settled_pool(tmp: pathlib.Path, *, within: float = 15.0) -> dict[str, 
 
 
 def user_processes(user: str = "fireuser") -> list[str]:
-    """The user's processes on the (local) cluster, sshd's own per-connection processes left out."""
+    """The user's processes on the (local) cluster, sshd's own per-connection processes (and their
+    zombies, "[sshd] <defunct>") left out."""
     out = subprocess.run(["pgrep", "-u", user, "-a"], capture_output=True, text=True, timeout=10).stdout
-    return [line for line in out.splitlines() if not (line.split(maxsplit=1) + [""])[1].startswith("sshd")]
+    return [line for line in out.splitlines() if not (line.split(maxsplit=1) + [""])[1].lstrip("[").startswith("sshd")]
 
 
 async def quiet_processes(user: str = "fireuser", *, within: float = 10.0) -> list[str]:

@@ -114,10 +114,15 @@ class Lease:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         command = remote_command(argv, timeout=timeout)
         self._user.commands += 1
+        running, key = self._system.running, object()
         with self._audited(argv) as record:
             try:
                 with trio.move_on_after(timeout) as scope:
-                    completed = await self._run(command, data, limit)
+                    running[key] = trio.current_time()  # watched for stalls by the pool
+                    try:
+                        completed = await self._run(command, data, limit)
+                    finally:
+                        del running[key]
                 if scope.cancelled_caught:
                     raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
             except ApiError:
@@ -148,7 +153,7 @@ class Lease:
             slot = self._slot
             assert slot is not None
             try:
-                return await slot.conn.run(command, stdin=stdin, output_limit=limit)
+                completed = await slot.conn.run(command, stdin=stdin, output_limit=limit)
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
@@ -157,10 +162,16 @@ class Lease:
             except SshConnectionLost:
                 self._pool._drop(slot)
                 raise
+            else:
+                self._system.breaker.success()
+                return completed
         raise AssertionError("unreachable")
 
     async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
+        if exc.connection_closed:
+            self._system.breaker.failure(f"channel open failed: {exc}")
         if attempt == _OPEN_ATTEMPTS - 1:
+            self._system.breaker.failure(f"channel refused {_OPEN_ATTEMPTS} times: {exc}")
             raise SshConnectFailed(f"the SSH server refused a channel {_OPEN_ATTEMPTS} times: {exc}")
         if exc.connection_closed:
             # Nothing ran: move to another (maybe new) connection.
@@ -209,10 +220,13 @@ class Lease:
             slot = self._slot
             assert slot is not None
             try:
-                return await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
+                process = await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
+            else:
+                self._system.breaker.success()
+                return process
         raise AssertionError("unreachable")
 
     def __repr__(self) -> str:

@@ -174,7 +174,16 @@ class Staging:
     async def create_multipart(self, bucket: str, key: str) -> str:
         """Start a multipart upload; its UploadId. Raises StagingFailed."""
         url = self._sign(False, "create_multipart_upload", "POST", Bucket=bucket, Key=key)
-        response = await self._send("POST", url, headers={"Content-Type": "application/octet-stream"})
+        headers = {"Content-Type": "application/octet-stream"}
+        try:
+            response = await self._send("POST", url, headers=headers)
+        except StagingFailed as exc:
+            if bucket not in self._ready or "NoSuchBucket" not in exc.message:
+                raise
+            # The bucket went away (deleted, or a store that lost its state): make it again, once.
+            self._ready.discard(bucket)
+            await self.ensure_bucket(bucket)
+            response = await self._send("POST", url, headers=headers)
         try:
             node = ET.fromstring(response.content).find(f"{NS}UploadId")
         except ET.ParseError:

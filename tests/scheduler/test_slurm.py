@@ -195,3 +195,21 @@ async def test_userinfo_is_one_remote_command() -> None:
     with pytest.raises(InternalError, match="unreadable id and sacctmgr output"):
         await backend.userinfo(FakeRunner({"bash": (0, ID, "")}), "fireuser")
 
+
+
+async def test_slurmctld_not_answering_is_503_with_retry_after_not_500_or_400() -> None:
+    from f7tproxy.errors import ServiceUnavailable
+
+    down = "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
+    backend = SlurmBackend(cluster())
+    with pytest.raises(ServiceUnavailable) as listed:
+        await backend.get_jobs(FakeRunner({"squeue": (1, "", down)}), JobQuery(user="u"))
+    assert listed.value.retry_after and "Unable to contact slurm controller" in listed.value.message
+    sbatch_down = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
+    spec = JobSpec(working_directory="/home/u", script="#!/bin/bash\ntrue\n")
+    with pytest.raises(ServiceUnavailable):  # not the 400 that other "error:" lines of sbatch get
+        await backend.submit(FakeRunner({"sbatch": (1, "", sbatch_down), "bash": (1, "", sbatch_down)}), spec)
+    with pytest.raises(ServiceUnavailable):
+        await backend.cancel(FakeRunner({"scancel": (1, "", f"scancel: error: {down}")}), "12")
+    with pytest.raises(InternalError):  # any other failure stays a 500
+        await backend.get_jobs(FakeRunner({"squeue": (1, "", "squeue: error: something else")}), JobQuery(user="u"))

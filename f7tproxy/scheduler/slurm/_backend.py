@@ -9,7 +9,7 @@ import time
 import attrs
 
 from ...config import ClusterConfig
-from ...errors import BadRequest, Forbidden, InternalError, NotFound
+from ...errors import ApiError, BadRequest, Forbidden, InternalError, NotFound, ServiceUnavailable
 from ...ssh import CommandResult
 from .._backend import Runner, SchedulerBackend, read_id
 from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"[1-9][0-9]*(_[0-9]+)?")  # sacct --jobs=0 would list every job
 _INVALID_FIELD = re.compile(r'Invalid field requested: "([^"]+)"')
+_CONTROLLER_DOWN = re.compile(
+    r"Unable to contact slurm controller|Socket timed out on send/recv operation"
+    r"|Slurm backup controller in standby mode|Zero Bytes were transmitted or received"
+)
+"""What Slurm's commands say when slurmctld is down or not answering: the scheduler is
+unavailable (503, retried later), not a bug (500) nor a bad request (400)."""
+_CONTROLLER_RETRY_AFTER = 5
 _HISTORY_FOR_MARKERS = 7 * 86400
 """How far back sacct is searched for an idempotency marker (where the site stores comments)."""
 
@@ -45,6 +52,7 @@ class SlurmBackend(SchedulerBackend):
         if job_id is not None:
             return job_id
         error = _stderr(result)
+        _raise_if_controller_down(error, "Unable to submit new job")
         if parse.QUOTA.search(error):
             raise Forbidden(f"Unable to submit new job: {error}")
         if "error:" in error:
@@ -56,7 +64,7 @@ class SlurmBackend(SchedulerBackend):
         result = await run.run(cmd.squeue_marked(user, sep), timeout=self._timeout,
                                output_limit=cmd.LIST_OUTPUT_LIMIT)  # fmt: skip
         if not result.ok:
-            raise InternalError(f"squeue failed: {_stderr(result)}")
+            raise _failure("squeue failed", _stderr(result))
         found = parse.marked(result.stdout, sep, marker)
         if found is not None:
             return found
@@ -106,6 +114,7 @@ class SlurmBackend(SchedulerBackend):
     async def cancel(self, run: Runner, job_id: str) -> None:
         result = await run.run(cmd.scancel(job_id), timeout=self._timeout)
         error = _stderr(result)
+        _raise_if_controller_down(error, f"Unable to cancel job {job_id}")
         if "Invalid job id" in error:
             raise NotFound("Job not found.")
         if "already completing or completed" in error:
@@ -120,6 +129,7 @@ class SlurmBackend(SchedulerBackend):
         if result.ok:
             return
         error = _stderr(result)
+        _raise_if_controller_down(error, f"Unable to cancel job {job_id}")
         if "Invalid job id" in error:
             raise NotFound("Job not found.")
         if "Access/permission denied" in error:
@@ -170,7 +180,7 @@ class SlurmBackend(SchedulerBackend):
         if not result.ok:
             if "Invalid job id" in error:
                 return []  # asked by id, and slurmctld no longer (or never) had it
-            raise InternalError(f"squeue failed: {error}")
+            raise _failure("squeue failed", error)
         if error:
             log.warning("squeue: %s", error[:500])  # e.g. a --Format field this Slurm lacks
         try:
@@ -214,9 +224,21 @@ def _stderr(result: CommandResult) -> str:
     return result.stderr.strip()
 
 
+def _failure(what: str, error: str) -> ApiError:
+    """The error of a failed Slurm command: 503 when slurmctld did not answer, else 500."""
+    if _CONTROLLER_DOWN.search(error):
+        return ServiceUnavailable(f"{what}: {error[:500]}", retry_after=_CONTROLLER_RETRY_AFTER)
+    return InternalError(f"{what}: {error[:500]}")
+
+
+def _raise_if_controller_down(error: str, what: str) -> None:
+    if _CONTROLLER_DOWN.search(error):
+        raise _failure(what, error)
+
+
 def _check(result: CommandResult, what: str) -> None:
     if not result.ok:
-        raise InternalError(f"{what} failed (exit status {result.exit_status}): {_stderr(result)[:500]}")
+        raise _failure(f"{what} failed (exit status {result.exit_status})", _stderr(result))
 
 
 __all__ = ["SlurmBackend"]

@@ -62,12 +62,12 @@ async def in_process(
     metrics: Metrics | None = None,
 ) -> AsyncIterator[InProcess]:
     """Start `Auth` and the app in this trio run; add `GET /compute/<system>/probe`."""
-    metrics = metrics or Metrics()
-    auth = Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics)
+    runtime = Runtime.build(config, key_source=key_source, authorizer=authorizer, metrics=metrics)
+    auth = runtime.auth
     async with asyncio_loop(), trio.open_nursery() as nursery:
         await nursery.start(auth.run)
         auth.bound(["http://f7tproxy.test"])
-        app = create_app(Runtime(config=config, auth=auth, metrics=metrics))
+        app = create_app(runtime)
         reached: list[tuple[str, str]] = []
 
         @app.get("/compute/<system>/probe")

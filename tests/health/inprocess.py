@@ -12,11 +12,11 @@ from quart import current_app, request
 from quart.typing import TestClientProtocol
 
 from f7tproxy.api import create_app
-from f7tproxy.auth import Auth, LocalKeySource
+from f7tproxy.auth import LocalKeySource
 from f7tproxy.config import Config
-from f7tproxy.health import HealthChecker, Probe
+from f7tproxy.health import Probe
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy.ssh import asyncio_loop
 
 from ..auth import tokens
 
@@ -60,16 +60,13 @@ async def in_process(
     gate) and `GET /filesystem/<system>/probe?path=P` (the file system gate).
     """
     config = with_test_auth(config)
-    auth = Auth(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"))
-    pool = PoolSupervisor(config.clusters)
-    health = HealthChecker(config, pool, probes=probes)
+    runtime = Runtime.build(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"), probes=probes)
     async with asyncio_loop(), trio.open_nursery() as nursery:
-        await nursery.start(auth.run)
-        auth.bound(["http://f7tproxy.test"])
+        await nursery.start(runtime.auth.run)
+        runtime.auth.bound(["http://f7tproxy.test"])
         if start_pool:
-            await nursery.start(pool.run)
-        await nursery.start(health.run)
-        runtime = Runtime(config=config, pool=pool, auth=auth, health=health)
+            await nursery.start(runtime.pool.run)
+        await nursery.start(runtime.health.run)
         app = create_app(runtime)
 
         @app.get("/compute/<system>/probe")

@@ -1,10 +1,11 @@
 """Health gating in front of routes: a request to a service last seen unhealthy gets 503.
 
-The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`.
+The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`,
+reached per request through the resolved `_context.SystemContext`.
 This `before_request` hook adds the gates that are obvious from the route: every
 route with a `system` view argument uses SSH, and the compute and transfer routes
 the scheduler (`_BLUEPRINT_SERVICES`). The gates that depend on the request are
-the handlers': the file system of every path (`_filesystem.checked_path`) and the
+the handlers': the file system of every path (`_context.checked_path`) and the
 S3 staging store (`_transfer._staging`). Status routes are exempt (as in FirecREST,
 /status/{system}/... answers even when the cluster is unhealthy), and so is any
 view marked `@health_exempt`.
@@ -18,6 +19,7 @@ from typing import TypeVar
 from quart import current_app, request
 
 from ..health import Service
+from ._context import resolved_system
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -43,8 +45,7 @@ async def gate_request() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, _EXEMPT, False):
         return
-    system = (request.view_args or {}).get("system")
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    if isinstance(system, str) and runtime.config.cluster(system) is not None:
+    system = resolved_system()
+    if system is not None:
         for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
-            runtime.health.gate(system, service)
+            system.gate(service)

@@ -8,15 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
-from quart import Blueprint, current_app
+from quart import Blueprint
 
 from ..config import ClusterConfig
 from ..errors import InternalError
 from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, UserInfo, id_command, parse_id
-from ._auth import current_user, public
+from ._auth import public
+from ._context import current_system, lease, runtime
 from ._openapi import operation
-from ._systems import system_or_404
 from ._wire import to_wire
 
 status = Blueprint("status", __name__, url_prefix="/status")
@@ -68,7 +68,7 @@ async def liveness() -> dict[str, Any]:
 
     `stale` (ours, not FirecREST's; only when there are any) lists results too old to trust.
     """
-    return current_app.runtime.health.liveness()  # type: ignore[attr-defined, no-any-return]
+    return runtime().health.liveness()
 
 
 def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
@@ -103,24 +103,23 @@ def _iso(t: datetime.datetime | None) -> str | None:
 @operation("The configured systems", tag="status", response=GetSystemsResponse)
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
+    parts = runtime()
+    return {"systems": [_system(c, parts.health) for c in parts.config.clusters]}
 
 
 @asynccontextmanager
-async def _backend(system: str) -> AsyncIterator[tuple[SchedulerBackend, Runner]]:
-    cluster = system_or_404(system)
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    user = current_user()
-    async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
-        yield runtime.schedulers[cluster.name].backend, lease
+async def _backend() -> AsyncIterator[tuple[SchedulerBackend, Runner]]:
+    """The current system's scheduler and a lease on it as the current user."""
+    backend = current_system().jobs.backend
+    async with lease() as held:
+        yield backend, held
 
 
 @status.get("/<system>/nodes")
 @operation("Compute nodes", tag="status", response=GetNodesResponse)
 async def nodes(system: str) -> dict[str, Any]:
     """The system's compute nodes."""
-    async with _backend(system) as (backend, lease):
+    async with _backend() as (backend, lease):
         found = await backend.nodes(lease)
     return to_wire(GetNodesResponse(found))  # type: ignore[no-any-return]
 
@@ -129,7 +128,7 @@ async def nodes(system: str) -> dict[str, Any]:
 @operation("Partitions", tag="status", response=GetPartitionsResponse)
 async def partitions(system: str) -> dict[str, Any]:
     """The system's partitions (queues)."""
-    async with _backend(system) as (backend, lease):
+    async with _backend() as (backend, lease):
         found = await backend.partitions(lease)
     return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
 
@@ -138,7 +137,7 @@ async def partitions(system: str) -> dict[str, Any]:
 @operation("Reservations", tag="status", response=GetReservationsResponse)
 async def reservations(system: str) -> dict[str, Any]:
     """The system's advance reservations."""
-    async with _backend(system) as (backend, lease):
+    async with _backend() as (backend, lease):
         found = await backend.reservations(lease)
     return to_wire(GetReservationsResponse(found))  # type: ignore[no-any-return]
 
@@ -147,7 +146,7 @@ async def reservations(system: str) -> dict[str, Any]:
 @operation("The user on the system", tag="status", response=UserInfo)
 async def userinfo(system: str) -> dict[str, Any]:
     """The user's uid, groups and scheduler accounts on the system."""
-    async with _backend(system) as (backend, lease):
+    async with _backend() as (backend, lease):
         result = await lease.run(id_command())
         if not result.ok:
             raise InternalError(f"id failed: {result.stderr.strip()[:300]}")

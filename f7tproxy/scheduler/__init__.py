@@ -17,6 +17,7 @@ from ._models import (
     Account,
     Job,
     JobMetadata,
+    JobFields,
     JobQuery,
     JobSpec,
     JobStatus,
@@ -27,6 +28,7 @@ from ._models import (
     PosixIdentified,
     Reservation,
     UserInfo,
+    job_fields,
 )
 from ._text import id_command, parse_id
 from .pbs import PbsBackend
@@ -49,6 +51,7 @@ __all__ = [
     "TIME_WINDOWS",
     "Account",
     "Job",
+    "JobFields",
     "JobMetadata",
     "JobQuery",
     "JobService",
@@ -67,6 +70,7 @@ __all__ = [
     "Submitted",
     "UserInfo",
     "id_command",
+    "job_fields",
     "job_services",
     "make_backend",
     "parse_id",

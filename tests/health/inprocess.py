@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 import trio
-from quart import current_app, request
+from quart import request
 from quart.typing import TestClientProtocol
 
 from f7tproxy.api import create_app
@@ -71,12 +71,12 @@ async def in_process(
 
         @app.get("/compute/<system>/probe")
         async def compute_probe(system: str) -> dict[str, str]:
-            current_app.runtime.health.gate(system, "scheduler")  # type: ignore[attr-defined]
+            runtime.health.gate(system, "scheduler")
             return {"ok": system}
 
         @app.get("/filesystem/<system>/probe")
         async def filesystem_probe(system: str) -> dict[str, str]:
-            current_app.runtime.health.gate_path(system, request.args["path"])  # type: ignore[attr-defined]
+            runtime.health.gate_path(system, request.args["path"])
             return {"ok": system}
 
         async with app.test_app() as test_app:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from .admin import RequestStats
-from .auth import Auth
+from .auth import Auth, KeySource, OpenFgaAuthorizer
 from .config import Config
-from .health import HealthChecker, ServiceHealth
+from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges
 from .ratelimit import RateLimiter
 from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
-from .ssh import PoolSupervisor
+from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
 
 
@@ -22,47 +22,66 @@ from .transfer import Staging
 class Runtime:
     """The live parts of one f7tproxy process.
 
-    Built by `f7tproxy.server.serve` once every part has started; request
-    handlers reach it as `current_app.runtime` and never build parts themselves.
+    Built by `Runtime.build` (the one place that wires the parts together, for
+    `f7tproxy.server.serve` and the tests alike); request handlers reach it through
+    `f7tproxy.api._context.runtime()` and never build parts themselves.
     """
 
     config: Config
-    started_at: float = attrs.field(factory=time.time)
-    """Wall-clock start time (seconds since the epoch)."""
-    auth: Auth = attrs.field(default=attrs.Factory(lambda self: Auth(self.config), takes_self=True))
+    auth: Auth
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
-    metrics: Metrics = attrs.field(factory=Metrics)
+    metrics: Metrics
     """The process's Prometheus metrics; parts report to it through its methods."""
-    rate_limiter: RateLimiter = attrs.field(
-        default=attrs.Factory(lambda self: RateLimiter(self.config.rate_limit), takes_self=True)
-    )
+    rate_limiter: RateLimiter
     """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
-    pool: PoolSupervisor = attrs.field(
-        default=attrs.Factory(lambda self: PoolSupervisor(self.config.clusters), takes_self=True)
-    )
+    pool: PoolSupervisor
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
-    health: HealthChecker = attrs.field(
-        default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool, metrics=self.metrics), takes_self=True)
-    )
+    health: HealthChecker
     """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""
+    schedulers: dict[str, JobService]
+    """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
+    caches: dict[str, StatusCaches]
+    """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
+    staging: dict[str, Staging]
+    """Each system's S3 staging store (systems without `staging` have none), by name."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
-    schedulers: dict[str, JobService] = attrs.field(
-        default=attrs.Factory(lambda self: job_services(self.config.clusters), takes_self=True)
-    )
-    """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
-    caches: dict[str, StatusCaches] = attrs.field(
-        default=attrs.Factory(lambda self: self._status_caches(), takes_self=True)
-    )
-    """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
-    staging: dict[str, Staging] = attrs.field(
-        default=attrs.Factory(
-            lambda self: {c.name: Staging(c.staging) for c in self.config.clusters if c.staging is not None},
-            takes_self=True,
+    started_at: float = attrs.field(factory=time.time)
+    """Wall-clock start time (seconds since the epoch)."""
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        metrics: Metrics | None = None,
+        connectors: Mapping[str, Connector] | None = None,
+        key_source: KeySource | None = None,
+        authorizer: OpenFgaAuthorizer | None = None,
+        probes: Mapping[str, Sequence[Probe]] | None = None,
+    ) -> Runtime:
+        """Every part of a process serving `config`, each wired to the one `metrics`.
+
+        The keyword arguments other than `metrics` replace parts' real ends (tests):
+        `connectors` some clusters' SSH connectors, `key_source` the signing keys,
+        `authorizer` the OpenFGA client, `probes` the health probes.
+        Nothing is started: the caller starts `pool`, `auth`, `health` and each staging store.
+        Raises ConfigError if a cluster's SSH credentials cannot be used.
+        """
+        metrics = metrics or Metrics()
+        pool = PoolSupervisor(config.clusters, connectors=connectors, metrics=metrics)
+        return cls(
+            config=config,
+            auth=Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics),
+            metrics=metrics,
+            rate_limiter=RateLimiter(config.rate_limit),
+            pool=pool,
+            health=HealthChecker(config, pool, probes=probes, metrics=metrics),
+            schedulers=job_services(config.clusters),
+            caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
+            staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
         )
-    )
-    """Each system's S3 staging store (systems without `staging` have none), by name."""
 
     def __attrs_post_init__(self) -> None:
         # /metrics reads the pool's gauges from its frozen statistics at each scrape.
@@ -71,12 +90,6 @@ class Runtime:
             lambda: [(name, len(staging.waiting.entries())) for name, staging in self.staging.items()]
         )
         self.health.on_result(self._health_metrics)
-
-    def _status_caches(self) -> dict[str, StatusCaches]:
-        def counter(system: str) -> Callable[[str, Lookup], None]:
-            return lambda kind, how: self.metrics.cache_lookup(system, kind, how)
-
-        return {c.name: status_caches(c, counter(c.name)) for c in self.config.clusters}
 
     def _health_metrics(self, result: ServiceHealth) -> None:
         assert result.healthy is not None and result.last_checked is not None
@@ -96,3 +109,7 @@ class Runtime:
             )
             for s in self.pool.statistics().systems
         ]
+
+
+def _cache_counter(metrics: Metrics, system: str) -> Callable[[str, Lookup], None]:
+    return lambda kind, how: metrics.cache_lookup(system, kind, how)

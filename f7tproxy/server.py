@@ -25,11 +25,9 @@ import trio
 
 from .admin import AdminServer
 from .api import create_app
-from .auth import Auth
 from .config import Config
-from .observability import Metrics
 from .runtime import Runtime
-from .ssh import PoolSupervisor, asyncio_loop
+from .ssh import asyncio_loop
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,7 @@ async def serve(
     Reports the bound URLs through `task_status` once the API accepts requests.
     Raises ConfigError (before anything starts) if a cluster's SSH credentials cannot be used.
     """
-    metrics = Metrics()
-    pool = PoolSupervisor(config.clusters, metrics=metrics)
+    runtime = Runtime.build(config)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with asyncio_loop(), trio.open_nursery() as root:
@@ -72,10 +69,8 @@ async def serve(
                     return
 
             root.start_soon(watch_signals)
-            await root.start(pool.run)
-            auth = Auth(config, metrics=metrics)
-            await root.start(auth.run)
-            runtime = Runtime(config=config, pool=pool, auth=auth, metrics=metrics)
+            await root.start(runtime.pool.run)
+            await root.start(runtime.auth.run)
             await root.start(runtime.health.run)
             for staging in runtime.staging.values():
                 await root.start(staging.run)
@@ -91,7 +86,7 @@ async def serve(
                 root.cancel_scope.cancel()
 
             binds = await root.start(serve_api)
-            auth.bound(binds)
+            runtime.auth.bound(binds)
             log.info("f7tproxy serving on %s", ", ".join(binds))
             task_status.started(binds)
             await stop.wait()

@@ -12,7 +12,7 @@ from quart import Quart
 
 from f7tproxy import config
 from f7tproxy.api._compute import _env
-from f7tproxy.api._filesystem import query_int
+from f7tproxy.api._context import query_int
 from f7tproxy.errors import BadRequest, ConfigError, ValidationFailed
 from f7tproxy.filesystem import ops
 from f7tproxy.observability._context import clean_id

@@ -3,7 +3,7 @@
 Kept in process and small: per endpoint a window of recent latencies (for
 percentiles), and for the whole API one bucket per second over the last
 minute (for the dashboard's sparklines). Prometheus metrics are a separate,
-cumulative view (issue 8's /metrics).
+cumulative view (`/metrics`, `f7tproxy.observability.Metrics`).
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from quart import Response, jsonify, request
-from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
+from ._context import GatewayApp, require_system, resolve_request
 from ._filesystem import filesystem
 from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
@@ -24,12 +24,6 @@ from ._transfer import transfer
 log = logging.getLogger(__name__)
 
 _DRAIN_LIMIT = 1024 * 1024
-
-
-class GatewayApp(QuartTrio):
-    """QuartTrio with the process's `Runtime` attached."""
-
-    runtime: Runtime
 
 
 def _error_response(exc: errors.ApiError) -> Response:
@@ -56,6 +50,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
     install_request_stats(app, runtime.requests)  # first: it times the other hooks too
+    app.before_request(resolve_request)  # the route's system, once, for every later step
     # The client's bucket before the token is checked: floods of bad tokens get 429 too.
     app.before_request(client_rate_limit_hook)
     app.before_request(authenticate_request)
@@ -95,4 +90,5 @@ def create_app(runtime: Runtime) -> GatewayApp:
     # Last: request ids, access log, metrics, the user's and system's rate limits (after auth's hooks).
     metrics = runtime.config.metrics
     install_observe(app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None)
+    app.before_request(require_system)  # after the rate limits: a 404 is charged like any answer
     return app

@@ -1,10 +1,11 @@
 """Health gating in front of routes: a request to a service last seen unhealthy gets 503.
 
-The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`.
+The gate itself is `runtime.health.gate(system, service)` / `gate_path(system, path)`,
+reached per request through the resolved `_context.SystemContext`.
 This `before_request` hook adds the gates that are obvious from the route: every
 route with a `system` view argument uses SSH, and the compute and transfer routes
 the scheduler (`_BLUEPRINT_SERVICES`). The gates that depend on the request are
-the handlers': the file system of every path (`_filesystem.checked_path`) and the
+the handlers': the file system of every path (`_context.checked_path`) and the
 S3 staging store (`_transfer._staging`). Status routes are exempt (as in FirecREST,
 /status/{system}/... answers even when the cluster is unhealthy), and so is any
 view marked `@health_exempt`. For "ssh" the gate also refuses while the system's
@@ -24,6 +25,7 @@ from typing import TypeVar
 from quart import Response, current_app, request
 
 from ..health import Service
+from ._context import SystemContext, resolved_system
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -49,19 +51,17 @@ async def gate_request() -> None:
     system = _gated_system()
     if system is not None:
         for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
-            current_app.runtime.health.gate(system, service)  # type: ignore[attr-defined]
+            system.gate(service)
 
 
-def _gated_system() -> str | None:
+def _gated_system() -> SystemContext | None:
     """The configured system a gated route names (None for status, exempt or unmatched routes)."""
     if request.routing_exception is not None or request.blueprint in _EXEMPT_BLUEPRINTS:
         return None
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, _EXEMPT, False):
         return None
-    system = (request.view_args or {}).get("system")
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    return system if isinstance(system, str) and runtime.config.cluster(system) is not None else None
+    return resolved_system()
 
 
 async def suspect_after_failure(response: Response) -> Response:
@@ -71,5 +71,5 @@ async def suspect_after_failure(response: Response) -> Response:
         if request.blueprint == "transfer":
             services += ("s3",)  # gated per handler (`_transfer._staging`), suspected for all
         for service in services:
-            current_app.runtime.health.suspect(system, service)  # type: ignore[attr-defined]
+            system.health.suspect(system.name, service)
     return response

@@ -19,12 +19,13 @@ import time
 from typing import Any
 
 from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, ASGISendEvent, Scope
-from quart import Quart, Response, current_app, request
+from quart import Quart, Response, request
 
 from .. import errors
 from ..observability import Metrics, RequestInfo, current_request, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
+from ._context import runtime
 from ._ratelimit import rate_limit_hook
 
 CLIENT_CLOSED = 499
@@ -110,13 +111,13 @@ def _record_route(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 @public  # scrapers have no user token; `metrics.token` guards it instead
 async def _metrics_view() -> Response:
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    token = runtime.config.metrics.token
+    parts = runtime()
+    token = parts.config.metrics.token
     if token is not None:
         sent = request.headers.get("Authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {token.reveal()}".encode()):
             raise errors.Unauthorized("A valid metrics token is required")
-    return Response(runtime.metrics.render(), content_type=runtime.metrics.content_type)
+    return Response(parts.metrics.render(), content_type=parts.metrics.content_type)
 
 
 def install(app: Quart, metrics: Metrics, *, metrics_path: str | None) -> None:

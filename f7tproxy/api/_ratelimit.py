@@ -14,16 +14,15 @@ RateLimit-* headers too, from the tighter of the two decisions.
 
 from __future__ import annotations
 
-from quart import current_app
-
 from .. import errors
 from ..observability import RequestInfo, current_request
 from ..ratelimit import Decision
+from ._context import resolved_system, runtime
 
 
 def _limited(info: RequestInfo) -> bool:
     """Whether the request's route is rate-limited: not unmatched, the metrics route or exempt."""
-    config = current_app.runtime.config  # type: ignore[attr-defined]
+    config = runtime().config
     return not (
         info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt
     )
@@ -36,7 +35,7 @@ def _apply(info: RequestInfo, decision: Decision | None) -> None:
     if info.rate is None or not decision.allowed or decision.remaining < info.rate.remaining:
         info.rate = decision
     if not decision.allowed:
-        current_app.runtime.metrics.rate_limited(decision.scope)  # type: ignore[attr-defined]
+        runtime().metrics.rate_limited(decision.scope)
         raise errors.RateLimited(
             f"Too many requests ({decision.scope} limit); retry after {decision.retry_after} s",
             retry_after=decision.retry_after,
@@ -53,7 +52,7 @@ def enforce_client_rate_limit() -> None:
     info = current_request()
     if info is None or info.client is None or not _limited(info):
         return
-    limiter = current_app.runtime.rate_limiter  # type: ignore[attr-defined]
+    limiter = runtime().rate_limiter
     _apply(info, limiter.check(user=None, system=None, client=info.client))
 
 
@@ -75,11 +74,10 @@ def enforce_rate_limit() -> None:
     info.rate_checked = True
     if not _limited(info):
         return
-    runtime = current_app.runtime  # type: ignore[attr-defined]
     # Only configured systems get buckets: a made-up name in the URL must not make one.
-    cluster = runtime.config.cluster(info.system) if info.system is not None else None
-    system = cluster.name if cluster is not None else None
-    _apply(info, runtime.rate_limiter.check(user=info.user, system=system, client=None))
+    system = resolved_system()
+    name = system.name if system is not None else None
+    _apply(info, runtime().rate_limiter.check(user=info.user, system=name, client=None))
 
 
 async def client_rate_limit_hook() -> None:

@@ -7,14 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
-from quart import Blueprint, current_app
+from quart import Blueprint
 
 from ..config import ClusterConfig
 from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
-from ._auth import current_user, public
+from ._auth import public
+from ._context import current_system, current_user, lease, runtime
 from ._openapi import operation
-from ._systems import system_or_404
 from ._wire import to_wire
 
 status = Blueprint("status", __name__, url_prefix="/status")
@@ -66,7 +66,7 @@ async def liveness() -> dict[str, Any]:
 
     `stale` (ours, not FirecREST's; only when there are any) lists results too old to trust.
     """
-    return current_app.runtime.health.liveness()  # type: ignore[attr-defined, no-any-return]
+    return runtime().health.liveness()
 
 
 def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
@@ -101,30 +101,28 @@ def _iso(t: datetime.datetime | None) -> str | None:
 @operation("The configured systems", tag="status", response=GetSystemsResponse)
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
-    runtime = current_app.runtime  # type: ignore[attr-defined]
-    return {"systems": [_system(c, runtime.health) for c in runtime.config.clusters]}
+    parts = runtime()
+    return {"systems": [_system(c, parts.health) for c in parts.config.clusters]}
 
 
 T = TypeVar("T")
 
 
 async def _cached(
-    system: str,
     pick: Callable[[StatusCaches], TtlCache[str, T]],
     fetch: Callable[[SchedulerBackend, Runner, str], Awaitable[T]],
     *,
     per_user: bool = False,
 ) -> T:
-    """The answer `fetch(backend, lease, user)` gives on `system`, reused from the system's cache
+    """The answer `fetch(backend, lease, user)` gives on the request's system, reused from its's cache
     `pick(caches)` while it is fresh; a lease is taken only to fetch."""
-    cluster = system_or_404(system)
-    runtime = current_app.runtime  # type: ignore[attr-defined]
+    here = current_system()
     user = current_user()
-    caches: StatusCaches = runtime.caches[cluster.name]
+    caches = runtime().caches[here.name]
 
     async def load() -> T:
-        async with runtime.pool.lease(cluster.name, user.name, user.token) as lease:
-            return await fetch(runtime.schedulers[cluster.name].backend, lease, user.name)
+        async with lease() as held:
+            return await fetch(here.jobs.backend, held, user.name)
 
     return await pick(caches).get(user.name if per_user else caches.scope(user.name), load)
 
@@ -133,7 +131,7 @@ async def _cached(
 @operation("Compute nodes", tag="status", response=GetNodesResponse)
 async def nodes(system: str) -> dict[str, Any]:
     """The system's compute nodes."""
-    found = await _cached(system, lambda c: c.nodes, lambda backend, lease, _: backend.nodes(lease))
+    found = await _cached(lambda c: c.nodes, lambda backend, lease, _: backend.nodes(lease))
     return to_wire(GetNodesResponse(found))  # type: ignore[no-any-return]
 
 
@@ -141,7 +139,7 @@ async def nodes(system: str) -> dict[str, Any]:
 @operation("Partitions", tag="status", response=GetPartitionsResponse)
 async def partitions(system: str) -> dict[str, Any]:
     """The system's partitions (queues)."""
-    found = await _cached(system, lambda c: c.partitions, lambda backend, lease, _: backend.partitions(lease))
+    found = await _cached(lambda c: c.partitions, lambda backend, lease, _: backend.partitions(lease))
     return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
 
 
@@ -149,7 +147,7 @@ async def partitions(system: str) -> dict[str, Any]:
 @operation("Reservations", tag="status", response=GetReservationsResponse)
 async def reservations(system: str) -> dict[str, Any]:
     """The system's advance reservations."""
-    found = await _cached(system, lambda c: c.reservations, lambda backend, lease, _: backend.reservations(lease))
+    found = await _cached(lambda c: c.reservations, lambda backend, lease, _: backend.reservations(lease))
     return to_wire(GetReservationsResponse(found))  # type: ignore[no-any-return]
 
 
@@ -157,6 +155,6 @@ async def reservations(system: str) -> dict[str, Any]:
 @operation("The user on the system", tag="status", response=UserInfo)
 async def userinfo(system: str) -> dict[str, Any]:
     """The user's uid, groups and scheduler accounts on the system."""
-    info = await _cached(system, lambda c: c.userinfo, lambda backend, lease, user: backend.userinfo(lease, user),
+    info = await _cached(lambda c: c.userinfo, lambda backend, lease, user: backend.userinfo(lease, user),
                          per_user=True)  # fmt: skip
     return to_wire(info)  # type: ignore[no-any-return]

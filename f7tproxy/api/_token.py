@@ -11,16 +11,17 @@ import binascii
 import urllib.parse
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request
+from quart import Blueprint, Response, jsonify, request
 
 from ..auth import DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH, DemoIssuer
 from ._auth import public
+from ._context import runtime
 
 demo_issuer = Blueprint("demo_issuer", __name__)
 
 
 def _issuer() -> DemoIssuer:
-    issuer: DemoIssuer | None = current_app.runtime.auth.demo_issuer  # type: ignore[attr-defined]
+    issuer = runtime().auth.demo_issuer
     assert issuer is not None, "the demo issuer blueprint is registered only when enabled"
     return issuer
 

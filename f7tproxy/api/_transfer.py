@@ -16,12 +16,11 @@ import math
 import posixpath
 from typing import Any
 
-from quart import Blueprint, current_app, request
+from quart import Blueprint, request
 
 from ..config import ClusterConfig
 from ..errors import BadRequest
 from ..filesystem import ops
-from ..scheduler import JobService
 from ..transfer import (
     Staging,
     TransferJob,
@@ -35,10 +34,9 @@ from ..transfer import (
     move_script,
     submit_transfer,
 )
-from ._auth import current_user
+from ._context import body_bool, body_path, current_system, current_user, field, json_body, lease, query_path, source_path
+from ._filesystem import tar_request
 from ._openapi import Param, operation
-from ._filesystem import body_bool, body_path, field, json_body, lease_for, query_path, source_path, tar_request
-from ._systems import system_or_404
 
 transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
 
@@ -50,77 +48,73 @@ _STAGED = (
 )
 
 
-def _service(cluster: ClusterConfig) -> JobService:
-    return current_app.runtime.schedulers[cluster.name]  # type: ignore[attr-defined,no-any-return]
-
-
-async def _submit(cluster: ClusterConfig, name: str, script: str, account: str | None) -> TransferJob:
-    user = current_user()
-    async with lease_for(cluster) as lease:
-        return await submit_transfer(_service(cluster), lease, user.name, name=name, script=script, account=account)
+async def _submit(name: str, script: str, account: str | None) -> TransferJob:
+    jobs = current_system().jobs
+    async with lease() as held:
+        return await submit_transfer(jobs, held, current_user().name, name=name, script=script, account=account)
 
 
 def _answer(job: TransferJob, status: int = 201) -> tuple[dict[str, Any], int]:
     return {"transferJob": job.to_wire()}, status
 
 
-async def _two_paths(system: str) -> tuple[ClusterConfig, dict[str, Any], str, str, str | None]:
-    cluster = system_or_404(system)
+async def _two_paths() -> tuple[ClusterConfig, dict[str, Any], str, str, str | None]:
+    cluster = current_system().cluster
     body = await json_body()
-    source, target = source_path(cluster, body), body_path(cluster, body, "targetPath", "target_path")
+    source, target = source_path(body), body_path(body, "targetPath", "target_path")
     return cluster, body, source, target, check_account(field(body, "account"))
 
 
 @transfer.post("/<system>/transfer/mv")
 @operation("Move files (a scheduler job)", tag="transfer", status=201)
 async def mv(system: str) -> tuple[dict[str, Any], int]:
-    cluster, _, source, target, account = await _two_paths(system)
+    cluster, _, source, target, account = await _two_paths()
     script = move_script(cluster.transfer_directives, source, target)
-    return _answer(await _submit(cluster, "MoveFiles", script, account))
+    return _answer(await _submit("MoveFiles", script, account))
 
 
 @transfer.post("/<system>/transfer/cp")
 @operation("Copy files (a scheduler job)", tag="transfer", status=201)
 async def cp(system: str) -> tuple[dict[str, Any], int]:
-    cluster, body, source, target, account = await _two_paths(system)
+    cluster, body, source, target, account = await _two_paths()
     script = copy_script(cluster.transfer_directives, source, target, dereference=body_bool(body, "dereference"))
-    return _answer(await _submit(cluster, "CopyFiles", script, account))
+    return _answer(await _submit("CopyFiles", script, account))
 
 
 @transfer.delete("/<system>/transfer/rm")
 @operation("Delete files (a scheduler job)", tag="transfer", status=200, query=(Param("path", {"type": "string"}), Param("account", {"type": "string"})))
 async def rm(system: str) -> tuple[dict[str, Any], int]:
-    cluster = system_or_404(system)
-    path = query_path(cluster)
+    cluster = current_system().cluster
+    path = query_path()
     if any(path == fs.path for fs in cluster.file_systems):
         raise BadRequest(f"{path!r} is the root of a file system and cannot be removed through the API")
     account = check_account(request.args.get("account"))
     script = delete_script(cluster.transfer_directives, path)
     # FirecREST answers this one with 200, not 201, and pyfirecrest checks for it.
-    return _answer(await _submit(cluster, "DeleteFiles", script, account), 200)
+    return _answer(await _submit("DeleteFiles", script, account), 200)
 
 
 @transfer.post("/<system>/transfer/compress")
 @operation("Create a tar archive (a scheduler job)", tag="transfer", status=201)
 async def compress(system: str) -> tuple[dict[str, Any], int]:
-    cluster = system_or_404(system)
+    cluster = current_system().cluster
     body = await json_body()
-    tar = tar_request(cluster, body, compress=True)
+    tar = tar_request(body, compress=True)
     account = check_account(field(body, "account"))
     script = compress_script(cluster.transfer_directives, tar.source, tar.target, compression=tar.compression,
                              dereference=tar.dereference, match_pattern=tar.match_pattern)  # fmt: skip
-    return _answer(await _submit(cluster, "CompressFiles", script, account))
+    return _answer(await _submit("CompressFiles", script, account))
 
 
 @transfer.post("/<system>/transfer/extract")
 @operation("Extract a tar archive (a scheduler job)", tag="transfer", status=201)
 async def extract(system: str) -> tuple[dict[str, Any], int]:
-    cluster = system_or_404(system)
+    cluster = current_system().cluster
     body = await json_body()
-    tar = tar_request(cluster, body, compress=False)
+    tar = tar_request(body, compress=False)
     account = check_account(field(body, "account"))
     script = extract_script(cluster.transfer_directives, tar.source, tar.target, compression=tar.compression)
-    return _answer(await _submit(cluster, "ExtractFiles", script, account))
+    return _answer(await _submit("ExtractFiles", script, account))
 
 
 # --------------------------------------------------------------------------- staged upload/download
@@ -136,23 +130,23 @@ def _directives(body: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _staging(cluster: ClusterConfig) -> Staging:
-    staging: Staging | None = current_app.runtime.staging.get(cluster.name)  # type: ignore[attr-defined]
-    if staging is None:
+def _staging() -> Staging:
+    system = current_system()
+    if system.staging is None:
         raise BadRequest("Requested transfer method is not available.")
-    current_app.runtime.health.gate(cluster.name, "s3")  # type: ignore[attr-defined]
-    return staging
+    system.gate("s3")
+    return system.staging
 
 
 @transfer.post("/<system>/transfer/upload")
 @operation("Upload a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
 async def upload(system: str) -> tuple[dict[str, Any], int]:
     """Client -> S3 -> cluster: presigned part URLs for the client; a job that fetches the object."""
-    cluster = system_or_404(system)
+    cluster = current_system().cluster
     body = await json_body()
     directives = _directives(body)
-    staging = _staging(cluster)
-    target = source_path(cluster, body)
+    staging = _staging()
+    target = source_path(body)
     if target == "/" or posixpath.basename(target) == "":
         raise BadRequest("`path` must name the file to create")
     size = directives.get("fileSize", directives.get("file_size"))
@@ -177,7 +171,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
             abort_url=staging.abort_url(bucket, key, upload_id, public=False),
             first_wait=math.ceil(staging.first_part_wait), wait_limit=math.ceil(wait),
         )  # fmt: skip
-        job = await _submit(cluster, "IngressFileTransfer", script, account)
+        job = await _submit("IngressFileTransfer", script, account)
         # Counted until its multipart upload is gone, at the latest until the job's wait is over
         # (the job's clock starts when it runs: allow it a first-part wait of queueing).
         slot.submitted(job.job_id, target, bucket=bucket, key=key, upload_id=upload_id,
@@ -197,15 +191,15 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
 @operation("Download a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
 async def download(system: str) -> tuple[dict[str, Any], int]:
     """Cluster -> S3 -> client: a job that uploads the file in parts; a presigned GET for the client."""
-    cluster = system_or_404(system)
+    cluster = current_system().cluster
     body = await json_body()
     _directives(body)
-    staging = _staging(cluster)
-    source = source_path(cluster, body)
+    staging = _staging()
+    source = source_path(body)
     account = check_account(field(body, "account"))
     user = current_user()
-    async with lease_for(cluster) as lease:
-        info = await ops.stat(lease, source, dereference=True)
+    async with lease() as held:
+        info = await ops.stat(held, source, dereference=True)
         if info["mode"] & 0o170000 != 0o100000:
             raise BadRequest(f"{source!r} is not a regular file")
         parts = staging.check_size(info["size"])  # before anything is created
@@ -217,8 +211,8 @@ async def download(system: str) -> tuple[dict[str, Any], int]:
             part_urls=await staging.part_urls(bucket, key, upload_id, parts, public=False),
             complete_url=staging.complete_url(bucket, key, upload_id, public=False),
         )  # fmt: skip
-        job = await submit_transfer(_service(cluster), lease, user.name, name="EgressFileTransfer", script=script,
-                                    account=account)  # fmt: skip
+        job = await submit_transfer(current_system().jobs, held, user.name, name="EgressFileTransfer",
+                                    script=script, account=account)  # fmt: skip
     return {
         "transferJob": job.to_wire(),
         "transferDirectives": {"transferMethod": "s3", "downloadUrl": staging.get_url(bucket, key, public=True)},

@@ -49,13 +49,17 @@ def hints(cls: type) -> dict[str, Any]:
 
 @functools.cache
 def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under attrs fields (the string literal after each annotation)."""
+    """Docstrings written under attrs fields (the string literal after each annotation),
+    inherited ones included."""
+    docs: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if attrs.has(base):
+            docs.update(field_docs(base))
     try:
         tree = ast.parse(inspect.getsource(cls))
     except (OSError, TypeError, SyntaxError):
-        return {}
+        return docs
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
     for node, after in zip(body, [*body[1:], None], strict=True):
         if (
             isinstance(node, ast.AnnAssign)
@@ -128,6 +132,13 @@ class SchemaRegistry:
 
 
 # --------------------------------------------------------------------------- requests
+
+
+def invalid(location: str, name: str, message: str) -> ValidationFailed:
+    """The 400 (errorType "validation") for one bad field; `data.fields` names it."""
+    return ValidationFailed(
+        f"{location} `{name}`: {message}", data={"fields": [{"location": location, "name": name, "message": message}]}
+    )
 
 
 class _Problems:
@@ -247,10 +258,7 @@ def query_bool(args: Mapping[str, str], name: str, default: bool = False) -> boo
         return True
     if raw.lower() in _FALSE:
         return False
-    raise ValidationFailed(
-        "Invalid request",
-        data={"fields": [{"location": "query", "name": name, "message": "expected true or false"}]},
-    )
+    raise invalid("query", name, "expected true or false")
 
 
 def query_str(args: Mapping[str, str], name: str, *, max_length: int | None = None) -> str | None:
@@ -259,11 +267,7 @@ def query_str(args: Mapping[str, str], name: str, *, max_length: int | None = No
     if raw is None:
         return None
     if max_length is not None and len(raw) > max_length or "\0" in raw:
-        raise ValidationFailed(
-            "Invalid request",
-            data={"fields": [{"location": "query", "name": name,
-                              "message": f"at most {max_length} characters, no NUL"}]},  # fmt: skip
-        )
+        raise invalid("query", name, f"at most {max_length} characters, no NUL")
     return raw
 
 

@@ -19,6 +19,7 @@ from ._models import (
     Account,
     Job,
     JobMetadata,
+    JobFields,
     JobQuery,
     JobSpec,
     JobStatus,
@@ -29,6 +30,7 @@ from ._models import (
     PosixIdentified,
     Reservation,
     UserInfo,
+    job_fields,
 )
 from ._text import id_command, parse_id
 from .pbs import PbsBackend
@@ -51,6 +53,7 @@ __all__ = [
     "TIME_WINDOWS",
     "Account",
     "Job",
+    "JobFields",
     "JobMetadata",
     "JobQuery",
     "JobService",
@@ -72,6 +75,7 @@ __all__ = [
     "TtlCache",
     "UserInfo",
     "id_command",
+    "job_fields",
     "job_services",
     "make_backend",
     "parse_id",

@@ -101,7 +101,7 @@ class SchedulerBackend(abc.ABC):
     async def attach(self, run: Runner, job_id: str, command: str) -> None:
         """Run the user's `command` inside the job's allocation (Slurm `srun --overlap`).
 
-        Raises NotImplementedByScheduler where the scheduler cannot.
+        Raises NotImplementedOnSystem where the scheduler cannot.
         """
 
     @abc.abstractmethod

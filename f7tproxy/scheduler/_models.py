@@ -7,7 +7,7 @@ becomes its description in /openapi.json.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -102,24 +102,50 @@ class JobQuery:
 
 
 @attrs.frozen
-class JobSpec:
+class JobFields:
+    """What a job description says of the job, the fields the API's `JobDescription` and
+    `JobSpec` share (the one list of them: `job_fields` copies them from one to the other).
+
+    Give exactly one of `script` (the script's text) and `script_path` (a file on the system).
+    """
+
+    working_directory: str
+    """Directory the job runs in (also accepted as `working_directory`)."""
+    script: str | None = None
+    """The job script's text; sent to the scheduler on standard input."""
+    script_path: str | None = None
+    """Absolute path of a job script on the system (also `script_path`)."""
+    name: str | None = None
+    """Job name."""
+    account: str | None = None
+    """Charge the job to this account."""
+    partition: str | None = None
+    """Partition (queue)."""
+    reservation: str | None = None
+    """Reservation."""
+    constraints: str | None = None
+    """Node constraints (Slurm `--constraint`)."""
+    standard_input: str | None = None
+    """File the job's standard input is read from."""
+    standard_output: str | None = None
+    """File for the job's standard output."""
+    standard_error: str | None = None
+    """File for the job's standard error."""
+
+
+def job_fields(description: JobFields) -> dict[str, Any]:
+    """The `JobFields` of `description`, by name (for building another `JobFields` class)."""
+    return {f.name: getattr(description, f.name) for f in attrs.fields(JobFields)}
+
+
+@attrs.frozen
+class JobSpec(JobFields):
     """A validated job description to submit (FirecREST's `JobDescriptionModel`).
 
     Exactly one of `script` (sent on the submit command's stdin) and
     `script_path` (a file on the cluster) is set.
     """
 
-    working_directory: str
-    script: str | None = None
-    script_path: str | None = None
-    name: str | None = None
-    account: str | None = None
-    partition: str | None = None
-    reservation: str | None = None
-    constraints: str | None = None
-    standard_input: str | None = None
-    standard_output: str | None = None
-    standard_error: str | None = None
     env: dict[str, str] = attrs.field(factory=dict)
     scheduler_options: tuple[str, ...] = ()
     """Extra scheduler options, already validated by the backend's option policy."""

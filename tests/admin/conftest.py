@@ -12,9 +12,7 @@ import pytest
 import trio
 
 from f7tproxy.admin import AdminServer
-from f7tproxy.health import HealthChecker
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor
 
 from ..health.fakes import FakeProbe, config
 from ..health.inprocess import with_test_auth
@@ -68,11 +66,9 @@ async def admin(tmp_path: pathlib.Path, nursery: trio.Nursery) -> AsyncIterator[
     cfg = with_test_auth(config(interval=600))
     ssh = FakeServer(slots=4, duration=0.01, connect_delay=0.01)
     probes = {"ssh": FakeProbe("ssh", duration=0), "/home": FakeProbe("filesystem", "/home", duration=0)}
-    pool = PoolSupervisor(cfg.clusters, connectors={"fake": ssh})
-    health = HealthChecker(cfg, pool, probes={"fake": list(probes.values())})
-    runtime = Runtime(config=cfg, pool=pool, health=health)
-    await nursery.start(pool.run)
-    await nursery.start(health.run)
+    runtime = Runtime.build(cfg, connectors={"fake": ssh}, probes={"fake": list(probes.values())})
+    await nursery.start(runtime.pool.run)
+    await nursery.start(runtime.health.run)
     path = tmp_path / "run" / "admin.sock"
     server = AdminServer(runtime, path, write_timeout=0.5)
     assert await nursery.start(server.run) == path

@@ -10,12 +10,10 @@ import trio
 from quart.typing import TestClientProtocol
 
 from f7tproxy.api import create_app
-from f7tproxy.auth import Auth, LocalKeySource
+from f7tproxy.auth import LocalKeySource
 from f7tproxy.config import CacheConfig, Config
-from f7tproxy.health import HealthChecker
-from f7tproxy.observability import Metrics
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy.ssh import asyncio_loop
 
 from ..auth import tokens
 from ..health.inprocess import with_test_auth
@@ -31,16 +29,15 @@ async def app_over(
     if cache is not None:
         fake = attrs.evolve(fake, cache=cache)
     config = with_test_auth(Config(clusters=(fake,)))
-    auth = Auth(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"))
-    metrics = Metrics()
-    pool_ = PoolSupervisor(config.clusters, connectors={"fake": server}, metrics=metrics)
-    health = HealthChecker(config, pool_, probes={"fake": []})
+    runtime = Runtime.build(
+        config, connectors={"fake": server}, probes={"fake": []},
+        key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"),
+    )  # fmt: skip
     async with asyncio_loop(), trio.open_nursery() as nursery:
-        await nursery.start(auth.run)
-        auth.bound(["http://f7tproxy.test"])
-        await nursery.start(pool_.run)
-        await nursery.start(health.run)
-        runtime = Runtime(config=config, pool=pool_, auth=auth, health=health, metrics=metrics)
+        await nursery.start(runtime.auth.run)
+        runtime.auth.bound(["http://f7tproxy.test"])
+        await nursery.start(runtime.pool.run)
+        await nursery.start(runtime.health.run)
         app = create_app(runtime)
         async with app.test_app() as test_app:
             yield runtime, test_app.test_client()

@@ -23,7 +23,7 @@ def make_app(**sections: Any) -> GatewayApp:
 
 
 def make_app_from(cfg: config.Config) -> GatewayApp:
-    app = create_app(Runtime(config=cfg))
+    app = create_app(Runtime.build(cfg))
 
     # Stand-ins for a route and for the auth step: an app-level before_request that
     # runs before the rate limiter, as the real one is registered before it. The

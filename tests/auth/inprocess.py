@@ -9,13 +9,12 @@ from typing import Any
 
 import attrs
 import trio
-from quart import current_app
 from quart.typing import TestClientProtocol
 
 from f7tproxy import config as config_mod
 from f7tproxy.api import create_app, current_user
+from f7tproxy.api._context import current_system
 from f7tproxy.auth import Auth, KeySource, OpenFgaAuthorizer
-from f7tproxy.errors import NotFound
 from f7tproxy.observability import Metrics
 from f7tproxy.runtime import Runtime
 from f7tproxy.ssh import asyncio_loop
@@ -62,19 +61,18 @@ async def in_process(
     metrics: Metrics | None = None,
 ) -> AsyncIterator[InProcess]:
     """Start `Auth` and the app in this trio run; add `GET /compute/<system>/probe`."""
-    metrics = metrics or Metrics()
-    auth = Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics)
+    runtime = Runtime.build(config, key_source=key_source, authorizer=authorizer, metrics=metrics)
+    auth = runtime.auth
     async with asyncio_loop(), trio.open_nursery() as nursery:
         await nursery.start(auth.run)
         auth.bound(["http://f7tproxy.test"])
-        app = create_app(Runtime(config=config, auth=auth, metrics=metrics))
+        app = create_app(runtime)
         reached: list[tuple[str, str]] = []
 
         @app.get("/compute/<system>/probe")
         async def probe(system: str) -> dict[str, str]:
             # Stands for any handler that would take an SSH lease.
-            if current_app.runtime.config.cluster(system) is None:  # type: ignore[attr-defined]
-                raise NotFound("System not found")
+            current_system()  # 404 for an unknown system
             reached.append((current_user().name, system))
             return {"user": current_user().name}
 

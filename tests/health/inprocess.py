@@ -8,15 +8,15 @@ from typing import Any
 
 import attrs
 import trio
-from quart import current_app, request
+from quart import request
 from quart.typing import TestClientProtocol
 
 from f7tproxy.api import create_app
-from f7tproxy.auth import Auth, LocalKeySource
+from f7tproxy.auth import LocalKeySource
 from f7tproxy.config import Config
-from f7tproxy.health import HealthChecker, Probe
+from f7tproxy.health import Probe
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy.ssh import asyncio_loop
 
 from ..auth import tokens
 
@@ -60,26 +60,23 @@ async def in_process(
     gate) and `GET /filesystem/<system>/probe?path=P` (the file system gate).
     """
     config = with_test_auth(config)
-    auth = Auth(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"))
-    pool = PoolSupervisor(config.clusters)
-    health = HealthChecker(config, pool, probes=probes)
+    runtime = Runtime.build(config, key_source=LocalKeySource(lambda: tokens.jwks(), "test keys"), probes=probes)
     async with asyncio_loop(), trio.open_nursery() as nursery:
-        await nursery.start(auth.run)
-        auth.bound(["http://f7tproxy.test"])
+        await nursery.start(runtime.auth.run)
+        runtime.auth.bound(["http://f7tproxy.test"])
         if start_pool:
-            await nursery.start(pool.run)
-        await nursery.start(health.run)
-        runtime = Runtime(config=config, pool=pool, auth=auth, health=health)
+            await nursery.start(runtime.pool.run)
+        await nursery.start(runtime.health.run)
         app = create_app(runtime)
 
         @app.get("/compute/<system>/probe")
         async def compute_probe(system: str) -> dict[str, str]:
-            current_app.runtime.health.gate(system, "scheduler")  # type: ignore[attr-defined]
+            runtime.health.gate(system, "scheduler")
             return {"ok": system}
 
         @app.get("/filesystem/<system>/probe")
         async def filesystem_probe(system: str) -> dict[str, str]:
-            current_app.runtime.health.gate_path(system, request.args["path"])  # type: ignore[attr-defined]
+            runtime.health.gate_path(system, request.args["path"])
             return {"ok": system}
 
         async with app.test_app() as test_app:

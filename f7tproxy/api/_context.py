@@ -1,0 +1,222 @@
+"""The request context: what a request names, resolved once, read through typed accessors.
+
+`resolve_request` (the app's first `before_request` step after the timer) looks the
+route's `{system}` up once and keeps the result, a frozen `SystemContext`, in
+Quart's `g`; the auth step keeps the `User` there too; `require_system` (the last
+step) answers 404 for an unknown system before any handler runs. The rate limiter, the auth
+step, the health gate and the route handlers read both through the accessors
+below and never look a system up again. Route files use only this module for
+request state: the runtime, the user, the system, an SSH lease, and the request's
+body and query parameters (one reader, one validation-error builder).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+from quart import current_app, g, request
+from quart_trio import QuartTrio
+
+from ..auth import User
+from ..config import ClusterConfig
+from ..errors import NotFound, Unauthorized
+from ..filesystem import check_path
+from ..health import HealthChecker, Service
+from ..runtime import Runtime
+from ..scheduler import JobService
+from ..ssh import Lease
+from ..transfer import Staging
+from . import _wire
+from ._wire import invalid as invalid  # the one validation-error builder, for route files
+
+
+class GatewayApp(QuartTrio):
+    """QuartTrio with the process's `Runtime` attached."""
+
+    runtime: Runtime
+
+
+@attrs.frozen
+class SystemContext:
+    """The configured system a request names, with the parts that serve it."""
+
+    cluster: ClusterConfig
+    jobs: JobService
+    """The system's scheduler (idempotent submit, read-your-writes)."""
+    staging: Staging | None
+    """The system's S3 staging store, if it has one."""
+    health: HealthChecker
+
+    @property
+    def name(self) -> str:
+        """The system's configured name (the URL's, case folded)."""
+        return self.cluster.name
+
+    def gate(self, service: Service) -> None:
+        """Raise ServiceUnavailable if `service` of this system was last seen unhealthy."""
+        self.health.gate(self.name, service)
+
+    def gate_path(self, path: str) -> None:
+        """Raise ServiceUnavailable if the file system holding `path` was last seen unhealthy."""
+        self.health.gate_path(self.name, path)
+
+    def job_id(self, raw: str) -> str:
+        """`raw` if it is a job id of this system's scheduler. Raises NotFound("Job not found.")."""
+        return self.jobs.backend.check_job_id(raw)
+
+
+# --------------------------------------------------------------------------- the request's parts
+
+
+def runtime() -> Runtime:
+    """The running process's parts."""
+    app = current_app
+    assert isinstance(app, GatewayApp), "f7tproxy's routes run only in create_app's app"
+    return app.runtime
+
+
+async def resolve_request() -> None:
+    """`before_request` step: resolve the route's `{system}` once (None: none, or not configured)."""
+    name = (request.view_args or {}).get("system")
+    found = None
+    if isinstance(name, str):
+        parts = runtime()
+        cluster = parts.config.cluster(name)
+        if cluster is not None:
+            found = SystemContext(cluster, parts.schedulers[cluster.name], parts.staging.get(cluster.name), parts.health)
+    g.f7t_system = found
+
+
+async def require_system() -> None:
+    """`before_request` step, after authentication and the rate limits: a route of the API
+    naming an unknown system answers 404 before its handler reads anything."""
+    if request.blueprint is not None and "system" in (request.view_args or {}):
+        current_system()
+
+
+def resolved_system() -> SystemContext | None:
+    """The configured system the route names, or None (no `{system}`, or an unknown one)."""
+    found = g.get("f7t_system")
+    return found if isinstance(found, SystemContext) else None
+
+
+def current_system() -> SystemContext:
+    """The configured system the route names. Raises NotFound("System not found")."""
+    found = resolved_system()
+    if found is None:
+        raise NotFound("System not found")
+    return found
+
+
+def current_user() -> User:
+    """The authenticated user of the current request.
+
+    Raises:
+        Unauthorized: called from a public route, where nobody is authenticated.
+    """
+    user = g.get("user")
+    if not isinstance(user, User):
+        raise Unauthorized("Not authenticated")
+    return user
+
+
+@asynccontextmanager
+async def lease() -> AsyncIterator[Lease]:
+    """An SSH lease on the current system as the current user. Check the request's
+    inputs before taking one: a lease holds one of the user's pool slots.
+
+    Raises NotFound (unknown system), Unauthorized, and the pool's errors (503, 424).
+    """
+    system, user = current_system(), current_user()
+    async with runtime().pool.lease(system.name, user.name, user.token) as held:
+        yield held
+
+
+# --------------------------------------------------------------------------- body and query
+
+
+async def json_body() -> dict[str, Any]:
+    """The request's JSON object. Raises ValidationFailed if there is none."""
+    # Read the whole (small) body before anything can fail: an error answered while
+    # the body is still unread can stall the next request on a kept-alive connection.
+    await request.get_data(cache=True)
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise invalid("body", "body", "expected a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], *names: str, required: bool = False, default: Any = None) -> Any:
+    """The first of `names` present in `body` (aliases). Raises ValidationFailed if required and absent."""
+    for name in names:
+        if name in body and body[name] is not None:
+            return body[name]
+    if required:
+        raise invalid("body", names[0], "field required")
+    return default
+
+
+def body_bool(body: dict[str, Any], *names: str, default: bool = False) -> bool:
+    """A boolean under the first present of `names` (true/false, or their strings). Raises ValidationFailed."""
+    value = field(body, *names, default=default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise invalid("body", names[0], f"expected a boolean, got {value!r}")
+
+
+def query_bool(name: str, default: bool = False) -> bool:
+    """A boolean query parameter. Raises ValidationFailed."""
+    return _wire.query_bool(request.args, name, default)
+
+
+def query_str(name: str, *, max_length: int | None = None) -> str | None:
+    """A string query parameter, or None if absent. Raises ValidationFailed past `max_length` or with NUL."""
+    return _wire.query_str(request.args, name, max_length=max_length)
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def query_int(name: str) -> int | None:
+    """Integer query parameter, or None if absent. Raises ValidationFailed."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    # int() would also take " 12\n", "1_000" and non-ASCII digits.
+    if not _INTEGER.fullmatch(raw):
+        raise invalid("query", name, f"expected an integer, got {raw!r}")
+    return int(raw)
+
+
+def checked_path(raw: object, *, field: str) -> str:
+    """`check_path` on the current system, then the gate of the file system holding the path.
+
+    Raises NotFound (unknown system), ValidationFailed, BadRequest or ServiceUnavailable.
+    """
+    system = current_system()
+    path = check_path(system.cluster, raw, field=field)
+    system.gate_path(path)
+    return path
+
+
+def query_path(name: str = "path") -> str:
+    """The checked path in query parameter `name`. Raises ValidationFailed (missing), BadRequest or ServiceUnavailable."""
+    if name not in request.args:
+        raise invalid("query", name, "field required")
+    return checked_path(request.args[name], field=name)
+
+
+def body_path(body: dict[str, Any], *names: str) -> str:
+    """The checked path under the first present of `names`."""
+    return checked_path(field(body, *names, required=True), field=names[0])
+
+
+def source_path(body: dict[str, Any]) -> str:
+    """The checked source path: `sourcePath`, `source_path` or `path`."""
+    return body_path(body, "sourcePath", "source_path", "path")

@@ -23,13 +23,14 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
+from ._aio import asyncio_loop
 from .admin import AdminServer
 from .api import create_app
 from .auth import Auth
 from .config import Config
 from .observability import Metrics
 from .runtime import Runtime
-from .ssh import PoolSupervisor, asyncio_loop
+from .ssh import PoolSupervisor
 
 log = logging.getLogger(__name__)
 

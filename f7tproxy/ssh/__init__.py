@@ -1,6 +1,5 @@
-"""SSH to the clusters: asyncssh behind a trio-native API, and the per-user connection pool.
+"""SSH to the clusters: the per-user connection pool over `f7tproxy._aio`'s trio-native asyncssh.
 
-    _aio.py          the asyncio boundary (the only importer of asyncio, asyncssh, trio-asyncio)
     _command.py      remote command lines from argument lists
     _credentials.py  ssh_ca, ssh_service, static_keys
     _connector.py    one connection for one user to one cluster
@@ -9,7 +8,7 @@
     _stats.py        frozen statistics
 """
 
-from ._aio import Completed, Connection, Process, asyncio_loop, call_aio
+from .._aio import Completed, Connection, Process
 from ._command import remote_command
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._credentials import CaSigner, CredentialSource, KeyService, Login, StaticKeys, credential_source
@@ -35,8 +34,6 @@ __all__ = [
     "StaticKeys",
     "SystemPoolStatistics",
     "UserPoolStatistics",
-    "asyncio_loop",
-    "call_aio",
     "credential_source",
     "remote_command",
 ]

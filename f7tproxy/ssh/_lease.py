@@ -11,7 +11,7 @@ import trio
 
 from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
-from ._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
+from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
 from ._command import program_name, remote_command
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from f7tproxy.config import CacheConfig, Config
 from f7tproxy.health import HealthChecker
 from f7tproxy.observability import Metrics
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy._aio import asyncio_loop
+from f7tproxy.ssh import PoolSupervisor
 
 from ..auth import tokens
 from ..health.inprocess import with_test_auth

@@ -16,7 +16,8 @@ from f7tproxy.auth import Auth, LocalKeySource
 from f7tproxy.config import Config
 from f7tproxy.health import HealthChecker, Probe
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy._aio import asyncio_loop
+from f7tproxy.ssh import PoolSupervisor
 
 from ..auth import tokens
 

@@ -12,7 +12,7 @@ import trio
 from f7tproxy.config import ClusterConfig, PoolConfig, SshConfig, StaticKeysCredentials
 from f7tproxy.errors import ApiError
 from f7tproxy.ssh import Completed, Process
-from f7tproxy.ssh._aio import ChannelRefused
+from f7tproxy._aio import ChannelRefused
 
 
 def cluster(name: str = "fake", **pool: object) -> ClusterConfig:

@@ -7,11 +7,10 @@ from collections.abc import Callable
 
 import attrs
 
-from .admin import RequestStats
 from .auth import Auth
 from .config import Config
 from .health import HealthChecker, ServiceHealth
-from .observability import Metrics, PoolGauges
+from .observability import Metrics, PoolGauges, RequestStats
 from .ratelimit import RateLimiter
 from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
 from .ssh import PoolSupervisor

@@ -4,7 +4,7 @@
     _credentials.py  ssh_ca, ssh_service, static_keys
     _connector.py    one connection for one user to one cluster
     _pool.py         PoolSupervisor: connections, slots, waiters, reaping
-    _lease.py        Lease: commands run on one slot
+    _lease.py        Lease: commands run on one slot; Runner: what callers need of it
     _stats.py        frozen statistics
 """
 
@@ -12,7 +12,7 @@ from .._aio import Completed, Connection, Process
 from ._command import remote_command
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._credentials import CaSigner, CredentialSource, KeyService, Login, StaticKeys, credential_source
-from ._lease import CommandResult, Lease
+from ._lease import CommandResult, Lease, Runner
 from ._pool import PoolSupervisor
 from ._stats import PoolStatistics, SystemPoolStatistics, UserPoolStatistics
 
@@ -31,6 +31,7 @@ __all__ = [
     "PoolStatistics",
     "PoolSupervisor",
     "Process",
+    "Runner",
     "StaticKeys",
     "SystemPoolStatistics",
     "UserPoolStatistics",

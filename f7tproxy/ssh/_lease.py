@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 import trio
@@ -15,7 +15,10 @@ from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
 from ._command import program_name, remote_command
 
 if TYPE_CHECKING:
+    from ._connector import PoolConnection
     from ._pool import PoolSupervisor, _Conn, _System, _User
+
+T = TypeVar("T")
 
 _OPEN_ATTEMPTS = 6
 """Channel opens tried per command: sshd frees a session slot a little after we see it closed."""
@@ -67,7 +70,21 @@ def _audit_error(exc: BaseException) -> str:
     return words.get(type(exc), "error")
 
 
-class Lease:
+class Runner(Protocol):
+    """What the filesystem ops and the scheduler backends need from a lease: run one
+    command and collect its output (see `Lease.run`)."""
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | str | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+    ) -> CommandResult: ...
+
+
+class Lease(Runner):
     """One channel slot, held for the duration of `async with pool.lease(...)`.
 
     Run commands on it one after the other (a lease is one channel at a time).
@@ -109,22 +126,36 @@ class Lease:
         command had to move to a new connection and none could be opened.
         """
         argv = tuple(argv)
-        timeout = self._system.config.command_timeout if timeout is None else timeout
-        limit = self._system.cluster.max_ops_file_size if output_limit is None else output_limit
         data = stdin.encode() if isinstance(stdin, str) else stdin
+        with self._command(argv, timeout, output_limit) as (command, limit, record):
+            completed = await self._run(command, data, limit)
+            record.exit_status = completed.exit_status
+        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
+
+    @contextlib.contextmanager
+    def _command(
+        self, argv: tuple[str, ...], timeout: float | None, limit: int | None
+    ) -> Iterator[tuple[str, int, _AuditRecord]]:
+        """One remote command, however it runs: counted, bounded by `timeout`, audited.
+
+        Gives the command line (under the remote `timeout`), the output limit and the
+        audit record; `timeout` defaults to the pool's command_timeout and `limit` to
+        the cluster's max_ops_file_size. Raises CommandTimeout if the block outlives
+        the deadline; API errors count as the user's failures.
+        """
+        timeout = self._system.config.command_timeout if timeout is None else timeout
+        limit = self._system.cluster.max_ops_file_size if limit is None else limit
         command = remote_command(argv, timeout=timeout)
         self._user.commands += 1
         with self._audited(argv) as record:
             try:
                 with trio.move_on_after(timeout) as scope:
-                    completed = await self._run(command, data, limit)
+                    yield command, limit, record
                 if scope.cancelled_caught:
                     raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
             except ApiError:
                 self._user.failures += 1
                 raise
-            record.exit_status = completed.exit_status
-        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
 
     @contextlib.contextmanager
     def _audited(self, argv: tuple[str, ...]) -> Iterator[_AuditRecord]:
@@ -144,19 +175,26 @@ class Lease:
             )  # fmt: skip
 
     async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+        try:
+            return await self._on_a_channel(lambda conn: conn.run(command, stdin=stdin, output_limit=limit))
+        except OutputLimitExceeded as exc:
+            raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
+        except SshConnectionLost:
+            assert self._slot is not None
+            self._pool._drop(self._slot)
+            raise
+
+    async def _on_a_channel(self, start: Callable[[PoolConnection], Awaitable[T]]) -> T:
+        """`start` a command on the lease's connection; if the server refuses the
+        channel, try again (after a pause, or on another connection)."""
         for attempt in range(_OPEN_ATTEMPTS):
             slot = self._slot
             assert slot is not None
             try:
-                return await slot.conn.run(command, stdin=stdin, output_limit=limit)
+                return await start(slot.conn)
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
-            except OutputLimitExceeded as exc:
-                raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
-            except SshConnectionLost:
-                self._pool._drop(slot)
-                raise
         raise AssertionError("unreachable")
 
     async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
@@ -187,37 +225,17 @@ class Lease:
         SshConnectionLost, or SshConnectFailed if no channel could be opened.
         """
         argv = tuple(argv)
-        timeout = self._system.config.command_timeout if timeout is None else timeout
-        limit = self._system.cluster.max_ops_file_size if stderr_limit is None else stderr_limit
-        command = remote_command(argv, timeout=timeout)
-        self._user.commands += 1
-        with self._audited(argv) as record:
-            try:
-                with trio.move_on_after(timeout) as scope:
-                    async with contextlib.AsyncExitStack() as stack:
-                        process = await self._open(stack, command, limit)
-                        yield process
-                        record.exit_status = process.exit_status
-                if scope.cancelled_caught:
-                    raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
-            except ApiError:
-                self._user.failures += 1
-                raise
-
-    async def _open(self, stack: contextlib.AsyncExitStack, command: str, limit: int) -> Process:
-        for attempt in range(_OPEN_ATTEMPTS):
-            slot = self._slot
-            assert slot is not None
-            try:
-                return await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
-            except ChannelRefused as exc:
-                self._pool.report_failure(self._system, "channel")
-                await self._after_refusal(exc, attempt)
-        raise AssertionError("unreachable")
+        with self._command(argv, timeout, stderr_limit) as (command, limit, record):
+            async with contextlib.AsyncExitStack() as stack:
+                process = await self._on_a_channel(
+                    lambda conn: stack.enter_async_context(conn.open_process(command, stderr_limit=limit))
+                )
+                yield process
+                record.exit_status = process.exit_status
 
     def __repr__(self) -> str:
         label = self._slot.conn.label if self._slot is not None else "-"
         return f"<Lease {self.user}@{self.system} on {label}>"
 
 
-__all__ = ["CommandResult", "Lease"]
+__all__ = ["CommandResult", "Lease", "Runner"]

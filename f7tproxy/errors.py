@@ -24,6 +24,7 @@
         ├── InternalError            500  a bug or an unexpected remote answer
         ├── NotImplementedOnSystem   501  the system's scheduler cannot do this (PBS attach)
         └── ServiceUnavailable       503  unhealthy or unreachable backend, shutting down (Retry-After)
+            └── CircuitOpen          503    the cluster is known unreachable: failed fast
 
 `STATUS` below is the single table from exception class to (HTTP status, errorType).
 Code raises the most specific class; the HTTP layer calls `error_body` and never
@@ -159,6 +160,10 @@ class NotImplementedOnSystem(ApiError):
 
 class ServiceUnavailable(ApiError):
     """The backend is unhealthy, unreachable or shutting down; try again after `retry_after` seconds."""
+
+
+class CircuitOpen(ServiceUnavailable):
+    """The cluster's circuit breaker is open (its login node is known unreachable): refused at once."""
 
 
 @attrs.frozen

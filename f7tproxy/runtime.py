@@ -42,7 +42,7 @@ class Runtime:
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
     health: HealthChecker = attrs.field(
-        default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool), takes_self=True)
+        default=attrs.Factory(lambda self: HealthChecker(self.config, self.pool, metrics=self.metrics), takes_self=True)
     )
     """Probe results, and the gate: `runtime.health.gate(system, "scheduler")`, `gate_path(system, path)`."""
     requests: RequestStats = attrs.field(factory=RequestStats)
@@ -91,6 +91,7 @@ class Runtime:
                 connections=s.connections,
                 slots_in_use=sum(u.slots_in_use for u in s.users),
                 waiters=sum(u.waiters for u in s.users),
+                circuit_open=s.breaker.state != "closed",
             )
             for s in self.pool.statistics().systems
         ]

@@ -38,6 +38,11 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
             "max_connections": stats.max_connections if stats else cluster.ssh.pool.max_connections,
             "users_waiting_to_connect": stats.users_waiting_to_connect if stats else 0,
             "waiting_uploads": [w.to_json() for w in staging.waiting.entries()] if staging else [],
+            "breaker": {"state": "closed", "since": None, "failures": 0} if stats is None else {
+                "state": stats.breaker.state,
+                "since": _iso(stats.breaker.since),
+                "failures": stats.breaker.failures,
+            },
         })
     pools = [
         {"system": s.system, **{k: _r(v, 3) if isinstance(v, float) else v for k, v in attrs.asdict(u).items()}}

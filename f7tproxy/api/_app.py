@@ -12,7 +12,7 @@ from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
 from ._filesystem import filesystem
-from ._health import gate_request
+from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
 from ._openapi import APP_VERSION, docs
 from ._ratelimit import client_rate_limit_hook
@@ -58,6 +58,7 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.before_request(client_rate_limit_hook)
     app.before_request(authenticate_request)
     app.before_request(gate_request)
+    app.after_request(suspect_after_failure)
 
     @app.errorhandler(errors.ApiError)
     async def api_error(exc: errors.ApiError) -> Response:

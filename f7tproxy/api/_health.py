@@ -7,7 +7,13 @@ the scheduler (`_BLUEPRINT_SERVICES`). The gates that depend on the request are
 the handlers': the file system of every path (`_filesystem.checked_path`) and the
 S3 staging store (`_transfer._staging`). Status routes are exempt (as in FirecREST,
 /status/{system}/... answers even when the cluster is unhealthy), and so is any
-view marked `@health_exempt`.
+view marked `@health_exempt`. For "ssh" the gate also refuses while the system's
+circuit breaker is open.
+
+`suspect_after_failure` (an `after_request` hook) wakes the probes of a route's
+services when it answered the way a sick service makes requests fail (timeouts,
+lost connections, 5xx), so a failing scheduler is seen (and gated) in seconds,
+not at the next scheduled probe.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import current_app, request
+from quart import Response, current_app, request
 
 from ..health import Service
 
@@ -23,6 +29,8 @@ F = TypeVar("F", bound=Callable[..., object])
 
 _EXEMPT = "_f7t_health_exempt"
 _EXEMPT_BLUEPRINTS = frozenset({"status"})
+_SUSPECT_STATUSES = frozenset({408, 424, 500, 502, 503, 504})
+"""Answers that a sick backend service could explain."""
 _BLUEPRINT_SERVICES: dict[str, tuple[Service, ...]] = {
     "compute": ("ssh", "scheduler"),
     "transfer": ("ssh", "scheduler"),
@@ -38,13 +46,30 @@ def health_exempt(view: F) -> F:
 
 async def gate_request() -> None:
     """`before_request` hook (after authentication): gate the services of routes naming a configured system."""
+    system = _gated_system()
+    if system is not None:
+        for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
+            current_app.runtime.health.gate(system, service)  # type: ignore[attr-defined]
+
+
+def _gated_system() -> str | None:
+    """The configured system a gated route names (None for status, exempt or unmatched routes)."""
     if request.routing_exception is not None or request.blueprint in _EXEMPT_BLUEPRINTS:
-        return
+        return None
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, _EXEMPT, False):
-        return
+        return None
     system = (request.view_args or {}).get("system")
     runtime = current_app.runtime  # type: ignore[attr-defined]
-    if isinstance(system, str) and runtime.config.cluster(system) is not None:
-        for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
-            runtime.health.gate(system, service)
+    return system if isinstance(system, str) and runtime.config.cluster(system) is not None else None
+
+
+async def suspect_after_failure(response: Response) -> Response:
+    """`after_request` hook: after a failure a sick service explains, probe the route's services soon."""
+    if response.status_code in _SUSPECT_STATUSES and (system := _gated_system()) is not None:
+        services = _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",))
+        if request.blueprint == "transfer":
+            services += ("s3",)  # gated per handler (`_transfer._staging`), suspected for all
+        for service in services:
+            current_app.runtime.health.suspect(system, service)  # type: ignore[attr-defined]
+    return response

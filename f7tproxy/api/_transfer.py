@@ -181,7 +181,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
         # Counted until its multipart upload is gone, at the latest until the job's wait is over
         # (the job's clock starts when it runs: allow it a first-part wait of queueing).
         slot.submitted(job.job_id, target, bucket=bucket, key=key, upload_id=upload_id,
-                       wait=wait + staging.first_part_wait)  # fmt: skip
+                       wait=wait + staging.first_part_wait, first_part_wait=2 * staging.first_part_wait)  # fmt: skip
     return {
         "transferJob": job.to_wire(),
         "transferDirectives": {

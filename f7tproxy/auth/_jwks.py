@@ -167,6 +167,8 @@ class KeyStore:
         self._failures = 0
         self.fetches = 0
         """How many fetches were attempted (for tests and the admin snapshot)."""
+        self._finished = 0
+        """How many fetches have ended, however."""
 
     @property
     def loaded(self) -> bool:
@@ -175,6 +177,12 @@ class KeyStore:
 
     async def _fetch(self, why: str) -> bool:
         """Fetch and replace the keys; on failure keep the old ones. Hold `_lock`."""
+        try:
+            return await self._fetch_once(why)
+        finally:
+            self._finished += 1
+
+    async def _fetch_once(self, why: str) -> bool:
         self._last_attempt = self._clock()
         self.fetches += 1
         try:
@@ -225,10 +233,13 @@ class KeyStore:
             if key is None and self._keys is None:
                 raise KeysUnavailable()
             return key
+        finished = self._finished
         async with self._lock:
-            # Another request may have refetched while this one waited for the lock.
+            # Another request may have refetched while this one waited for the lock: then
+            # that attempt was this request's too (one at a time, so waits stay bounded by
+            # jwks_timeout while the IdP hangs, instead of adding up one fetch per waiter).
             key = self._lookup(kid)
-            if key is None and self._may_refetch():
+            if key is None and self._finished == finished and self._may_refetch():
                 await self._fetch(f"unknown kid {kid!r}")
                 key = self._lookup(kid)
         if key is None and self._keys is None:

@@ -3,6 +3,7 @@
 from ._load import from_mapping, from_yaml, warnings
 from ._model import (
     AuthConfig,
+    BreakerConfig,
     CacheConfig,
     ClientCredentials,
     ClusterConfig,
@@ -33,6 +34,7 @@ from ._secret import Secret
 
 __all__ = [
     "AuthConfig",
+    "BreakerConfig",
     "CacheConfig",
     "ClientCredentials",
     "ClusterConfig",

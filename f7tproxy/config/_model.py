@@ -332,6 +332,33 @@ class SshConfig:
 
 
 @attrs.frozen
+class BreakerConfig:
+    """The circuit breaker in front of a cluster's SSH login node: fail fast while it is unreachable.
+
+    The breaker opens after `failures` consecutive connection failures (failed connects,
+    dropped connections, channels refused on a closed connection) or one failed ssh
+    health probe. While open, requests that need SSH get 503 with Retry-After at once and
+    requests already waiting for a connection are answered the same way; after
+    `retry_after` seconds one trial connection is let through (half-open), and one
+    success (a connect, a command, a healthy probe) closes it again.
+    """
+
+    failures: int = attrs.field(default=3, validator=_positive)
+    """Consecutive connection failures that open the breaker."""
+    retry_after: float = attrs.field(default=2.0, validator=_positive)
+    """Seconds the breaker stays open before a trial connection; also the Retry-After given to clients."""
+    probe_interval: float = attrs.field(default=1.0, validator=_positive)
+    """Seconds between health probes of a service while it is unhealthy or its breaker is open
+    (instead of the probes' `interval`), so recovery is seen within about this long."""
+    stall_after: float = attrs.field(default=2.0, validator=_positive)
+    """A remote command running longer than this wakes the cluster's health probes (at most once per
+    `stall_recheck` seconds): a hung login node or scheduler makes commands hang, not fail, and
+    the probes (each bounded by its timeout) tell which part it is, so the gates close in seconds."""
+    stall_recheck: float = attrs.field(default=5.0, validator=_positive)
+    """Seconds between probe runs woken by slow commands."""
+
+
+@attrs.frozen
 class SchedulerConfig:
     """The batch scheduler, driven through its command line over SSH."""
 
@@ -459,6 +486,8 @@ class ClusterConfig:
     """Health probes."""
     cache: CacheConfig = CacheConfig()
     """How long nodes, partitions, reservations and user information are reused."""
+    breaker: BreakerConfig = BreakerConfig()
+    """Fail fast while the login node is unreachable."""
 
 
 # --------------------------------------------------------------------------- top level

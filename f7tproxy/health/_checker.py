@@ -5,6 +5,15 @@
 
 Each run is bounded by the probe's own timeout, so a hung probe only delays
 its own loop. A state change (healthy <-> unhealthy) is logged once.
+
+Fail fast: the ssh probe's results feed the pool's circuit breaker of the
+system (`PoolSupervisor.probe_result`), and `gate` refuses while that breaker
+is open. While a service is unhealthy, or its system's breaker is open, its
+probe runs every `breaker.probe_interval` instead of `probes.interval`, so a
+returning service is let in again within about that long; a breaker that
+opens, and a request that failed the way a sick service fails (`suspect`),
+wake the probes at once, and so does a command that runs suspiciously long
+(`PoolSupervisor.on_stall`): hung parts make commands hang rather than fail.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ import trio
 
 from ..config import ClusterConfig, Config
 from ..errors import ApiError, NotFound, ServiceUnavailable
-from ..ssh import PoolSupervisor
+from ..observability import Metrics
+from ..ssh import BreakerState, PoolSupervisor
 from ._probes import Probe, ProbeFailed, cluster_probes
 from ._result import Service, ServiceHealth
 
@@ -69,9 +79,17 @@ class HealthChecker:
         pool: PoolSupervisor | None,
         *,
         probes: Mapping[str, Sequence[Probe]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """`probes` replaces the probes built from the configuration (tests)."""
+        """`probes` replaces the probes built from the configuration (tests);
+        `metrics` counts the requests the gate refuses."""
         self._clusters: dict[str, ClusterConfig] = {c.name: c for c in config.clusters}
+        self._pool = pool
+        self._metrics = metrics
+        self._breaker_open: set[str] = set()
+        if pool is not None:
+            pool.on_breaker_change(self._breaker_changed)
+            pool.on_stall(self._wake)
         if probes is None:
             probes = {c.name: cluster_probes(c, pool) for c in config.clusters} if pool is not None else {}
         self._entries: dict[str, list[_Entry]] = {}
@@ -113,10 +131,43 @@ class HealthChecker:
             await self._run_once(entry)
             if entry.wanted:
                 continue
-            due = trio.current_time() + entry.result.interval
+            due = trio.current_time() + self._interval(entry)
             entry.result = attrs.evolve(entry.result, next_due=due)
             with trio.move_on_at(due):
                 await entry.wake.wait()
+
+    def _interval(self, entry: _Entry) -> float:
+        result = entry.result
+        if result.healthy is False or result.system in self._breaker_open:
+            return min(result.interval, self._clusters[result.system].breaker.probe_interval)
+        return result.interval
+
+    def _breaker_changed(self, system: str, state: BreakerState) -> None:
+        if state == "closed":
+            self._breaker_open.discard(system)
+            return
+        if system not in self._breaker_open:
+            self._breaker_open.add(system)
+            self._wake(system)
+
+    def _wake(self, system: str, service: Service | None = None) -> None:
+        """Run the idle probes of `system` (of one service) now, unless one ran within the probe_interval."""
+        cluster = self._clusters.get(system.lower())
+        if cluster is None:
+            return
+        now = trio.current_time()
+        for entry in self._entries.get(cluster.name, ()):
+            if service is not None and entry.result.service != service:
+                continue
+            checked = entry.result.checked_at
+            if entry.started > entry.completed or (checked is not None and now - checked < cluster.breaker.probe_interval):
+                continue  # running now, or just ran
+            entry.wanted = True
+            entry.wake.set()
+
+    def suspect(self, system: str, service: Service) -> None:
+        """A request failed the way a sick `service` of `system` would make it fail: probe it soon."""
+        self._wake(system, service)
 
     async def _run_once(self, entry: _Entry) -> None:
         entry.started += 1
@@ -155,6 +206,8 @@ class HealthChecker:
         entry.completed += 1
         entry.finished.set()
         entry.finished = trio.Event()
+        if entry.result.service == "ssh" and self._pool is not None:
+            self._pool.probe_result(entry.result.system, healthy, message)
         self._note_change(before, entry.result)
         for listener in self._listeners:
             listener(entry.result)
@@ -223,7 +276,17 @@ class HealthChecker:
         if not entries:
             return None
         now = trio.current_time()
-        return [e.result.effective(now).to_firecrest() for e in entries if e.result.checked_at is not None]
+        answer = [e.result.effective(now).to_firecrest() for e in entries if e.result.checked_at is not None]
+        breaker = self._pool.breaker_statistics(system.lower()) if self._pool is not None else None
+        if breaker is not None and breaker.state != "closed":
+            # FirecREST's shape has no place for it: the ssh entry's message says it.
+            since = breaker.since.isoformat(timespec="seconds").replace("+00:00", "Z")
+            note = f"circuit breaker {breaker.state} since {since} after {breaker.failures} failure(s)"
+            for item in answer:
+                if item["serviceType"] == "ssh":
+                    item["healthy"] = False
+                    item["message"] = f"{item['message']}; {note}" if item["message"] else note
+        return answer
 
     def last_health_check(self, system: str) -> datetime.datetime | None:
         """When the oldest of `system`'s latest results was taken (None if some probe has not run)."""
@@ -268,8 +331,11 @@ class HealthChecker:
 
         Services never checked (or not probed) are allowed. Raises
         ServiceUnavailable (503) with the probe's message and a Retry-After
-        of the time until the next check.
+        of the time until the next check; for "ssh", CircuitOpen (503) while
+        the system's circuit breaker is open.
         """
+        if service == "ssh" and self._pool is not None:
+            self._pool.check_breaker(system.lower())
         for entry in self._entries.get(system.lower(), ()):
             if entry.result.service == service and service != "filesystem":
                 self._refuse_if_unhealthy(entry.result, f"The {service} service of {system} is unhealthy")
@@ -302,4 +368,6 @@ class HealthChecker:
             retry = max(1.0, result.next_due - now)
         else:
             retry = max(1.0, result.timeout)
+        if self._metrics is not None:
+            self._metrics.fast_failed(result.system, result.service)
         raise ServiceUnavailable(f"{text}: {seen.message}", retry_after=retry)

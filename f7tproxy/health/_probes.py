@@ -54,7 +54,8 @@ class _SshCommand:
     user: str
 
     async def run(self, argv: list[str], timeout: float) -> CommandResult:
-        async with self.pool.lease(self.system, self.user) as lease:
+        # probe=True: probes pass an open circuit breaker; they are how it sees the cluster return.
+        async with self.pool.lease(self.system, self.user, probe=True) as lease:
             return await lease.run(argv, timeout=timeout)
 
 

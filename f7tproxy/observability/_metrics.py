@@ -81,6 +81,8 @@ class PoolGauges:
     """Channels leased right now."""
     waiters: int
     """Requests waiting for a channel."""
+    circuit_open: bool = False
+    """The system's circuit breaker refuses requests (open, or half-open with its trial under way)."""
 
 
 class _PoolCollector(Collector):
@@ -97,11 +99,16 @@ class _PoolCollector(Collector):
         waiters = GaugeMetricFamily(
             "f7tproxy_ssh_lease_waiters", "Requests waiting for an SSH channel.", labels=["system"]
         )
+        circuit = GaugeMetricFamily(
+            "f7tproxy_circuit_open", "1 while the system's circuit breaker is not closed (requests fail fast).",
+            labels=["system"],
+        )
         for pool in self.source() if self.source is not None else ():
             connections.add_metric([pool.system], pool.connections)
             in_use.add_metric([pool.system], pool.slots_in_use)
             waiters.add_metric([pool.system], pool.waiters)
-        yield from (connections, in_use, waiters)
+            circuit.add_metric([pool.system], 1 if pool.circuit_open else 0)
+        yield from (connections, in_use, waiters, circuit)
 
 
 class _StagingCollector(Collector):
@@ -163,6 +170,11 @@ class Metrics:
         self._ssh_failures = Counter(
             "f7tproxy_ssh_failures", "Failed SSH connects, logins and channel opens.",
             ["system", "reason"], registry=r,
+        )  # fmt: skip
+        self._fast_failed = Counter(
+            "f7tproxy_fast_failed_requests",
+            "Requests answered 503 at once: the system's circuit breaker was open or the service unhealthy.",
+            ["system", "service"], registry=r,
         )  # fmt: skip
         self._health_up = Gauge(
             "f7tproxy_health_up", "Last health probe result (1 healthy, 0 unhealthy).",
@@ -227,6 +239,10 @@ class Metrics:
         """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
         kind = kind if kind in CACHE_KINDS else "other"
         self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
+
+    def fast_failed(self, system: str, service: str) -> None:
+        """Count a request refused at once (breaker open, or `service` last seen unhealthy)."""
+        self._fast_failed.labels(system, service).inc()
 
     # -- health checker
 

@@ -128,7 +128,12 @@ class Lease(Runner):
         argv = tuple(argv)
         data = stdin.encode() if isinstance(stdin, str) else stdin
         with self._command(argv, timeout, output_limit) as (command, limit, record):
-            completed = await self._run(command, data, limit)
+            running, key = self._system.running, object()
+            running[key] = trio.current_time()  # watched for stalls by the pool
+            try:
+                completed = await self._run(command, data, limit)
+            finally:
+                del running[key]
             record.exit_status = completed.exit_status
         return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
 
@@ -191,14 +196,20 @@ class Lease(Runner):
             slot = self._slot
             assert slot is not None
             try:
-                return await start(slot.conn)
+                result = await start(slot.conn)
             except ChannelRefused as exc:
                 self._pool.report_failure(self._system, "channel")
                 await self._after_refusal(exc, attempt)
+            else:
+                self._system.breaker.success()
+                return result
         raise AssertionError("unreachable")
 
     async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
+        if exc.connection_closed:
+            self._system.breaker.failure(f"channel open failed: {exc}")
         if attempt == _OPEN_ATTEMPTS - 1:
+            self._system.breaker.failure(f"channel refused {_OPEN_ATTEMPTS} times: {exc}")
             raise SshConnectFailed(f"the SSH server refused a channel {_OPEN_ATTEMPTS} times: {exc}")
         if exc.connection_closed:
             # Nothing ran: move to another (maybe new) connection.

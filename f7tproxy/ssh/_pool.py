@@ -12,6 +12,13 @@ fewest-connections-first, and an idle connection of another user is closed to
 make room, so one busy user cannot starve the others. Each wait is bounded by
 the pool's `lease_timeout`, after which the caller gets PoolBusy (429, Retry-After).
 
+Each system has a circuit breaker (`_breaker.py`) fed by failed connects,
+dropped connections and refused channels (and, through `probe_result`, by the
+health checker's ssh probe). While it is open, `lease` refuses at once with
+CircuitOpen (503 with Retry-After), and callers already waiting get the same
+answer when it opens; one trial caller at a time is let through once
+`retry_after` has passed; one success closes it again.
+
 All state is changed by plain (non-async) methods, so there are no locks:
 trio switches tasks only at awaits.
 """
@@ -22,7 +29,7 @@ import collections
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import attrs
 import trio
@@ -30,6 +37,7 @@ import trio
 from ..config import ClusterConfig, PoolConfig
 from ..errors import (
     ApiError,
+    CircuitOpen,
     ConfigError,
     HostKeyMismatch,
     InternalError,
@@ -41,6 +49,7 @@ from ..errors import (
     SshLoginRefused,
 )
 from ..observability import Metrics
+from ._breaker import BreakerState, BreakerStatistics, CircuitBreaker
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._lease import Lease
 from ._stats import PoolStatistics, SystemPoolStatistics, UserPoolStatistics
@@ -109,6 +118,7 @@ class _User:
 class _System:
     cluster: ClusterConfig
     connector: Connector
+    breaker: CircuitBreaker
     users: dict[str, _User] = attrs.Factory(dict)
     held: int = 0
     """Connections open, closing or being opened, all users together."""
@@ -116,6 +126,8 @@ class _System:
     """Users waiting for the system's limit to allow another connection."""
     making_room: int = 0
     """Idle connections being closed to make room for users in `queue`."""
+    running: dict[object, float] = attrs.Factory(dict)
+    """Commands running now (Lease.run), with their start times."""
 
     @property
     def config(self) -> PoolConfig:
@@ -143,6 +155,8 @@ class PoolSupervisor:
         """
         connectors = connectors or {}
         self._metrics = metrics
+        self._breaker_listeners: list[Callable[[str, BreakerState], None]] = []
+        self._stall_listeners: list[Callable[[str], None]] = []
         self._systems: dict[str, _System] = {}
         problems = []
         for cluster in clusters:
@@ -153,7 +167,8 @@ class PoolSupervisor:
                 except ValueError as exc:
                     problems.append(f"cluster {cluster.name}: ssh.credentials.ca_key: cannot read the CA key ({exc})")
                     continue
-            self._systems[cluster.name] = _System(cluster, connector)
+            breaker = CircuitBreaker(cluster.name, cluster.breaker, on_change=self._breaker_listener(cluster.name))
+            self._systems[cluster.name] = _System(cluster, connector, breaker)
         if problems:
             raise ConfigError(problems)
         self._nursery: trio.Nursery | None = None
@@ -167,6 +182,7 @@ class PoolSupervisor:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._reap, name="ssh pool reaper")
+                nursery.start_soon(self._watch_stalls, name="ssh pool stall watch")
                 task_status.started()
                 try:
                     await trio.sleep_forever()
@@ -178,41 +194,124 @@ class PoolSupervisor:
             self._closing = True
             self._nursery = None
 
-    def _fail_all_waiters(self, error: ApiError) -> None:
-        for sys in self._systems.values():
+    def _fail_all_waiters(self, error: ApiError, systems: Iterable[_System] | None = None) -> None:
+        for sys in self._systems.values() if systems is None else systems:
             for u in sys.users.values():
                 while u.waiters:
                     waiter = u.waiters.popleft()
                     waiter.error = error
                     waiter.event.set()
+                if u in sys.queue:
+                    sys.queue.remove(u)
+
+    # ------------------------------------------------------------------ circuit breakers
+
+    def _breaker_listener(self, system: str) -> Callable[[BreakerState, CircuitOpen | None], None]:
+        def changed(state: BreakerState, error: CircuitOpen | None) -> None:
+            if error is not None:
+                # Known unreachable: nobody waits out the lease timeout for it.
+                self._fail_all_waiters(error, [self._systems[system]])
+            for listener in self._breaker_listeners:
+                listener(system, state)
+
+        return changed
+
+    def on_breaker_change(self, listener: Callable[[str, BreakerState], None]) -> None:
+        """Call `listener(system, state)` on every breaker state change; it must not block or raise."""
+        self._breaker_listeners.append(listener)
+
+    def on_stall(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(system)` while a command on `system` runs past its breaker's `stall_after`
+        (at most once per `stall_recheck`); it must not block or raise."""
+        self._stall_listeners.append(listener)
+
+    async def _watch_stalls(self) -> None:
+        systems = list(self._systems.values())
+        if not systems:
+            return
+        interval = min(s.cluster.breaker.stall_after for s in systems) / 4
+        told: dict[str, float] = {}
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for sys in systems:
+                breaker = sys.cluster.breaker
+                oldest = min(sys.running.values(), default=now)
+                name = sys.cluster.name
+                if now - oldest > breaker.stall_after and now - told.get(name, -math.inf) >= breaker.stall_recheck:
+                    told[name] = now
+                    for listener in self._stall_listeners:
+                        listener(name)
+
+    def check_breaker(self, system: str) -> None:
+        """Refuse at once (CircuitOpen) if `system`'s breaker would refuse a lease now.
+
+        Takes no half-open trial (the lease does); unknown systems pass.
+        """
+        sys = self._systems.get(system)
+        if sys is not None:
+            try:
+                sys.breaker.check()
+            except CircuitOpen:
+                self._fast_failed(sys)
+                raise
+
+    def breaker_statistics(self, system: str) -> BreakerStatistics | None:
+        """`system`'s circuit breaker now (None for an unknown system)."""
+        sys = self._systems.get(system)
+        return None if sys is None else sys.breaker.statistics()
+
+    def probe_result(self, system: str, healthy: bool, message: str | None = None) -> None:
+        """The health checker's ssh probe verdict for `system` (a failure opens its breaker)."""
+        sys = self._systems.get(system)
+        if sys is not None:
+            sys.breaker.probe_result(healthy, message)
+
+    def _fast_failed(self, sys: _System) -> None:
+        if self._metrics is not None:
+            self._metrics.fast_failed(sys.cluster.name, "ssh")
 
     # ------------------------------------------------------------------ leases
 
     @contextlib.asynccontextmanager
-    async def lease(self, system: str, user: str, token: str | None = None) -> AsyncIterator[Lease]:
+    async def lease(
+        self, system: str, user: str, token: str | None = None, *, probe: bool = False
+    ) -> AsyncIterator[Lease]:
         """Hold one channel slot on one of `user`'s connections to `system`.
 
         `token` is the user's JWT; the ssh_service credentials need it to open a
         connection. Waits at most the pool's `lease_timeout` for a slot.
+        `probe` (health probes) passes the circuit breaker even while it is open:
+        probes are how the checker sees the cluster come back.
 
         Raises NotFound (unknown system), PoolBusy (no slot in time; has
-        retry_after), ServiceUnavailable (shutting down), or the connect error
+        retry_after), CircuitOpen (the system's breaker is open; has retry_after),
+        ServiceUnavailable (shutting down), or the connect error
         (SshConnectFailed, HostKeyMismatch, SshLoginRefused, KeyServiceFailed,
         Forbidden, InternalError) when no connection could be opened.
         """
         sys = self._systems.get(system)
         if sys is None:
             raise NotFound(f"unknown system {system!r}")
-        u = sys.users.get(user)
-        if u is None:
-            u = sys.users[user] = _User(user, last_active=trio.current_time())
-        conn = await self._acquire(sys, u, token)
-        held = Lease(self, sys, u, conn, token)
         try:
-            yield held
+            trial = False if probe else sys.breaker.admit()
+        except CircuitOpen:
+            self._fast_failed(sys)
+            raise
+        try:
+            u = sys.users.get(user)
+            if u is None:
+                u = sys.users[user] = _User(user, last_active=trio.current_time())
+            conn = await self._acquire(sys, u, token)
+            held = Lease(self, sys, u, conn, token)
+            try:
+                yield held
+            finally:
+                if held._slot is not None:
+                    self._release(sys, u, held._slot)
         finally:
-            if held._slot is not None:
-                self._release(sys, u, held._slot)
+            if trial:
+                sys.breaker.end_trial()
 
     async def _acquire(self, sys: _System, u: _User, token: str | None) -> _Conn:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -396,6 +495,7 @@ class PoolSupervisor:
         u.connecting -= 1
         u.connects += 1
         u.failed_connects = 0
+        sys.breaker.success()
         if u.had_drop:
             u.reconnects += 1
             u.had_drop = False
@@ -421,6 +521,7 @@ class PoolSupervisor:
             if pooled.broken:
                 log.info("ssh pool: connection %s broke", conn.label)
                 self.report_failure(sys, "disconnect")
+                sys.breaker.failure(f"connection {conn.label} dropped")
                 u.drops += 1
                 u.had_drop = True
             with trio.CancelScope(shield=True):
@@ -439,6 +540,9 @@ class PoolSupervisor:
             assert isinstance(exc, ApiError)
             log.warning("ssh pool: %s", exc.message)
             self.report_failure(sys, _failure_reason(exc))
+            if type(exc) is SshConnectFailed:
+                # Unreachable (refused, timed out, reset); not one user's refused key.
+                sys.breaker.failure(exc.message)
             u.failures += 1
             u.failed_connects += 1
             if not u.conns and u.connecting == 1:
@@ -510,6 +614,7 @@ class PoolSupervisor:
             max_connections=sys.config.max_connections,
             users_waiting_to_connect=len(sys.queue),
             users=users,
+            breaker=sys.breaker.statistics(),
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._breaker import BreakerStatistics
+
 
 @attrs.frozen
 class UserPoolStatistics:
@@ -56,6 +58,8 @@ class SystemPoolStatistics:
     users_waiting_to_connect: int
     """Users waiting for the global limit to allow another connection."""
     users: tuple[UserPoolStatistics, ...]
+    breaker: BreakerStatistics
+    """The system's circuit breaker."""
 
 
 @attrs.frozen

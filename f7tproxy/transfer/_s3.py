@@ -11,6 +11,7 @@ on the cluster and f7tproxy's own requests use its private endpoint.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import uuid
@@ -173,7 +174,16 @@ class Staging:
     async def create_multipart(self, bucket: str, key: str) -> str:
         """Start a multipart upload; its UploadId. Raises StagingFailed."""
         url = self._sign(False, "create_multipart_upload", "POST", Bucket=bucket, Key=key)
-        response = await self._send("POST", url, headers={"Content-Type": "application/octet-stream"})
+        headers = {"Content-Type": "application/octet-stream"}
+        try:
+            response = await self._send("POST", url, headers=headers)
+        except StagingFailed as exc:
+            if bucket not in self._ready or "NoSuchBucket" not in exc.message:
+                raise
+            # The bucket went away (deleted, or a store that lost its state): make it again, once.
+            self._ready.discard(bucket)
+            await self.ensure_bucket(bucket)
+            response = await self._send("POST", url, headers=headers)
         try:
             node = ET.fromstring(response.content).find(f"{NS}UploadId")
         except ET.ParseError:
@@ -194,7 +204,8 @@ class Staging:
     async def check_waiting(self) -> None:
         """Forget each waiting upload whose multipart upload the store no longer has: the client
         completed it, or the staging job aborted it when its wait ran out or it failed. A store
-        that does not answer forgets nothing (the uploads' wait bounds still apply)."""
+        that does not answer forgets nothing (the uploads' wait bounds still apply). An upload
+        with no part by its `first_part_by` is aborted here and forgotten."""
         for upload in self.waiting.entries():
             url = self.list_parts_url(upload.bucket, upload.key, upload.upload_id, public=False)
             try:
@@ -202,4 +213,10 @@ class Staging:
             except StagingFailed:
                 continue
             if response.status_code == 404:
+                self.waiting.forget(upload.job_id)
+            elif b"<Part>" not in response.content and trio.current_time() >= upload.first_part_by:
+                # No part in time: the job gives up (or was cancelled before it ran and never will).
+                abort = self.abort_url(upload.bucket, upload.key, upload.upload_id, public=False)
+                with contextlib.suppress(StagingFailed):
+                    await self._send("DELETE", abort, ok=(204, 404))
                 self.waiting.forget(upload.job_id)

@@ -46,6 +46,10 @@ class WaitingUpload:
     """The multipart upload the client sends its parts to."""
     until: float
     """trio time after which the upload is forgotten whatever happens (its wait bound)."""
+    first_part_by: float = float("inf")
+    """trio time by which the client's first part must have arrived, or f7tproxy gives the upload
+    up itself: the job would (a first-part wait after it starts), and a job cancelled before it
+    ever ran never aborts its upload."""
 
     def to_json(self) -> dict[str, str]:
         """The admin snapshot's shape: user, jobId, path, since (ISO 8601)."""
@@ -61,11 +65,16 @@ class Reservation:
     user: str
     done: bool = False
 
-    def submitted(self, job_id: str, path: str, *, bucket: str, key: str, upload_id: str, wait: float) -> None:
-        """Record the upload whose job `job_id` now waits (at most `wait` seconds) for the client."""
+    def submitted(
+        self, job_id: str, path: str, *, bucket: str, key: str, upload_id: str, wait: float,
+        first_part_wait: float = float("inf"),
+    ) -> None:  # fmt: skip
+        """Record the upload whose job `job_id` now waits (at most `wait` seconds) for the client,
+        whose first part must arrive within `first_part_wait` seconds."""
+        now = trio.current_time()
         self._owner._add(WaitingUpload(
             user=self.user, job_id=job_id, path=path, since=datetime.datetime.now(datetime.UTC),
-            bucket=bucket, key=key, upload_id=upload_id, until=trio.current_time() + wait,
+            bucket=bucket, key=key, upload_id=upload_id, until=now + wait, first_part_by=now + first_part_wait,
         ))  # fmt: skip
         self.done = True
 

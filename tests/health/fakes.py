@@ -7,7 +7,7 @@ import math
 import attrs
 import trio
 
-from f7tproxy.config import ClusterConfig, Config, FileSystemConfig, ProbeConfig, ProbesConfig
+from f7tproxy.config import BreakerConfig, ClusterConfig, Config, FileSystemConfig, ProbeConfig, ProbesConfig
 from f7tproxy.health import ProbeFailed, Service
 
 from ..ssh.fakes import cluster as fake_cluster
@@ -44,8 +44,9 @@ def config(
     interval: float = 10.0,
     timeout: float = 2.0,
     file_systems: tuple[str, ...] = ("/home", "/scratch"),
+    probe_interval: float = 1.0,
 ) -> Config:
-    """A config with one cluster probed every `interval` seconds."""
+    """A config with one cluster probed every `interval` seconds (`probe_interval` while unhealthy)."""
     cluster: ClusterConfig = attrs.evolve(
         fake_cluster(name),
         service_account="firesrv",
@@ -54,5 +55,6 @@ def config(
             interval=interval,
             services={s: ProbeConfig(timeout=timeout) for s in ("ssh", "scheduler", "filesystem", "s3")},
         ),
+        breaker=BreakerConfig(probe_interval=probe_interval),
     )
     return Config(clusters=(cluster,))

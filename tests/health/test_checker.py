@@ -68,10 +68,11 @@ async def test_unhealthy_service_is_refused_with_retry_after_and_message(
     assert info.value.message == (
         "The scheduler service of fake is unhealthy: scontrol ping: exit status 1: Slurmctld(primary) at vm is DOWN"
     )
-    # the next check is due 10 s after the first ended (at 0.5 s); we are at 1 s
-    assert info.value.retry_after == pytest.approx(9.5)
+    # while unhealthy the probe reruns every breaker.probe_interval (1 s), not every interval (10 s):
+    # the next check is due 1 s after the first ended (at 0.5 s); Retry-After is at least 1 s
+    assert info.value.retry_after == pytest.approx(1.0)
     probes["scheduler"].failing = None
-    await trio.sleep(10.25)  # the next run ended at 11 s
+    await trio.sleep(1.6)  # a rerun started at 2 s (or 3 s) and ended 0.5 s later
     checker.gate("fake", "scheduler")
 
 
@@ -96,7 +97,8 @@ async def test_a_hung_probe_times_out_and_blocks_no_other(
     autojump_clock: MockClock, probes: dict[str, FakeProbe], nursery: trio.Nursery
 ) -> None:
     probes["/home"].duration = math.inf
-    checker = HealthChecker(config(), None, probes={"fake": list(probes.values())})
+    # probe_interval=10: the unhealthy probe keeps the 10 s rhythm too (see test_unhealthy_...)
+    checker = HealthChecker(config(probe_interval=10), None, probes={"fake": list(probes.values())})
     await nursery.start(checker.run)
     await trio.sleep(1)
     assert by_label(checker) == {"ssh": True, "scheduler": True, "filesystem /home": None, "filesystem /home/big": True}
@@ -129,8 +131,10 @@ async def test_state_changes_are_logged_once(
 
 
 async def test_check_now_runs_at_once_even_while_a_probe_runs(
-    autojump_clock: MockClock, checker: HealthChecker, probes: dict[str, FakeProbe]
+    autojump_clock: MockClock, probes: dict[str, FakeProbe], nursery: trio.Nursery
 ) -> None:
+    checker = HealthChecker(config(probe_interval=10), None, probes={"fake": list(probes.values())})
+    await nursery.start(checker.run)
     await trio.sleep(1)
     probes["ssh"].failing = "down"
     start = trio.current_time()

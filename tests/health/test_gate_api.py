@@ -27,7 +27,7 @@ def probes() -> dict[str, FakeProbe]:
 async def test_unhealthy_services_get_503_with_retry_after_and_the_probe_message(
     probes: dict[str, FakeProbe],
 ) -> None:
-    async with in_process(config(interval=600), probes={"fake": list(probes.values())}) as app:
+    async with in_process(config(interval=600, probe_interval=600), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         status, body, _ = await app.get("/compute/fake/probe")
         assert (status, body) == (200, {"ok": "fake"})
@@ -47,20 +47,22 @@ async def test_unhealthy_services_get_503_with_retry_after_and_the_probe_message
         probes["ssh"].failing = "Connection refused"
         await app.runtime.health.check_now("fake")
         status, body, _ = await app.get("/compute/fake/probe")
-        assert status == 503 and body["message"] == "The ssh service of fake is unhealthy: Connection refused"
+        # a failed ssh probe opens the system's circuit breaker, which answers first
+        assert status == 503
+        assert body["message"] == "The SSH login node of fake is unreachable (health probe: Connection refused)"
         # status routes answer whatever the health (as in FirecREST)
         status, body, _ = await app.get("/status/systems")
         assert status == 200
         health = {(e["serviceType"], e.get("path")): e for e in body["systems"][0]["servicesHealth"]}
         assert health[("ssh", None)]["healthy"] is False
-        assert health[("ssh", None)]["message"] == "Connection refused"
+        assert health[("ssh", None)]["message"].startswith("Connection refused; circuit breaker open since ")
         assert health[("filesystem", "/home")]["healthy"] is True
         assert body["systems"][0]["lastHealthCheck"].endswith("Z")
 
 
 async def test_filesystem_gate_by_path(probes: dict[str, FakeProbe]) -> None:
     probes["/home"].failing = "Stale file handle"
-    async with in_process(config(interval=600), probes={"fake": list(probes.values())}) as app:
+    async with in_process(config(interval=600, probe_interval=600), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         status, body, _ = await app.get("/filesystem/fake/probe?path=/home/alice/x")
         assert status == 503
@@ -70,7 +72,7 @@ async def test_filesystem_gate_by_path(probes: dict[str, FakeProbe]) -> None:
 
 
 async def test_liveness_reports_freshness_without_auth(probes: dict[str, FakeProbe]) -> None:
-    async with in_process(config(interval=600), probes={"fake": list(probes.values())}) as app:
+    async with in_process(config(interval=600, probe_interval=600), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         response = await app.client.get("/status/liveness/")
         body = await response.get_json()
@@ -98,7 +100,7 @@ async def _refused(app: App, method: str, path: str, json: Any, message: str) ->
 
 
 async def test_compute_routes_gate_the_scheduler(probes: dict[str, FakeProbe]) -> None:
-    async with in_process(config(interval=600), probes={"fake": list(probes.values())}) as app:
+    async with in_process(config(interval=600, probe_interval=600), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         status, body, _ = await app.get("/compute/fake/jobs?time_window=1y")
         assert status == 400 and "time_window" in str(body["data"])
@@ -115,7 +117,7 @@ async def test_compute_routes_gate_the_scheduler(probes: dict[str, FakeProbe]) -
 
 
 async def test_filesystem_routes_gate_the_file_system_of_their_paths(probes: dict[str, FakeProbe]) -> None:
-    async with in_process(config(interval=600), probes={"fake": list(probes.values())}) as app:
+    async with in_process(config(interval=600, probe_interval=600), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         ls = "/filesystem/fake/ops/ls?showHidden=maybe&path="
         status, _, _ = await app.get(ls + "/home/alice")
@@ -136,7 +138,7 @@ async def test_filesystem_routes_gate_the_file_system_of_their_paths(probes: dic
 
 
 async def test_transfer_routes_gate_the_scheduler_the_paths_and_the_store(probes: dict[str, FakeProbe]) -> None:
-    async with in_process(_with_staging(config(interval=600)), probes={"fake": list(probes.values())}) as app:
+    async with in_process(_with_staging(config(interval=600, probe_interval=600)), probes={"fake": list(probes.values())}) as app:
         await app.runtime.health.check_now("fake")
         mv = {"sourcePath": "/home/alice/a", "targetPath": "/scratch/alice/b", "account": "not an account"}
         upload = {"path": "/home/alice/big", "transferDirectives": {"transferMethod": "s3", "fileSize": "many"}}

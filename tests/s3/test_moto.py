@@ -76,3 +76,27 @@ async def test_an_unreachable_store_fails_with_its_cause(testbed: Testbed) -> No
     with pytest.raises(S3Error) as failed:
         await S3Client(dead).send("GET", "http://127.0.0.1:1/", timeout=5)
     assert failed.value.status is None and failed.value.cause == "ConnectError"
+
+
+async def test_a_waiting_upload_with_no_part_by_its_first_part_deadline_is_aborted_and_forgotten(
+    testbed: Testbed,
+) -> None:
+    # A staging job cancelled while still pending never runs, so never aborts its upload:
+    # f7tproxy gives up an upload that got no part in time itself, and frees the user's slot.
+    staging = Staging(staging_config(testbed), timeout=10)
+    bucket = Staging.bucket_for("s3 waiting user")
+    await staging.ensure_bucket(bucket)
+    idle, sent = staging.new_key("idle.bin"), staging.new_key("sent.bin")
+    idle_id, sent_id = await staging.create_multipart(bucket, idle), await staging.create_multipart(bucket, sent)
+    async with httpx.AsyncClient(timeout=30) as http:
+        [url] = await staging.part_urls(bucket, sent, sent_id, 1, public=True)
+        assert (await http.put(url, content=b"x" * 1024)).status_code == 200
+        for job_id, key, upload_id in (("1", idle, idle_id), ("2", sent, sent_id)):
+            with staging.waiting.reserve("alice") as slot:
+                slot.submitted(job_id, f"/tmp/{key}", bucket=bucket, key=key, upload_id=upload_id,
+                               wait=300, first_part_wait=0)  # fmt: skip
+        await staging.check_waiting()
+        assert [w.job_id for w in staging.waiting.entries()] == ["2"]  # a part came: still waiting
+        gone = await http.get(staging.list_parts_url(bucket, idle, idle_id, public=False))
+        assert gone.status_code == 404  # aborted
+        await http.delete(staging.abort_url(bucket, sent, sent_id, public=False))

@@ -237,7 +237,9 @@ async def test_sshd_restart_mid_run(testbed: Testbed, testbed_pool: StartPool) -
                 # The testbed is shared: sshd comes back whatever happens here.
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(lambda: testbed.ctl("up", "sshd", timeout=60))
-            await trio.sleep(1)  # leases already granted during the outage may still fail
+            # Leases already granted during the outage may still fail, and the circuit breaker
+            # (opened by the dropped connections) lets a trial through only after retry_after (2 s).
+            await trio.sleep(3)
             phase = "after"
             restarted.set()
     s = pool.statistics().user(TESTBED_SYSTEM, "fireuser")

@@ -21,7 +21,6 @@ KNOWN_CIRCLES = [
     ["f7tproxy.filesystem", "f7tproxy.filesystem._ops"],
     ["f7tproxy.scheduler.pbs", "f7tproxy.scheduler.pbs._backend"],
     ["f7tproxy.scheduler.slurm", "f7tproxy.scheduler.slurm._backend"],
-    ["f7tproxy.ssh._lease", "f7tproxy.ssh._pool"],
 ]
 """Circles there are today: none may be added (the list only shrinks)."""
 

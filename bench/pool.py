@@ -40,7 +40,8 @@ import attrs
 import trio
 
 from f7tproxy.config import ClusterConfig, PoolConfig, Secret, SshCaCredentials, SshConfig
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop, remote_command
+from f7tproxy._aio import asyncio_loop
+from f7tproxy.ssh import PoolSupervisor, remote_command
 
 HOST = "127.0.0.1"
 PORT = 2223

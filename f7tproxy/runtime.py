@@ -7,11 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from .admin import RequestStats
 from .auth import Auth, KeySource, OpenFgaAuthorizer
 from .config import Config
 from .health import HealthChecker, Probe, ServiceHealth
-from .observability import Metrics, PoolGauges
+from .observability import Metrics, PoolGauges, RequestStats
 from .ratelimit import RateLimiter
 from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
 from .ssh import Connector, PoolSupervisor

@@ -23,11 +23,11 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
+from ._aio import asyncio_loop
 from .admin import AdminServer
 from .api import create_app
 from .config import Config
 from .runtime import Runtime
-from .ssh import asyncio_loop
 
 log = logging.getLogger(__name__)
 

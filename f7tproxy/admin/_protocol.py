@@ -10,15 +10,13 @@ the connection stays open (unless the line is too long to be a request).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
 from ..errors import ApiError
 from ._snapshot import snapshot
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from ._source import AdminSource
 
 COMMANDS = ("snapshot", "drain", "check-now")
 
@@ -39,7 +37,7 @@ def _string(request: dict[str, Any], key: str) -> str:
     return value
 
 
-async def answer(runtime: Runtime, line: bytes) -> dict[str, Any]:
+async def answer(source: AdminSource, line: bytes) -> dict[str, Any]:
     """The answer to one request line (never raises, except trio.Cancelled)."""
     request_id = None
     try:
@@ -55,13 +53,13 @@ async def answer(runtime: Runtime, line: bytes) -> dict[str, Any]:
             raise BadRequest(f"unknown cmd {cmd!r}; known: {', '.join(COMMANDS)}")
         result: Any
         if cmd == "snapshot":
-            result = snapshot(runtime)
+            result = snapshot(source)
         elif cmd == "drain":
             system, user = _string(request, "system"), _string(request, "user")
-            result = {"system": system, "user": user, "connections": await runtime.pool.drain(system, user)}
+            result = {"system": system, "user": user, "connections": await source.pool.drain(system, user)}
         else:
             system = _string(request, "system")
-            results = await runtime.health.check_now(system)
+            results = await source.health.check_now(system)
             now = trio.current_time()
             result = {"system": system, "health": [r.to_json(now) for r in results]}
         reply: dict[str, Any] = {"ok": True, "result": result}

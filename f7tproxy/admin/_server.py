@@ -16,14 +16,11 @@ import os
 import pathlib
 import socket as stdlib_socket
 import stat
-from typing import TYPE_CHECKING
 
 import trio
 
 from ._protocol import answer, encode
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from ._source import AdminSource
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +33,13 @@ class AdminServer:
 
     def __init__(
         self,
-        runtime: Runtime,
+        source: AdminSource,
         path: pathlib.Path,
         *,
         write_timeout: float = 5.0,
         max_clients: int = 16,
     ) -> None:
-        self._runtime = runtime
+        self._source = source
         self.path = path
         self._write_timeout = write_timeout
         self._max_clients = max_clients
@@ -138,7 +135,7 @@ class AdminServer:
                 line, buffer = buffer.split(b"\n", 1)
                 if not line.strip():
                     continue
-                if not await self._send(stream, encode(await answer(self._runtime, line))):
+                if not await self._send(stream, encode(await answer(self._source, line))):
                     return
             if len(buffer) > MAX_LINE:
                 error = {"ok": False, "error": f"request line longer than {MAX_LINE} bytes"}

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import trio
 
 from .._version import __version__
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from ._source import AdminSource
 
 
 def _iso(t: datetime.datetime) -> str:
@@ -23,19 +21,19 @@ def _r(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def snapshot(runtime: Runtime) -> dict[str, Any]:
+def snapshot(source: AdminSource) -> dict[str, Any]:
     """Pools, health, requests and recent errors, as of now (JSON-ready)."""
     now = trio.current_time()
-    pool = runtime.pool.statistics()
+    pool = source.pool.statistics()
     pools_by_system = {s.system: s for s in pool.systems}
     systems = []
-    for cluster in runtime.config.clusters:
+    for cluster in source.config.clusters:
         stats = pools_by_system.get(cluster.name)
-        staging = runtime.staging.get(cluster.name)
+        staging = source.staging.get(cluster.name)
         systems.append({
             "name": cluster.name,
             "description": cluster.description,
-            "health": [r.to_json(now) for r in runtime.health.results(cluster.name)],
+            "health": [r.to_json(now) for r in source.health.results(cluster.name)],
             "connections": stats.connections if stats else 0,
             "max_connections": stats.max_connections if stats else cluster.ssh.pool.max_connections,
             "users_waiting_to_connect": stats.users_waiting_to_connect if stats else 0,
@@ -51,7 +49,7 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
         for s in pool.systems
         for u in s.users
     ]
-    requests = runtime.requests.statistics(now)
+    requests = source.requests.statistics(now)
     errors: list[dict[str, Any]] = [
         {"at": _iso(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
          "user": e.user}
@@ -61,13 +59,13 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
          "text": f"{e.system} {e.service}{' ' + e.path if e.path else ''}: "
                  + ("healthy again" if e.healthy else f"unhealthy: {e.message}"),
          "user": None}
-        for e in runtime.health.events
+        for e in source.health.events
     ]
     errors.sort(key=lambda e: e["at"])
     return {
         "version": __version__,
         "at": _iso(datetime.datetime.now(datetime.UTC)),
-        "uptime": round(time.time() - runtime.started_at, 1),
+        "uptime": round(time.time() - source.started_at, 1),
         "systems": systems,
         "pools": pools,
         "requests": {

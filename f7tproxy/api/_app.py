@@ -16,7 +16,6 @@ from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
 from ._openapi import APP_VERSION, docs
 from ._ratelimit import client_rate_limit_hook
-from ._requests import install as install_request_stats
 from ._status import status
 from ._token import demo_issuer
 from ._transfer import transfer
@@ -49,7 +48,6 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
-    install_request_stats(app, runtime.requests)  # first: it times the other hooks too
     app.before_request(resolve_request)  # the route's system, once, for every later step
     # The client's bucket before the token is checked: floods of bad tokens get 429 too.
     app.before_request(client_rate_limit_hook)
@@ -89,6 +87,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
 
     # Last: request ids, access log, metrics, the user's and system's rate limits (after auth's hooks).
     metrics = runtime.config.metrics
-    install_observe(app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None)
+    install_observe(
+        app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None, requests=runtime.requests
+    )
     app.before_request(require_system)  # after the rate limits: a 404 is charged like any answer
     return app

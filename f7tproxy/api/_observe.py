@@ -2,7 +2,8 @@
 
 `install(app)` wraps the app in an ASGI middleware that sees every HTTP request
 from its first byte to the end of its response (so durations include streaming
-bodies and the status is the one really sent), and adds:
+bodies and the status is the one really sent), and times it once for the access
+log, the Prometheus metrics and the admin socket's request statistics. It also adds:
 
 - a URL-value preprocessor, which runs before every before_request function, that
   records the route template and `{system}` of the matched route;
@@ -14,15 +15,18 @@ bodies and the status is the one really sent), and adds:
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import time
 from typing import Any
+
+import trio
 
 from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, ASGISendEvent, Scope
 from quart import Quart, Response, request
 
 from .. import errors
-from ..observability import Metrics, RequestInfo, current_request, log_access
+from ..observability import UNMATCHED, Metrics, RequestInfo, RequestStats, current_request, is_error, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
 from ._context import runtime
@@ -30,6 +34,9 @@ from ._ratelimit import rate_limit_hook
 
 CLIENT_CLOSED = 499
 """The status logged and counted for a request whose client closed the connection before any answer."""
+
+_ERROR_BODY_LIMIT = 16 * 1024
+"""Bytes of an error answer's JSON body kept for its message (FirecREST's error bodies are small)."""
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -40,11 +47,13 @@ def route_template(rule: str) -> str:
 
 
 class ObserveMiddleware:
-    """ASGI middleware: one `RequestInfo` per request, ids in and out, access log and metrics."""
+    """ASGI middleware: one `RequestInfo` per request, ids in and out, access log, metrics and
+    request statistics (`requests`, if given)."""
 
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, *, requests: RequestStats | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] != "http":
@@ -61,6 +70,8 @@ class ObserveMiddleware:
         )
         status: int | None = None
         disconnected = False
+        error_body: bytearray | None = None
+        """The body of an error answer in JSON, for the request statistics' message."""
         started = time.perf_counter()
 
         async def receive_noting_disconnect() -> ASGIReceiveEvent:
@@ -71,9 +82,11 @@ class ObserveMiddleware:
             return message
 
         async def send_with_ids(message: ASGISendEvent) -> None:
-            nonlocal status
+            nonlocal status, error_body
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if self.requests is not None and is_error(status) and _is_json(message.get("headers", [])):
+                    error_body = bytearray()
                 extra = {"x-request-id": info.request_id}
                 if info.correlation_id is not None:
                     extra["x-correlation-id"] = info.correlation_id
@@ -82,6 +95,8 @@ class ObserveMiddleware:
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 added = [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present]
                 message = {**message, "headers": [*message.get("headers", []), *added]}
+            elif message["type"] == "http.response.body" and error_body is not None:
+                error_body += message.get("body", b"")[: _ERROR_BODY_LIMIT - len(error_body)]
             await send(message)
 
         token = enter_request(info)
@@ -96,7 +111,28 @@ class ObserveMiddleware:
             exit_request(token)
             duration = time.perf_counter() - started
             self.metrics.observe_request(info.endpoint, info.method, status, duration)
+            if self.requests is not None:
+                self.requests.observe(
+                    info.endpoint or UNMATCHED, info.method, status, duration, now=trio.current_time(),
+                    path=info.path, message=_message(error_body), user=info.user,
+                )
             log_access(info, status=status, duration=duration)
+
+
+def _is_json(headers: Any) -> bool:
+    return any(k.lower() == b"content-type" and b"json" in v.lower() for k, v in headers)
+
+
+def _message(body: bytearray | None) -> str | None:
+    """The ``message`` of FirecREST's error body, if `body` is one."""
+    if not body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    message = document.get("message") if isinstance(document, dict) else None
+    return message if isinstance(message, str) else None
 
 
 def _record_route(_endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -120,7 +156,7 @@ async def _metrics_view() -> Response:
     return Response(parts.metrics.render(), content_type=parts.metrics.content_type)
 
 
-def install(app: Quart, metrics: Metrics, *, metrics_path: str | None) -> None:
+def install(app: Quart, metrics: Metrics, *, metrics_path: str | None, requests: RequestStats | None = None) -> None:
     """Add the operator surface to `app`; call it last in `create_app`.
 
     Its before_request (rate limits) is registered last, so it runs after the auth
@@ -130,4 +166,4 @@ def install(app: Quart, metrics: Metrics, *, metrics_path: str | None) -> None:
     app.before_request(rate_limit_hook)
     if metrics_path is not None:
         app.add_url_rule(metrics_path, "metrics", _metrics_view, methods=["GET"])
-    app.asgi_app = ObserveMiddleware(app.asgi_app, metrics)  # type: ignore[method-assign]
+    app.asgi_app = ObserveMiddleware(app.asgi_app, metrics, requests=requests)  # type: ignore[method-assign]

@@ -1,25 +1,21 @@
-"""Authorization of `/{system}/...` calls with an OpenFGA Check, through openfga-sdk.
+"""Authorization of `/{system}/...` calls with an OpenFGA Check.
 
-The SDK's async client is an asyncio (aiohttp) library: it is created, used and closed
-on the asyncio side, through `call_aio`. Every check has a deadline; no answer, an
-error or an answer without `allowed` is a 503, never an allow. Decisions (both ways)
-are reused for `cache_ttl` seconds.
+The SDK's asyncio client lives in `f7tproxy._aio` (`open_openfga`); this module
+holds the trio side. Every check has a deadline; no answer, an error or an answer
+without `allowed` is a 503, never an allow. Decisions (both ways) are reused for
+`cache_ttl` seconds.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._aio import open_openfga
 from ..config import OpenFgaConfig
 from ..errors import Forbidden, ServiceUnavailable
-from ..ssh import call_aio
-
-if TYPE_CHECKING:
-    from openfga_sdk.client import ClientConfiguration, OpenFgaClient
 
 log = logging.getLogger(__name__)
 
@@ -27,41 +23,6 @@ log = logging.getLogger(__name__)
 Ask = Callable[[str, str, str], Awaitable[bool]]
 
 _CACHE_LIMIT = 10_000
-
-
-def _client_configuration(config: OpenFgaConfig) -> ClientConfiguration:
-    # The SDK (with aiohttp, about 0.5 s of imports) loads only when OpenFGA is configured.
-    from openfga_sdk.client import ClientConfiguration
-    from openfga_sdk.configuration import RetryParams
-    from openfga_sdk.credentials import CredentialConfiguration, Credentials
-
-    credentials = None
-    if config.api_token is not None:
-        credentials = Credentials(
-            method="api_token", configuration=CredentialConfiguration(api_token=config.api_token.reveal())
-        )
-    return ClientConfiguration(
-        api_url=config.url.rstrip("/"),
-        store_id=config.store_id,
-        authorization_model_id=config.authorization_model_id,
-        credentials=credentials,
-        # Our own deadline bounds the whole check; the SDK must not retry past it.
-        retry_params=RetryParams(max_retry=0),  # type: ignore[no-untyped-call]  # SDK lacks hints
-        timeout_millisec=max(1, int(config.timeout * 1000)),
-    )
-
-
-async def _open_client(configuration: ClientConfiguration) -> OpenFgaClient:
-    # Runs on the asyncio loop: the client's aiohttp session belongs to that loop.
-    from openfga_sdk.client import OpenFgaClient
-
-    return OpenFgaClient(configuration)
-
-
-async def _check(client: OpenFgaClient, user: str, relation: str, obj: str) -> Any:
-    from openfga_sdk.client import ClientCheckRequest
-
-    return await client.check(ClientCheckRequest(user=user, relation=relation, object=obj))
 
 
 class OpenFgaAuthorizer:
@@ -86,23 +47,15 @@ class OpenFgaAuthorizer:
         if self._ask is not None:  # an injected backend (tests) needs no client
             task_status.started()
             await trio.sleep_forever()
-        client = await call_aio(_open_client, _client_configuration(self.config))
-
-        async def ask(user: str, relation: str, obj: str) -> bool:
-            response = await call_aio(_check, client, user, relation, obj)
-            allowed = getattr(response, "allowed", None)
-            if not isinstance(allowed, bool):
-                raise ValueError(f"OpenFGA answered without 'allowed': {response!r}")
-            return allowed
-
-        self._ask = ask
+        client = await open_openfga(self.config)
+        self._ask = client.check
         try:
             task_status.started()
             await trio.sleep_forever()
         finally:
             self._ask = None
             with trio.CancelScope(shield=True), trio.move_on_after(2):
-                await call_aio(client.close)
+                await client.aclose()
 
     def object_for(self, system: str) -> str:
         """The OpenFGA object standing for `system`."""

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import BadRequest, OutputTooLarge, PayloadTooLarge
-from ..ssh import Lease
+from ..ssh import Runner
 from . import _commands as cmd
 from ._parse import checked, parse_checksum, parse_ls, parse_stat
 
 
 async def ls(
-    run: Lease,
+    run: Runner,
     path: str,
     *,
     show_hidden: bool = False,
@@ -34,7 +34,7 @@ async def ls(
     return parse_ls(result.stdout_bytes, path)
 
 
-async def ls_itself(run: Lease, path: str) -> dict[str, Any]:
+async def ls_itself(run: Runner, path: str) -> dict[str, Any]:
     """`path`'s own entry (`ls -d`), as chmod, chown, mkdir and symlink return it."""
     result = checked(await run.run(cmd.ls_argv(path, itself=True)))
     return parse_ls(result.stdout_bytes, path, itself=True)[0]
@@ -52,7 +52,7 @@ def _count(file_bytes: int | None, lines: int | None) -> tuple[int, Unit]:
 
 
 async def head(
-    run: Lease, path: str, *, file_bytes: int | None, lines: int | None, skip_trailing: bool, limit: int
+    run: Runner, path: str, *, file_bytes: int | None, lines: int | None, skip_trailing: bool, limit: int
 ) -> dict[str, Any]:
     """FirecREST `FileContent` of head(1). Raises PayloadTooLarge past `limit` bytes of output."""
     count, unit = _count(file_bytes, lines)
@@ -61,7 +61,7 @@ async def head(
 
 
 async def tail(
-    run: Lease, path: str, *, file_bytes: int | None, lines: int | None, skip_heading: bool, limit: int
+    run: Runner, path: str, *, file_bytes: int | None, lines: int | None, skip_heading: bool, limit: int
 ) -> dict[str, Any]:
     """FirecREST `FileContent` of tail(1). Raises PayloadTooLarge past `limit` bytes of output."""
     count, unit = _count(file_bytes, lines)
@@ -70,7 +70,7 @@ async def tail(
 
 
 async def _content(
-    run: Lease, argv: Sequence[str], limit: int, unit: Unit, positions: tuple[int, int]
+    run: Runner, argv: Sequence[str], limit: int, unit: Unit, positions: tuple[int, int]
 ) -> dict[str, Any]:
     try:
         result = checked(await run.run(argv, output_limit=limit))
@@ -81,7 +81,7 @@ async def _content(
     return {"content": result.stdout, "contentType": unit, "startPosition": positions[0], "endPosition": positions[1]}
 
 
-async def view(run: Lease, path: str, *, offset: int, size: int | None, limit: int) -> str:
+async def view(run: Runner, path: str, *, offset: int, size: int | None, limit: int) -> str:
     """`size` bytes of the file from `offset` (decoded as UTF-8, bad bytes replaced).
 
     Without `size`, the rest of the file, which must fit in `limit` bytes.
@@ -104,7 +104,7 @@ async def view(run: Lease, path: str, *, offset: int, size: int | None, limit: i
     return result.stdout
 
 
-async def download(run: Lease, path: str, *, limit: int) -> bytes:
+async def download(run: Runner, path: str, *, limit: int) -> bytes:
     """The whole file. Raises PayloadTooLarge if it is larger than `limit` bytes."""
     try:
         result = await run.run(cmd.cat_argv(path), output_limit=limit)
@@ -116,33 +116,33 @@ async def download(run: Lease, path: str, *, limit: int) -> bytes:
     return checked(result).stdout_bytes
 
 
-async def upload(run: Lease, path: str, data: bytes) -> None:
+async def upload(run: Runner, path: str, data: bytes) -> None:
     """Write `data` to `path` (created, or truncated and overwritten)."""
     checked(await run.run(cmd.write_argv(path), stdin=data))
 
 
-async def checksum(run: Lease, path: str) -> dict[str, str]:
+async def checksum(run: Runner, path: str) -> dict[str, str]:
     return parse_checksum(checked(await run.run(cmd.checksum_argv(path))).stdout)
 
 
-async def file_type(run: Lease, path: str) -> str:
+async def file_type(run: Runner, path: str) -> str:
     return checked(await run.run(cmd.file_argv(path))).stdout.strip()
 
 
-async def stat(run: Lease, path: str, *, dereference: bool = False) -> dict[str, int]:
+async def stat(run: Runner, path: str, *, dereference: bool = False) -> dict[str, int]:
     return parse_stat(checked(await run.run(cmd.stat_argv(path, dereference=dereference))).stdout)
 
 
-async def rm(run: Lease, path: str) -> None:
+async def rm(run: Runner, path: str) -> None:
     checked(await run.run(cmd.rm_argv(path)))
 
 
-async def mkdir(run: Lease, path: str, *, parents: bool) -> dict[str, Any]:
+async def mkdir(run: Runner, path: str, *, parents: bool) -> dict[str, Any]:
     checked(await run.run(cmd.mkdir_argv(path, parents=parents)))
     return await ls_itself(run, path)
 
 
-async def symlink(run: Lease, target: str, link: str) -> dict[str, Any]:
+async def symlink(run: Runner, target: str, link: str) -> dict[str, Any]:
     checked(await run.run(cmd.symlink_argv(target, link)))
     return await ls_itself(run, link)
 
@@ -151,7 +151,7 @@ _MODE = re.compile(r"(?:[0-7]{1,4}|[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa
 _OWNER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)")
 
 
-async def chmod(run: Lease, path: str, mode: object) -> dict[str, Any]:
+async def chmod(run: Runner, path: str, mode: object) -> dict[str, Any]:
     """chmod(1) with an octal (`755`) or symbolic (`u+x,go-w`) mode. Raises BadRequest for any other mode."""
     if not isinstance(mode, str) or not _MODE.fullmatch(mode):
         raise BadRequest(f"`mode` must be an octal or symbolic chmod mode, got {mode!r}")
@@ -159,7 +159,7 @@ async def chmod(run: Lease, path: str, mode: object) -> dict[str, Any]:
     return await ls_itself(run, path)
 
 
-async def chown(run: Lease, path: str, owner: object, group: object) -> dict[str, Any]:
+async def chown(run: Runner, path: str, owner: object, group: object) -> dict[str, Any]:
     """chown(1) to `owner` and/or `group` (names or numeric ids). Raises BadRequest for other names."""
     for field, value in (("owner", owner), ("group", group)):
         if not isinstance(value, str) or (value and (len(value) > 32 or not _OWNER.fullmatch(value))):
@@ -170,7 +170,7 @@ async def chown(run: Lease, path: str, owner: object, group: object) -> dict[str
 
 
 async def compress(
-    run: Lease,
+    run: Runner,
     source: str,
     target: str,
     *,
@@ -184,5 +184,5 @@ async def compress(
     checked(await run.run(argv))
 
 
-async def extract(run: Lease, source: str, target: str, *, compression: cmd.Compression) -> None:
+async def extract(run: Runner, source: str, target: str, *, compression: cmd.Compression) -> None:
     checked(await run.run(cmd.extract_argv(source, target, compression=compression)))

@@ -2,6 +2,8 @@
 
 Hook points for the other parts:
 
+- `RequestStats` (one per process, `runtime.requests`): per-endpoint counts, rates, latency
+  percentiles and recent errors for the admin socket, fed by the HTTP middleware.
 - `Metrics` (one per process, `runtime.metrics`): `ssh_reconnect`, `ssh_failure`,
   `set_pool_source`, `pool_busy` (pool);
   `cache_lookup` (caches of slow-changing answers); `health_probe` (health checker); `token_failure` (auth).
@@ -12,6 +14,7 @@ Hook points for the other parts:
 
 from ._context import RequestInfo, current_request, note_user
 from ._logs import audit, configure_logging, log_access
+from ._requests import RequestStatistics, RequestStats, is_error
 from ._writer import log_writer
 from ._metrics import (
     HTTP_METHODS,
@@ -33,9 +36,12 @@ __all__ = [
     "Metrics",
     "PoolGauges",
     "RequestInfo",
+    "RequestStatistics",
+    "RequestStats",
     "audit",
     "configure_logging",
     "current_request",
+    "is_error",
     "log_access",
     "log_writer",
     "method_label",

@@ -1,7 +1,7 @@
 """Batch schedulers behind one interface: Slurm and PBS through their command lines over SSH.
 
     _models.py     values in FirecREST's vocabulary (jobs, nodes, partitions, ...)
-    _backend.py    SchedulerBackend: the interface; Runner: what it needs from a lease
+    _backend.py    SchedulerBackend: the interface (Runner, what it needs from a lease, is `f7tproxy.ssh`'s)
     _text.py       unforgeable separators, numbers, durations, `id`
     _cache.py      TtlCache: brief, bounded, single-flight reuse of slow-changing answers
     _jobs.py       JobService: idempotent submit and read-your-writes on top of a backend
@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from ..config import ClusterConfig
-from ._backend import Runner, SchedulerBackend
+from ..ssh import Runner  # (re-exported: what a backend needs from a lease)
+from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
 from ._jobs import JobService, Submitted
 from ._models import (

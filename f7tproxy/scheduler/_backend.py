@@ -1,7 +1,7 @@
 """The interface every scheduler backend implements (Slurm, PBS).
 
 A backend turns requests into command lines and command output into values;
-it holds no connection. Each call gets a `Runner` (an SSH pool lease) on
+it holds no connection. Each call gets a `Runner` (`f7tproxy.ssh`: an SSH pool lease) on
 which it runs its commands, one after the other, as the calling user.
 Sibling backends keep the same module names and this method order.
 """
@@ -11,27 +11,13 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 import attrs
 
 from ..errors import InternalError, NotFound, ValidationFailed
-from ..ssh import CommandResult
+from ..ssh import CommandResult, Runner
 from ._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
 from ._text import id_command, parse_id
-
-
-class Runner(Protocol):
-    """What a backend needs from an SSH lease: run one command and collect its output."""
-
-    async def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | str | None = None,
-        timeout: float | None = None,
-        output_limit: int | None = None,
-    ) -> CommandResult: ...
 
 
 class SchedulerBackend(abc.ABC):

@@ -22,7 +22,8 @@ import trio
 
 from ..config import ClusterConfig
 from ..errors import NotFound
-from ._backend import Runner, SchedulerBackend
+from ..ssh import Runner
+from ._backend import SchedulerBackend
 from ._models import Job, JobMetadata, JobQuery, JobSpec, JobStatus, JobTime
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import trio
 
 from ..config import ClusterConfig
 from ..errors import SshConnectFailed
-from ._aio import Completed, Process, connect
+from .._aio import Completed, Process, connect
 from ._credentials import CredentialSource, credential_source
 
 

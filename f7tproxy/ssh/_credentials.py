@@ -19,7 +19,7 @@ import trio
 from .._version import __version__
 from ..config import Credentials, SshCaCredentials, SshServiceCredentials, StaticKeysCredentials
 from ..errors import Forbidden, InternalError, KeyServiceFailed
-from ._aio import (
+from .._aio import (
     Certificate,
     PrivateKey,
     certificate_principals,

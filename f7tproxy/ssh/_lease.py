@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol, TypeVar
 
 import attrs
 import trio
 
 from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
-from ._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
+from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
 from ._command import program_name, remote_command
+from ._connector import PoolConnection
 
-if TYPE_CHECKING:
-    from ._pool import PoolSupervisor, _Conn, _System, _User
+T = TypeVar("T")
 
 _OPEN_ATTEMPTS = 6
 """Channel opens tried per command: sshd frees a session slot a little after we see it closed."""
@@ -67,28 +68,98 @@ def _audit_error(exc: BaseException) -> str:
     return words.get(type(exc), "error")
 
 
-class Lease:
+class Runner(Protocol):
+    """What the filesystem ops and the scheduler backends need from a lease: run one
+    command and collect its output (see `Lease.run`)."""
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | str | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+    ) -> CommandResult: ...
+
+
+class Slot(Protocol):
+    """What a lease needs from its pool: the slot's connection, and where to report what
+    happens on it. The pool keeps its connections, counters and breaker to itself."""
+
+    @property
+    def system(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...
+
+    @property
+    def command_timeout(self) -> float:
+        """The default deadline of a command (the pool's command_timeout)."""
+        ...
+
+    @property
+    def output_limit(self) -> int:
+        """The default output cap of a command (the cluster's max_ops_file_size)."""
+        ...
+
+    @property
+    def connection(self) -> PoolConnection:
+        """The connection the slot is on now."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """The connection's label, or ``-`` while the slot has none."""
+        ...
+
+    def command_started(self) -> None: ...
+
+    def command_failed(self) -> None:
+        """A command ended in an API error (counted as the user's failure)."""
+        ...
+
+    def running(self) -> AbstractContextManager[None]:
+        """Around a whole command (`Lease.run`): the pool watches running commands for stalls."""
+        ...
+
+    def channel_opened(self) -> None:
+        """A channel opened: the cluster answers."""
+        ...
+
+    def channel_refused(self) -> None:
+        """The server refused a channel (counted in the metrics)."""
+        ...
+
+    def cluster_failure(self, reason: str) -> None:
+        """Something that counts against the cluster (its circuit breaker)."""
+        ...
+
+    def connection_lost(self) -> None:
+        """The connection broke while a command ran: take no more leases on it."""
+        ...
+
+    async def relocate(self) -> None:
+        """Move the slot to another (maybe new) connection: the current one closed
+        before the command started. Raises the connect error if none can be had."""
+        ...
+
+
+class Lease(Runner):
     """One channel slot, held for the duration of `async with pool.lease(...)`.
 
     Run commands on it one after the other (a lease is one channel at a time).
     """
 
-    def __init__(
-        self, pool: PoolSupervisor, system: _System, user: _User, slot: _Conn, token: str | None
-    ) -> None:
-        self._pool = pool
-        self._system = system
-        self._user = user
-        self._slot: _Conn | None = slot
-        self._token = token
+    def __init__(self, slot: Slot) -> None:
+        self._slot = slot
 
     @property
     def system(self) -> str:
-        return self._system.cluster.name
+        return self._slot.system
 
     @property
     def user(self) -> str:
-        return self._user.name
+        return self._slot.user
 
     async def run(
         self,
@@ -109,27 +180,37 @@ class Lease:
         command had to move to a new connection and none could be opened.
         """
         argv = tuple(argv)
-        timeout = self._system.config.command_timeout if timeout is None else timeout
-        limit = self._system.cluster.max_ops_file_size if output_limit is None else output_limit
         data = stdin.encode() if isinstance(stdin, str) else stdin
+        with self._command(argv, timeout, output_limit) as (command, limit, record):
+            with self._slot.running():
+                completed = await self._run(command, data, limit)
+            record.exit_status = completed.exit_status
+        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
+
+    @contextlib.contextmanager
+    def _command(
+        self, argv: tuple[str, ...], timeout: float | None, limit: int | None
+    ) -> Iterator[tuple[str, int, _AuditRecord]]:
+        """One remote command, however it runs: counted, bounded by `timeout`, audited.
+
+        Gives the command line (under the remote `timeout`), the output limit and the
+        audit record; `timeout` defaults to the pool's command_timeout and `limit` to
+        the cluster's max_ops_file_size. Raises CommandTimeout if the block outlives
+        the deadline; API errors count as the user's failures.
+        """
+        timeout = self._slot.command_timeout if timeout is None else timeout
+        limit = self._slot.output_limit if limit is None else limit
         command = remote_command(argv, timeout=timeout)
-        self._user.commands += 1
-        running, key = self._system.running, object()
+        self._slot.command_started()
         with self._audited(argv) as record:
             try:
                 with trio.move_on_after(timeout) as scope:
-                    running[key] = trio.current_time()  # watched for stalls by the pool
-                    try:
-                        completed = await self._run(command, data, limit)
-                    finally:
-                        del running[key]
+                    yield command, limit, record
                 if scope.cancelled_caught:
                     raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
             except ApiError:
-                self._user.failures += 1
+                self._slot.command_failed()
                 raise
-            record.exit_status = completed.exit_status
-        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
 
     @contextlib.contextmanager
     def _audited(self, argv: tuple[str, ...]) -> Iterator[_AuditRecord]:
@@ -149,33 +230,37 @@ class Lease:
             )  # fmt: skip
 
     async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+        try:
+            return await self._on_a_channel(lambda conn: conn.run(command, stdin=stdin, output_limit=limit))
+        except OutputLimitExceeded as exc:
+            raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
+        except SshConnectionLost:
+            self._slot.connection_lost()
+            raise
+
+    async def _on_a_channel(self, start: Callable[[PoolConnection], Awaitable[T]]) -> T:
+        """`start` a command on the lease's connection; if the server refuses the
+        channel, try again (after a pause, or on another connection)."""
         for attempt in range(_OPEN_ATTEMPTS):
-            slot = self._slot
-            assert slot is not None
             try:
-                completed = await slot.conn.run(command, stdin=stdin, output_limit=limit)
+                result = await start(self._slot.connection)
             except ChannelRefused as exc:
-                self._pool.report_failure(self._system, "channel")
+                self._slot.channel_refused()
                 await self._after_refusal(exc, attempt)
-            except OutputLimitExceeded as exc:
-                raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
-            except SshConnectionLost:
-                self._pool._drop(slot)
-                raise
             else:
-                self._system.breaker.success()
-                return completed
+                self._slot.channel_opened()
+                return result
         raise AssertionError("unreachable")
 
     async def _after_refusal(self, exc: ChannelRefused, attempt: int) -> None:
         if exc.connection_closed:
-            self._system.breaker.failure(f"channel open failed: {exc}")
+            self._slot.cluster_failure(f"channel open failed: {exc}")
         if attempt == _OPEN_ATTEMPTS - 1:
-            self._system.breaker.failure(f"channel refused {_OPEN_ATTEMPTS} times: {exc}")
+            self._slot.cluster_failure(f"channel refused {_OPEN_ATTEMPTS} times: {exc}")
             raise SshConnectFailed(f"the SSH server refused a channel {_OPEN_ATTEMPTS} times: {exc}")
         if exc.connection_closed:
             # Nothing ran: move to another (maybe new) connection.
-            await self._pool._relocate(self)
+            await self._slot.relocate()
         else:
             await trio.sleep(_OPEN_BACKOFF * 2**attempt)
 
@@ -198,40 +283,16 @@ class Lease:
         SshConnectionLost, or SshConnectFailed if no channel could be opened.
         """
         argv = tuple(argv)
-        timeout = self._system.config.command_timeout if timeout is None else timeout
-        limit = self._system.cluster.max_ops_file_size if stderr_limit is None else stderr_limit
-        command = remote_command(argv, timeout=timeout)
-        self._user.commands += 1
-        with self._audited(argv) as record:
-            try:
-                with trio.move_on_after(timeout) as scope:
-                    async with contextlib.AsyncExitStack() as stack:
-                        process = await self._open(stack, command, limit)
-                        yield process
-                        record.exit_status = process.exit_status
-                if scope.cancelled_caught:
-                    raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
-            except ApiError:
-                self._user.failures += 1
-                raise
-
-    async def _open(self, stack: contextlib.AsyncExitStack, command: str, limit: int) -> Process:
-        for attempt in range(_OPEN_ATTEMPTS):
-            slot = self._slot
-            assert slot is not None
-            try:
-                process = await stack.enter_async_context(slot.conn.open_process(command, stderr_limit=limit))
-            except ChannelRefused as exc:
-                self._pool.report_failure(self._system, "channel")
-                await self._after_refusal(exc, attempt)
-            else:
-                self._system.breaker.success()
-                return process
-        raise AssertionError("unreachable")
+        with self._command(argv, timeout, stderr_limit) as (command, limit, record):
+            async with contextlib.AsyncExitStack() as stack:
+                process = await self._on_a_channel(
+                    lambda conn: stack.enter_async_context(conn.open_process(command, stderr_limit=limit))
+                )
+                yield process
+                record.exit_status = process.exit_status
 
     def __repr__(self) -> str:
-        label = self._slot.conn.label if self._slot is not None else "-"
-        return f"<Lease {self.user}@{self.system} on {label}>"
+        return f"<Lease {self.user}@{self.system} on {self._slot.label}>"
 
 
-__all__ = ["CommandResult", "Lease"]
+__all__ = ["CommandResult", "Lease", "Runner", "Slot"]

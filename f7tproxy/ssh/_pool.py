@@ -29,7 +29,7 @@ import collections
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
 import attrs
 import trio
@@ -127,7 +127,7 @@ class _System:
     making_room: int = 0
     """Idle connections being closed to make room for users in `queue`."""
     running: dict[object, float] = attrs.Factory(dict)
-    """Commands running now (Lease.run), with their start times."""
+    """Commands running now (Lease.run, through `_LeaseSlot.running`), with their start times."""
 
     @property
     def config(self) -> PoolConfig:
@@ -303,12 +303,12 @@ class PoolSupervisor:
             if u is None:
                 u = sys.users[user] = _User(user, last_active=trio.current_time())
             conn = await self._acquire(sys, u, token)
-            held = Lease(self, sys, u, conn, token)
+            slot = _LeaseSlot(self, sys, u, conn, token)
             try:
-                yield held
+                yield Lease(slot)
             finally:
-                if held._slot is not None:
-                    self._release(sys, u, held._slot)
+                if slot.conn is not None:
+                    self._release(sys, u, slot.conn)
         finally:
             if trial:
                 sys.breaker.end_trial()
@@ -384,15 +384,6 @@ class PoolSupervisor:
         sys.making_room += 1
         if conn.in_use == 0:
             conn.scope.cancel()
-
-    async def _relocate(self, lease: Lease) -> None:
-        """Move `lease` off its connection, which closed before its command started."""
-        sys, u = lease._system, lease._user
-        old, lease._slot = lease._slot, None
-        if old is not None:
-            self._drop(old)
-            self._release(sys, u, old)
-        lease._slot = await self._acquire(sys, u, lease._token)
 
     def _drop(self, conn: _Conn) -> None:
         """`conn` is broken: take no more leases on it and close it now."""
@@ -660,3 +651,75 @@ def _failure_reason(exc: ApiError) -> str:
         if isinstance(exc, cls):
             return reason
     return "other"
+
+
+class _LeaseSlot:
+    """A lease's slot as the lease sees it (`Slot`); the bookkeeping behind it stays in the pool."""
+
+    def __init__(self, pool: PoolSupervisor, sys: _System, u: _User, conn: _Conn, token: str | None) -> None:
+        self._pool = pool
+        self._sys = sys
+        self._user = u
+        self._token = token
+        self.conn: _Conn | None = conn
+        """None only while the slot moves to another connection."""
+
+    @property
+    def system(self) -> str:
+        return self._sys.cluster.name
+
+    @property
+    def user(self) -> str:
+        return self._user.name
+
+    @property
+    def command_timeout(self) -> float:
+        return self._sys.config.command_timeout
+
+    @property
+    def output_limit(self) -> int:
+        return self._sys.cluster.max_ops_file_size
+
+    @property
+    def connection(self) -> PoolConnection:
+        assert self.conn is not None
+        return self.conn.conn
+
+    @property
+    def label(self) -> str:
+        return self.conn.conn.label if self.conn is not None else "-"
+
+    def command_started(self) -> None:
+        self._user.commands += 1
+
+    def command_failed(self) -> None:
+        self._user.failures += 1
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        key = object()
+        self._sys.running[key] = trio.current_time()  # watched for stalls by the pool
+        try:
+            yield
+        finally:
+            del self._sys.running[key]
+
+    def channel_opened(self) -> None:
+        self._sys.breaker.success()
+
+    def channel_refused(self) -> None:
+        self._pool.report_failure(self._sys, "channel")
+
+    def cluster_failure(self, reason: str) -> None:
+        self._sys.breaker.failure(reason)
+
+    def connection_lost(self) -> None:
+        assert self.conn is not None
+        self._pool._drop(self.conn)
+
+    async def relocate(self) -> None:
+        old, self.conn = self.conn, None
+        if old is not None:
+            self._pool._drop(old)
+            self._pool._release(self._sys, self._user, old)
+        self.conn = await self._pool._acquire(self._sys, self._user, self._token)

@@ -10,7 +10,8 @@ import attrs
 
 from ..config import ClusterConfig
 from ..errors import BadRequest, InternalError
-from ..scheduler import JobService, JobSpec, Runner
+from ..scheduler import JobService, JobSpec
+from ..ssh import Runner
 
 _ACCOUNT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 

@@ -8,7 +8,7 @@ from f7tproxy.api import create_app
 from f7tproxy.auth import LocalKeySource
 from f7tproxy.config import Config
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import asyncio_loop
+from f7tproxy._aio import asyncio_loop
 
 from ..auth import tokens
 from ..health.inprocess import with_test_auth

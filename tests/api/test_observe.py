@@ -7,9 +7,10 @@ import pathlib
 from typing import Any
 
 import pytest
+import trio
 from quart import request
 
-from f7tproxy import config
+from f7tproxy import config, errors
 from f7tproxy.api import create_app, public
 from f7tproxy.api._app import GatewayApp
 from f7tproxy.observability import note_user
@@ -93,6 +94,30 @@ async def test_metrics_count_by_route_template_method_and_status() -> None:
         app, "f7tproxy_http_request_duration_seconds_count", endpoint="/probe/{system}/jobs/{jobid}", method="GET"
     ) == 3
     assert "process_resident_memory_bytes" in text and 'f7tproxy_build_info{version="' in text
+
+
+async def test_request_statistics_are_fed_by_the_same_timer_with_error_messages() -> None:
+    app = make_app()
+
+    @app.get("/probe/<system>/broken")
+    @public
+    async def broken(system: str) -> None:
+        raise errors.RequestTimeout(f"The command on {system} ran too long")
+
+    client = app.test_client()
+    await client.get("/probe/tiny/jobs/1", headers={"X-Test-User": "alice"})
+    await client.get("/probe/tiny/broken", headers={"X-Test-User": "alice"})
+    await client.get("/no/such/route")
+    stats = app.runtime.requests.statistics(trio.current_time())
+    assert stats.total == 3
+    assert {(e.endpoint, e.method, e.count, e.errors) for e in stats.endpoints} == {
+        ("/probe/{system}/jobs/{jobid}", "GET", 1, 0), ("/probe/{system}/broken", "GET", 1, 1), ("<unmatched>", "GET", 1, 0),
+    }  # fmt: skip
+    [error] = stats.errors
+    assert (error.method, error.path, error.status, error.user) == ("GET", "/probe/tiny/broken", 408, "alice")
+    assert error.message == "The command on tiny ran too long"
+    # One timer: the Prometheus metrics count the same requests.
+    assert sample(app, "f7tproxy_http_requests_total", endpoint="/probe/{system}/broken", method="GET", status="408") == 1
 
 
 async def test_metrics_path_and_token_are_configurable() -> None:

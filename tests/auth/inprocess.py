@@ -17,7 +17,7 @@ from f7tproxy.api._context import current_system
 from f7tproxy.auth import Auth, KeySource, OpenFgaAuthorizer
 from f7tproxy.observability import Metrics
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import asyncio_loop
+from f7tproxy._aio import asyncio_loop
 
 GOOD = pathlib.Path(__file__).parent.parent / "config" / "good"
 

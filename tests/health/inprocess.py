@@ -16,7 +16,7 @@ from f7tproxy.auth import LocalKeySource
 from f7tproxy.config import Config
 from f7tproxy.health import Probe
 from f7tproxy.runtime import Runtime
-from f7tproxy.ssh import asyncio_loop
+from f7tproxy._aio import asyncio_loop
 
 from ..auth import tokens
 

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from f7tproxy import config as config_mod
-from f7tproxy.ssh._aio import import_private_key
+from f7tproxy._aio import import_private_key
 
 from ..auth import tokens
 from ..auth.conftest import Idp, _install_idp

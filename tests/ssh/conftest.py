@@ -16,7 +16,8 @@ from f7tproxy.config import (
     SshCaCredentials,
     SshConfig,
 )
-from f7tproxy.ssh import PoolSupervisor, asyncio_loop
+from f7tproxy._aio import asyncio_loop
+from f7tproxy.ssh import PoolSupervisor
 
 from ..conftest import Testbed
 

@@ -12,7 +12,7 @@ import trio
 from f7tproxy.config import ClusterConfig, PoolConfig, SshConfig, StaticKeysCredentials
 from f7tproxy.errors import ApiError
 from f7tproxy.ssh import Completed, Process
-from f7tproxy.ssh._aio import ChannelRefused
+from f7tproxy._aio import ChannelRefused
 
 
 def cluster(name: str = "fake", **pool: object) -> ClusterConfig:
@@ -70,13 +70,16 @@ class FakeConnection:
     def is_closed(self) -> bool:
         return self.closed.is_set()
 
-    async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed:
+    async def _open_channel(self) -> None:
         await trio.lowlevel.checkpoint()
         if self.is_closed():
             raise ChannelRefused("connection closed", connection_closed=True)
         if self.server.refuse_channels > 0:
             self.server.refuse_channels -= 1
             raise ChannelRefused("open failed", connection_closed=False)
+
+    async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed:
+        await self._open_channel()
         if self.running >= self.server.slots:
             raise AssertionError(f"{self.label}: more channels than the server allows")
         self.running += 1
@@ -93,11 +96,17 @@ class FakeConnection:
 
     @contextlib.asynccontextmanager
     async def open_process(self, command: str, *, stderr_limit: int) -> AsyncIterator[Process]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """A process that has exited with status 0 once the block is left (it streams nothing)."""
+        await self._open_channel()
+        self.server.commands.append(command)
+        yield FakeProcess()  # type: ignore[misc]
 
     async def wait_closed(self) -> None:
         await self.closed.wait()
 
     async def aclose(self) -> None:
         self.closed.set()
+
+
+class FakeProcess:
+    exit_status: int | None = 0

@@ -18,7 +18,7 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
-from f7tproxy.ssh._aio import (
+from f7tproxy._aio import (
     PrivateKey,
     generate_user_key,
     private_key_text,

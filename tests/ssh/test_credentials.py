@@ -17,7 +17,7 @@ from f7tproxy.config import (
 )
 from f7tproxy.errors import Forbidden, InternalError, KeyServiceFailed
 from f7tproxy.ssh import CaSigner, KeyService, StaticKeys
-from f7tproxy.ssh._aio import (
+from f7tproxy._aio import (
     certificate_principals,
     certificate_validity,
     generate_user_key,

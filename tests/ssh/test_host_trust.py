@@ -10,7 +10,8 @@ import trio
 
 from f7tproxy.errors import HostKeyMismatch
 from f7tproxy.ssh import PoolSupervisor
-from f7tproxy.ssh._aio import _client_options, generate_user_key, private_key_text, public_key_text
+from f7tproxy._aio import generate_user_key, private_key_text, public_key_text
+from f7tproxy._aio._ssh import _client_options
 
 from ..conftest import Testbed
 from .conftest import TESTBED_SYSTEM

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from f7tproxy.errors import HostKeyMismatch, NotFound, PoolBusy, RateLimited, SshConnectFailed
+from f7tproxy.errors import CommandTimeout, HostKeyMismatch, NotFound, PoolBusy, RateLimited, SshConnectFailed
 from f7tproxy.observability import Metrics
 from f7tproxy.ssh import PoolStatistics, PoolSupervisor, UserPoolStatistics
 
@@ -229,6 +229,21 @@ async def test_refused_channels_are_retried(autojump_clock: trio.abc.Clock, star
         with pytest.raises(SshConnectFailed, match="refused a channel"):
             await lease.run(["true"])
     assert stats(pool, "alice").failures == 1
+
+
+async def test_streams_are_counted_retried_and_bounded_like_commands(
+    autojump_clock: trio.abc.Clock, start_pool: StartPool
+) -> None:
+    server = FakeServer(slots=3, refuse_channels=2)
+    pool = await start_pool(server)
+    async with pool.lease("fake", "alice") as lease:
+        async with lease.stream(["cat"]) as proc:
+            assert proc.exit_status == 0
+        with pytest.raises(CommandTimeout, match="'cat' ran past its 2 s deadline"):
+            async with lease.stream(["cat"], timeout=2):
+                await trio.sleep(5)
+    assert (stats(pool, "alice").commands, stats(pool, "alice").failures) == (2, 1)
+    assert all("timeout" in command for command in server.commands)
 
 
 async def test_a_connect_failure_reaches_every_waiter(autojump_clock: trio.abc.Clock, start_pool: StartPool) -> None:

@@ -15,7 +15,7 @@ import trio
 from f7tproxy.config import Secret, SshServiceCredentials, StaticKey, StaticKeysCredentials
 from f7tproxy.errors import CommandTimeout, HostKeyMismatch, OutputTooLarge
 from f7tproxy.ssh import PoolSupervisor
-from f7tproxy.ssh._aio import import_private_key
+from f7tproxy._aio import import_private_key
 
 from .conftest import TESTBED_SYSTEM, StartPool
 from .keyservice import KeyServiceStub, serve_key_service

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from ...config import ClusterConfig
 from ...errors import BadRequest, Forbidden, InternalError, NotFound, NotImplementedOnSystem
-from ...ssh import CommandResult
-from .._backend import Runner, SchedulerBackend
+from ...ssh import CommandResult, Runner
+from .._backend import SchedulerBackend
 from .._models import Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation
 from . import _commands as cmd
 from . import _options

@@ -10,8 +10,8 @@ import attrs
 
 from ...config import ClusterConfig
 from ...errors import ApiError, BadRequest, Forbidden, InternalError, NotFound, ServiceUnavailable
-from ...ssh import CommandResult
-from .._backend import Runner, SchedulerBackend, read_id
+from ...ssh import CommandResult, Runner
+from .._backend import SchedulerBackend, read_id
 from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
 from .._text import id_command, new_separator, several, split_several
 from . import _commands as cmd

@@ -1,5 +1,7 @@
 """Request statistics for the admin socket: counts, rates and latency percentiles per endpoint.
 
+Fed by the HTTP middleware (`f7tproxy.api._observe`), one observation per answered request.
+
 Kept in process and small: per endpoint a window of recent latencies (for
 percentiles), and for the whole API one bucket per second over the last
 minute (for the dashboard's sparklines). Prometheus metrics are a separate,
@@ -14,7 +16,7 @@ import math
 
 import attrs
 
-from ..observability import method_label
+from ._metrics import method_label
 
 HISTORY = 60
 """Seconds of per-second history (rates and the sparklines)."""

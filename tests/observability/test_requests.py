@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from f7tproxy.admin import RequestStats
+from f7tproxy.observability import RequestStats
 
 
 def test_percentiles_rates_and_history() -> None:
@@ -37,7 +37,7 @@ def test_errors_are_kept_with_their_message() -> None:
 
 
 def test_entries_stay_bounded_whatever_clients_send() -> None:
-    from f7tproxy.admin._requests import MAX_ENDPOINTS, OVERFLOW
+    from f7tproxy.observability._requests import MAX_ENDPOINTS, OVERFLOW
 
     stats = RequestStats()
     for i in range(2000):

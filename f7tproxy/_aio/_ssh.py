@@ -1,13 +1,10 @@
-"""The asyncio boundary: the only module that imports asyncio, asyncssh and trio-asyncio.
+"""asyncssh behind a trio-native API: keys, certificates, connections and processes.
 
-asyncssh and openfga-sdk are asyncio libraries. They run on one trio-asyncio loop
-opened around the root nursery (`asyncio_loop`); the rest of f7tproxy calls them
-through `call_aio`, or through the trio-native SSH API below, as trio code, with
-trio's cancellation and deadlines.
+asyncssh runs on the trio-asyncio loop of `_loop`; everything here is called
+from trio, with trio's cancellation and deadlines.
 
 What this module gives the rest of the package:
 
-- `asyncio_loop`, `call_aio`: the loop and the generic bridge.
 - keys and certificates: `generate_user_key`, `import_private_key`,
   `import_certificate`, `sign_user_certificate`, `certificate_validity` (plain
   functions; ed25519 work is CPU-light). `PrivateKey` and `Certificate` are opaque.
@@ -28,16 +25,15 @@ import contextlib
 import logging
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import asyncssh
 import attrs
 import trio
-import trio_asyncio  # type: ignore[import-untyped]  # (no py.typed)
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
+from ._loop import call_aio
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -54,39 +50,6 @@ _KILL_GRACE = 0.5
 _CLOSE_TIMEOUT = 2.0
 """Seconds we wait for the server to confirm a channel or connection close."""
 _READ_CHUNK = 65536
-
-
-# --------------------------------------------------------------------------- the loop
-
-
-@contextlib.asynccontextmanager
-async def asyncio_loop() -> AsyncIterator[None]:
-    """Open the process's one trio-asyncio loop around the root nursery.
-
-    trio-asyncio finds its loop through a context variable, so every task that
-    calls `call_aio` must be started inside this block: `serve` wraps its whole
-    root nursery in it.
-    """
-    async with trio_asyncio.open_loop() as loop:
-        # trio-asyncio's default handler re-raises into the loop's nursery, so one
-        # stray error in an asyncio callback would end the whole process.
-        loop.set_exception_handler(_log_asyncio_error)
-        yield
-
-
-def _log_asyncio_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    exc = context.get("exception")
-    log.error("asyncio: %s", context.get("message", "unhandled error"), exc_info=exc)
-
-
-async def call_aio(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Await the asyncio coroutine function `fn(*args, **kwargs)` from trio.
-
-    Cancelling the trio caller cancels the asyncio task (and waits until it has
-    finished). Must run inside `asyncio_loop()`.
-    """
-    result: T = await trio_asyncio.aio_as_trio(fn)(*args, **kwargs)
-    return result
 
 
 # --------------------------------------------------------------------------- keys
@@ -604,24 +567,3 @@ async def _close_connection(conn: asyncssh.SSHClientConnection) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(conn.wait_closed(), _CLOSE_TIMEOUT)
 
-
-__all__ = [
-    "Certificate",
-    "ChannelRefused",
-    "Completed",
-    "Connection",
-    "OutputLimitExceeded",
-    "PrivateKey",
-    "Process",
-    "asyncio_loop",
-    "call_aio",
-    "certificate_principals",
-    "certificate_validity",
-    "connect",
-    "generate_user_key",
-    "import_certificate",
-    "import_private_key",
-    "private_key_text",
-    "public_key_text",
-    "sign_user_certificate",
-]

@@ -132,8 +132,11 @@ async def lease() -> AsyncIterator[Lease]:
     Raises NotFound (unknown system), Unauthorized, and the pool's errors (503, 424).
     """
     system, user = current_system(), current_user()
-    async with runtime().pool.lease(system.name, user.name, user.token) as held:
-        yield held
+    # Cancelled (its remote command killed) and answered 503 at once if a service the
+    # route uses turns unhealthy meanwhile, rather than waiting out the command's deadline.
+    with system.health.outages.watch(system.name, g.get("f7t_services", ("ssh",))):
+        async with runtime().pool.lease(system.name, user.name, user.token) as held:
+            yield held
 
 
 # --------------------------------------------------------------------------- body and query

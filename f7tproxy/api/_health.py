@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import Response, current_app, request
+from quart import Response, current_app, g, request
 
 from ..health import Service
 from ._context import SystemContext, resolved_system
@@ -50,7 +50,9 @@ async def gate_request() -> None:
     """`before_request` hook (after authentication): gate the services of routes naming a configured system."""
     system = _gated_system()
     if system is not None:
-        for service in _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",)):
+        services = _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",))
+        g.f7t_services = services  # the request's lease is cancelled if one turns unhealthy
+        for service in services:
             system.gate(service)
 
 

@@ -6,6 +6,7 @@
 """
 
 from ._checker import HealthChecker, HealthEvent
+from ._outage import Outages
 from ._probes import Probe, ProbeFailed, cluster_probes
 from ._result import SERVICES, STALE_AFTER_INTERVALS, Service, ServiceHealth
 
@@ -14,6 +15,7 @@ __all__ = [
     "STALE_AFTER_INTERVALS",
     "HealthChecker",
     "HealthEvent",
+    "Outages",
     "Probe",
     "ProbeFailed",
     "Service",

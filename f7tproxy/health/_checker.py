@@ -32,6 +32,7 @@ from ..config import ClusterConfig, Config
 from ..errors import ApiError, NotFound, ServiceUnavailable
 from ..observability import Metrics
 from ..ssh import BreakerState, PoolSupervisor
+from ._outage import Outages
 from ._probes import Probe, ProbeFailed, cluster_probes
 from ._result import Service, ServiceHealth
 
@@ -87,6 +88,8 @@ class HealthChecker:
         self._pool = pool
         self._metrics = metrics
         self._breaker_open: set[str] = set()
+        self.outages = Outages()
+        """Requests in flight per service, cancelled (503) when it turns unhealthy (`api._context.lease`)."""
         if pool is not None:
             pool.on_breaker_change(self._breaker_changed)
             pool.on_stall(self._wake)
@@ -148,6 +151,7 @@ class HealthChecker:
             return
         if system not in self._breaker_open:
             self._breaker_open.add(system)
+            self._cancel_in_flight(system, "ssh", f"The SSH login node of {system} is unreachable (circuit breaker open)")
             self._wake(system)
 
     def _wake(self, system: str, service: Service | None = None) -> None:
@@ -164,6 +168,16 @@ class HealthChecker:
                 continue  # running now, or just ran
             entry.wanted = True
             entry.wake.set()
+
+    def _cancel_in_flight(self, system: str, service: Service, message: str) -> None:
+        cluster = self._clusters.get(system)
+        retry_after = cluster.breaker.probe_interval if cluster is not None else 1.0
+        cancelled = self.outages.outage(system, service, message, retry_after=retry_after)
+        if cancelled:
+            log.warning("health: %d request(s) in flight on %s of %s cancelled: %s", cancelled, service, system, message)
+            if self._metrics is not None:
+                for _ in range(cancelled):
+                    self._metrics.fast_failed(system, service)
 
     def suspect(self, system: str, service: Service) -> None:
         """A request failed the way a sick `service` of `system` would make it fail: probe it soon."""
@@ -208,6 +222,10 @@ class HealthChecker:
         entry.finished = trio.Event()
         if entry.result.service == "ssh" and self._pool is not None:
             self._pool.probe_result(entry.result.system, healthy, message)
+        if not healthy and entry.result.service != "filesystem":
+            service = entry.result.service
+            self._cancel_in_flight(entry.result.system, service,
+                                   f"The {service} service of {entry.result.system} is unhealthy: {message}")  # fmt: skip
         self._note_change(before, entry.result)
         for listener in self._listeners:
             listener(entry.result)

@@ -79,8 +79,9 @@ async def test_hung_login_node_then_resumed(testbed: Testbed, gateway: Gateway, 
         load.stop()
     fig = figures("sshd hung (SIGSTOP)", load.samples, fault_at, restored_at)
     _check_outage(fig)
-    # a hang is seen by keepalives (about 2 s here) or the ssh probe (2 s): then everyone fails fast
-    assert fig["slowest_during"] <= 6.0, fig
+    # a hang is seen by keepalives (about 2 s here) or the ssh probe (2 s): then everyone fails
+    # fast, and the requests already running are cancelled and answered 503 at once
+    assert fig["slowest_during"] <= 4.0, fig
     assert fig["slowest_during_started_after_1s"] <= 4.0, fig
     assert fig["during"].get("503", 0) > 0, fig  # type: ignore[attr-defined]
     await settled_pool(tmp_path)

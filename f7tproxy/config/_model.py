@@ -350,7 +350,7 @@ class BreakerConfig:
     probe_interval: float = attrs.field(default=1.0, validator=_positive)
     """Seconds between health probes of a service while it is unhealthy or its breaker is open
     (instead of the probes' `interval`), so recovery is seen within about this long."""
-    stall_after: float = attrs.field(default=2.0, validator=_positive)
+    stall_after: float = attrs.field(default=1.0, validator=_positive)
     """A remote command running longer than this wakes the cluster's health probes (at most once per
     `stall_recheck` seconds): a hung login node or scheduler makes commands hang, not fail, and
     the probes (each bounded by its timeout) tell which part it is, so the gates close in seconds."""

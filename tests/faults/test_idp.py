@@ -62,7 +62,10 @@ async def _jwks_unreachable(gw: Gateway, idp: Idp, tmp_path: pathlib.Path) -> No
     fig = figures("IdP hung: tokens of a new kid", new.samples, fault_at, restored_at)
     for f in (cached_fig, fig):
         assert f["bare_500"] == 0 and f["dropped_or_timeout"] == 0, f
-    assert set(cached_fig["during"]) == {"200"}, cached_fig  # cached keys keep serving
+    # Cached keys keep serving while the IdP hangs. (Once it answers again, f7tproxy takes its
+    # rotated set, which no longer has the old key: a request still in flight then gets 401.)
+    answered_during = [s for s in old.samples if fault_at <= s.t0 and s.t1 < restored_at]
+    assert answered_during and {s.status for s in answered_during} == {200}, cached_fig
     # never a hang: a refetch is bounded by jwks_timeout; the answer says why
     # (200: requests that started near the end and were answered after the IdP came back)
     assert set(fig["during"]) <= {"200", "401", "503"}, fig

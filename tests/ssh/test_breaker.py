@@ -193,7 +193,7 @@ async def test_a_command_running_past_stall_after_is_reported(
     pool.on_stall(lambda system: stalls.append(trio.current_time()))
     outcomes: list[tuple[str, float]] = []
     await lease_once(pool, outcomes)
-    # runs 0.1 s - 12.1 s; stall_after 2 s (watched every 0.5 s), then at most once per stall_recheck (5 s)
-    assert stalls == [2.5, 7.5]
+    # runs 0.1 s - 12.1 s; stall_after 1 s (watched every 0.25 s), then at most once per stall_recheck (5 s)
+    assert stalls == [1.25, 6.25, 11.25]
     await trio.sleep(20)
-    assert stalls == [2.5, 7.5]  # nothing runs: quiet
+    assert stalls == [1.25, 6.25, 11.25]  # nothing runs: quiet

@@ -7,6 +7,7 @@ import os
 import pathlib
 import selectors
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -85,6 +86,7 @@ class Idp:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a test may have left it stopped (SIGSTOP)
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pathlib
 import signal
-from collections.abc import Iterator
 
 import pytest
 import trio
 
-from ..auth.conftest import AUDIENCE, Idp, _install_idp
+from ..auth.conftest import AUDIENCE, Idp, idp, idp_installed  # noqa: F401  (fixtures)
 from ..conftest import Testbed
 from ..gateway import Gateway
 from .conftest import Load, fault_config, figures, ls_call, running_gateway, settled_pool
@@ -17,17 +16,6 @@ from .conftest import Load, fault_config, figures, ls_call, running_gateway, set
 pytestmark = [pytest.mark.testbed, pytest.mark.faults]
 
 JWKS_TIMEOUT = 2.0
-
-
-@pytest.fixture
-def idp() -> Iterator[Idp]:
-    _install_idp()
-    server = Idp()
-    try:
-        yield server
-    finally:
-        server.proc.send_signal(signal.SIGCONT)
-        server.stop()
 
 
 async def test_jwks_unreachable(testbed: Testbed, idp: Idp, tmp_path: pathlib.Path) -> None:

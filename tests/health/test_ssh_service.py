@@ -7,8 +7,6 @@ IdP (npm oidc-provider) by the client-credentials grant.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import attrs
 import pytest
 import trio
@@ -17,23 +15,13 @@ from f7tproxy import config as config_mod
 from f7tproxy._aio import import_private_key
 
 from ..auth import tokens
-from ..auth.conftest import Idp, _install_idp
+from ..auth.conftest import Idp, idp, idp_installed  # noqa: F401  (fixtures)
 from ..conftest import Testbed
 from ..ssh.keyservice import KeyServiceStub, serve_key_service, token_user
 from .inprocess import in_process
 from .test_testbed import cluster_config
 
 pytestmark = pytest.mark.testbed
-
-
-@pytest.fixture
-def idp() -> Iterator[Idp]:
-    _install_idp()
-    server = Idp()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def ssh_service_config(testbed: Testbed, key_service: str, token_url: str) -> config_mod.Config:

@@ -176,8 +176,7 @@ class HealthChecker:
         if cancelled:
             log.warning("health: %d request(s) in flight on %s of %s cancelled: %s", cancelled, service, system, message)
             if self._metrics is not None:
-                for _ in range(cancelled):
-                    self._metrics.fast_failed(system, service)
+                self._metrics.fast_failed(system, service, cancelled)
 
     def suspect(self, system: str, service: Service) -> None:
         """A request failed the way a sick `service` of `system` would make it fail: probe it soon."""

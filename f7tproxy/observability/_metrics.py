@@ -240,9 +240,10 @@ class Metrics:
         kind = kind if kind in CACHE_KINDS else "other"
         self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
 
-    def fast_failed(self, system: str, service: str) -> None:
-        """Count a request refused at once (breaker open, or `service` last seen unhealthy)."""
-        self._fast_failed.labels(system, service).inc()
+    def fast_failed(self, system: str, service: str, count: int = 1) -> None:
+        """Count requests refused at once (breaker open, or `service` last seen unhealthy), or
+        cancelled in flight when it turned unhealthy."""
+        self._fast_failed.labels(system, service).inc(count)
 
     # -- health checker
 

@@ -341,8 +341,10 @@ def figures(
         "slowest_during_started_after_1s": round(
             max((s.took for s in during if s.t0 >= fault_at + 1.0), default=0.0), 3),
         "first_503_after_s": None if gated is None else round(gated - fault_at, 3),
-        "slowest_started_after_gate": round(
-            max((s.took for s in during if gated is not None and s.t0 >= gated), default=0.0), 3),
+        # How long the gate took to refuse: refusals only (once the part is back, but before
+        # `up` returned, requests are served again, at the pace of a part that just started).
+        "slowest_refused_after_gate": round(
+            max((s.took for s in during if gated is not None and s.t0 >= gated and not _ok(s)), default=0.0), 3),
         "p50_during": round(_median([s.took for s in during]), 3),
         "errors_without_retry_after_during": sum(
             1 for s in during if s.status in (503, 504) and s.retry_after is None),
@@ -353,12 +355,19 @@ def figures(
         "slow_during": sorted(
             (round(s.t0 - fault_at, 2), round(s.took, 2), s.status, s.message[:60]) for s in during if s.took > 2.0
         )[:8],
+        "messages_before": sorted({f"{s.status}: {s.message[:90]}" for s in before if not _ok(s)})[:4],
         "messages_during": sorted({f"{s.status}: {s.message[:90]}" for s in during if not _ok(s)})[:6],
         "messages_after": sorted({f"{s.status}: {s.message[:120]}" for s in after if not _ok(s)})[:4],
     }
     FIGURES.append(fig)
     print(json.dumps(fig))
     return fig
+
+
+def server_errors(gateway: Gateway, limit: int = 40) -> list[str]:
+    """The server's log lines about failures (errors, tracebacks, 500s): what a failed figure needs."""
+    marks = ("ERROR", "Traceback", "Error:", " 500 ")
+    return [line.rstrip() for line in gateway.process.output if any(m in line for m in marks)][-limit:]
 
 
 def _ok(s: Sample) -> bool:

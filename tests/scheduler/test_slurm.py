@@ -213,3 +213,24 @@ async def test_slurmctld_not_answering_is_503_with_retry_after_not_500_or_400() 
         await backend.cancel(FakeRunner({"scancel": (1, "", f"scancel: error: {down}")}), "12")
     with pytest.raises(InternalError):  # any other failure stays a 500
         await backend.get_jobs(FakeRunner({"squeue": (1, "", "squeue: error: something else")}), JobQuery(user="u"))
+
+
+@pytest.mark.parametrize("said", [
+    "slurm_load_jobs error: Unable to contact slurm controller (receive failure)",
+    "slurm_load_jobs error: Socket timed out on send/recv operation",
+    "slurm_load_jobs error: Zero Bytes were transmitted or received",
+    "slurm_load_jobs error: Communication connection failure",
+    "slurm_load_jobs error: Communication shutdown failure",
+    "slurm_load_jobs error: Message receive failure",
+    "slurm_load_jobs error: Message send failure",
+    "slurm_load_jobs error: Unexpected message received",
+    "slurm_load_jobs error: Connection reset by peer",
+    "slurm_load_jobs error: Connection refused",
+    "slurm_load_jobs error: Broken pipe",
+    "slurm_load_jobs error: Slurmctld on 'vm' hasn't registered yet.",
+])  # fmt: skip
+async def test_every_communication_error_of_libslurm_is_503(said: str) -> None:
+    from f7tproxy.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):
+        await SlurmBackend(cluster()).get_jobs(FakeRunner({"squeue": (1, "", said)}), JobQuery(user="u"))

@@ -25,9 +25,13 @@ _INVALID_FIELD = re.compile(r'Invalid field requested: "([^"]+)"')
 _CONTROLLER_DOWN = re.compile(
     r"Unable to contact slurm controller|Socket timed out on send/recv operation"
     r"|Slurm backup controller in standby mode|Zero Bytes were transmitted or received"
+    r"|Communication (connection|shutdown) failure|Message (send|receive) failure"
+    r"|Unexpected message received|Slurmctld on .* hasn't registered yet"
+    r"|Connection refused|Connection reset by peer|Broken pipe|Transport endpoint is not connected"
 )
-"""What Slurm's commands say when slurmctld is down or not answering: the scheduler is
-unavailable (503, retried later), not a bug (500) nor a bad request (400)."""
+"""What Slurm's commands say when slurmctld (or slurmdbd) is down, going down or not
+answering: libslurm's communication errors and the socket errors it passes on. The
+scheduler is unavailable (503, retried later), not a bug (500) nor a bad request (400)."""
 _CONTROLLER_RETRY_AFTER = 5
 _HISTORY_FOR_MARKERS = 7 * 86400
 """How far back sacct is searched for an idempotency marker (where the site stores comments)."""

@@ -194,6 +194,9 @@ class AuthConfig:
     """At most one JWKS refetch per this many seconds on unknown `kid`s."""
     jwks_refresh_interval: float = attrs.field(default=3600.0, validator=_positive)
     """Keys are re-read this often in the background, so a key the IdP withdraws stops being accepted."""
+    token_cache_entries: int = attrs.field(default=10000, validator=_non_negative)
+    """Validated tokens remembered (by their SHA-256), each until its `exp` or until its key leaves
+    the JWKS; 0: every request checks its token's signature and claims again."""
     openfga: OpenFgaConfig | None = None
     """Optional OpenFGA authorization."""
     demo_issuer: DemoIssuerConfig = DemoIssuerConfig()

@@ -188,6 +188,12 @@ class Metrics:
             "f7tproxy_health_probe_duration_seconds", "Health probe durations.",
             ["system", "service"], buckets=_PROBE_BUCKETS, registry=r,
         )  # fmt: skip
+        self._token_cache = Counter(
+            "f7tproxy_token_cache_lookups",
+            "Valid tokens, by how they were validated (hit: remembered from an earlier request until its exp; "
+            "miss: signature and claims checked).",
+            ["result"], registry=r,
+        )  # fmt: skip
         self._token_failures = Counter(
             "f7tproxy_token_failures", "Requests refused by token validation or authorization, by reason.",
             ["reason"], registry=r,
@@ -254,6 +260,10 @@ class Metrics:
         self._health_latency.labels(system, service).observe(duration)
 
     # -- auth
+
+    def token_cache_lookup(self, result: str) -> None:
+        """Count one valid token, `result` hit (from the cache of validated tokens) or miss."""
+        self._token_cache.labels(result if result in ("hit", "miss") else "other").inc()
 
     def token_failure(self, reason: str) -> None:
         """Count a refused token or authorization; `reason` from `TOKEN_FAILURE_REASONS`."""

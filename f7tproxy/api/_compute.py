@@ -12,6 +12,7 @@ from ..errors import ValidationFailed
 from ..scheduler import Job, JobFields, JobMetadata, JobQuery, JobSpec, job_fields
 from ._context import SystemContext, current_system, current_user, invalid, json_body, lease, query_bool, query_str
 from ._openapi import Param, operation
+from ._share import shared_read
 from ._wire import from_wire, to_wire
 
 compute = Blueprint("compute", __name__, url_prefix="/compute")
@@ -147,6 +148,7 @@ async def submit(system: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @compute.get("/<system>/jobs")
 @operation("List jobs", tag="compute", response=GetJobResponse, query=_JOB_QUERY)
+@shared_read
 async def list_jobs(system: str) -> dict[str, Any]:
     """The user's jobs (or all visible ones), live ones and finished ones within the time window."""
     context = current_system()
@@ -167,6 +169,7 @@ async def list_jobs(system: str) -> dict[str, Any]:
 
 @compute.get("/<system>/jobs/<job_id>")
 @operation("Get a job", tag="compute", response=GetJobResponse)
+@shared_read
 async def get_job(system: str, job_id: str) -> dict[str, Any]:
     """One job; 404 "Job not found." if the scheduler does not know it."""
     context = current_system()
@@ -178,6 +181,7 @@ async def get_job(system: str, job_id: str) -> dict[str, Any]:
 
 @compute.get("/<system>/jobs/<job_id>/metadata")
 @operation("Get a job's script and standard streams", tag="compute", response=GetJobMetadataResponse)
+@shared_read
 async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
     """Script and standard input/output/error paths of a job."""
     context = current_system()

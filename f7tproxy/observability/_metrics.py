@@ -160,6 +160,12 @@ class Metrics:
             "(hit: kept; joined: shared a fetch in flight; miss: fetched from the cluster).",
             ["system", "kind", "result"], registry=r,
         )  # fmt: skip
+        self._shared_reads = Counter(
+            "f7tproxy_shared_reads",
+            "Reads (ls, stat, view, job lookups...) by how they were answered (ran: by their own remote "
+            "command; joined: by an identical read of the same user already in flight since their last write).",
+            ["system", "result"], registry=r,
+        )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
         self._staging = _StagingCollector()
@@ -245,6 +251,10 @@ class Metrics:
         """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
         kind = kind if kind in CACHE_KINDS else "other"
         self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
+
+    def shared_read(self, system: str, result: str) -> None:
+        """Count one answered read, `result` ran (its own command) or joined (shared one in flight)."""
+        self._shared_reads.labels(system, result if result in ("ran", "joined") else "other").inc()
 
     def fast_failed(self, system: str, service: str, count: int = 1) -> None:
         """Count requests refused at once (breaker open, or `service` last seen unhealthy), or

@@ -1,0 +1,11 @@
+"""Fewer remote commands: concurrent callers asking the same thing share one answer.
+
+    SingleFlight   concurrent calls with one key run one fetch; the others wait for it
+    SharedReads    identical concurrent reads of one user on one system share one remote
+                   command, never across that user's last write there (write epochs)
+"""
+
+from ._flight import SingleFlight
+from ._reads import ReadLookup, SharedReads
+
+__all__ = ["ReadLookup", "SharedReads", "SingleFlight"]

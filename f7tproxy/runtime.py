@@ -80,7 +80,7 @@ class Runtime:
             rate_limiter=RateLimiter(config.rate_limit),
             pool=pool,
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
-            schedulers=job_services(config.clusters),
+            schedulers=job_services(config.clusters, metrics.batched_lookup),
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
             reads=SharedReads(metrics.shared_read),

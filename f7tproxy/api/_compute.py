@@ -10,7 +10,17 @@ from quart import Blueprint, Response, request
 
 from ..errors import ValidationFailed
 from ..scheduler import Job, JobFields, JobMetadata, JobQuery, JobSpec, job_fields
-from ._context import SystemContext, current_system, current_user, invalid, json_body, lease, query_bool, query_str
+from ._context import (
+    SystemContext,
+    current_system,
+    current_user,
+    invalid,
+    json_body,
+    lease,
+    leased,
+    query_bool,
+    query_str,
+)
 from ._openapi import Param, operation
 from ._share import shared_read
 from ._wire import from_wire, to_wire
@@ -174,8 +184,7 @@ async def get_job(system: str, job_id: str) -> dict[str, Any]:
     """One job; 404 "Job not found." if the scheduler does not know it."""
     context = current_system()
     job_id = context.job_id(job_id)  # before the lease: a bad id holds no slot
-    async with lease() as held:
-        jobs = await context.jobs.get_job(held, current_user().name, job_id)
+    jobs = await context.jobs.lookup_job(current_user().name, job_id, leased)
     return to_wire(GetJobResponse(jobs))  # type: ignore[no-any-return]
 
 
@@ -186,8 +195,7 @@ async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
     """Script and standard input/output/error paths of a job."""
     context = current_system()
     job_id = context.job_id(job_id)
-    async with lease() as held:
-        found = await context.jobs.get_job_metadata(held, job_id)
+    found = await context.jobs.lookup_metadata(current_user().name, job_id, leased)
     return to_wire(GetJobMetadataResponse(found))  # type: ignore[no-any-return]
 
 

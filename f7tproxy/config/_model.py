@@ -371,6 +371,11 @@ class SchedulerConfig:
     """Deadline of one scheduler command."""
     version: str | None = None
     """Version shown in /status/systems (informational)."""
+    lookup_window: float = attrs.field(default=0.005, validator=_non_negative)
+    """Lookups of single jobs (`jobs/{id}`, `jobs/{id}/metadata`) of one user arriving within this many
+    seconds of the first are answered by one `squeue`/`sacct` for all their ids; the first waits this long."""
+    lookup_batch: int = attrs.field(default=50, validator=_positive)
+    """At most this many job ids in one batched lookup (1: no batching)."""
 
 
 @attrs.frozen

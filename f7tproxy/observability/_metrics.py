@@ -166,6 +166,12 @@ class Metrics:
             "command; joined: by an identical read of the same user already in flight since their last write).",
             ["system", "result"], registry=r,
         )  # fmt: skip
+        self._batched = Counter(
+            "f7tproxy_batched_lookups",
+            "Lookups of single jobs (kind job or metadata) by how they were answered (ran: led a batch "
+            "and ran its squeue/sacct; joined: answered by another lookup's batch).",
+            ["system", "kind", "result"], registry=r,
+        )  # fmt: skip
         self._pool = _PoolCollector()
         r.register(self._pool)
         self._staging = _StagingCollector()
@@ -255,6 +261,11 @@ class Metrics:
     def shared_read(self, system: str, result: str) -> None:
         """Count one answered read, `result` ran (its own command) or joined (shared one in flight)."""
         self._shared_reads.labels(system, result if result in ("ran", "joined") else "other").inc()
+
+    def batched_lookup(self, system: str, kind: str, result: str) -> None:
+        """Count one batched job lookup; `kind` job or metadata, `result` ran or joined."""
+        kind = kind if kind in ("job", "metadata") else "other"
+        self._batched.labels(system, kind, result if result in ("ran", "joined") else "other").inc()
 
     def fast_failed(self, system: str, service: str, count: int = 1) -> None:
         """Count requests refused at once (breaker open, or `service` last seen unhealthy), or

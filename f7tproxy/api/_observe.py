@@ -110,11 +110,11 @@ class ObserveMiddleware:
             self.metrics.in_flight.dec()
             exit_request(token)
             duration = time.perf_counter() - started
-            self.metrics.observe_request(info.endpoint, info.method, status, duration)
+            self.metrics.observe_request(info.endpoint, info.method, status, duration, commands=info.commands)
             if self.requests is not None:
                 self.requests.observe(
                     info.endpoint or UNMATCHED, info.method, status, duration, now=trio.current_time(),
-                    path=info.path, message=_message(error_body), user=info.user,
+                    path=info.path, message=_message(error_body), user=info.user, commands=info.commands,
                 )
             log_access(info, status=status, duration=duration)
 

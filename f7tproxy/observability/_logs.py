@@ -122,6 +122,8 @@ def audit(
     (health probes and other background work have none).
     """
     info = current_request()
+    if info is not None:
+        info.commands += 1
     fields: dict[str, Any] = {
         "request_id": info.request_id if info else None,
         "correlation_id": info.correlation_id if info else None,

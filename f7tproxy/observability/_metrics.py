@@ -85,6 +85,28 @@ class PoolGauges:
     """The system's circuit breaker refuses requests (open, or half-open with its trial under way)."""
 
 
+@attrs.frozen
+class SharingStatistics:
+    """One system's answers given without a remote command of their own, and its 429s from full pools."""
+
+    reads_ran: int
+    """Shareable reads (ls, stat, job lookups...) that ran their own command."""
+    reads_joined: int
+    """Reads answered by an identical read in flight (coalesced)."""
+    lookups_ran: int
+    """Single-job lookups that led a batch (one squeue/sacct for the batch)."""
+    lookups_joined: int
+    """Single-job lookups answered by another lookup's batch."""
+    cache_hits: int
+    """Nodes, partitions, reservations and userinfo answered from the cache."""
+    cache_joined: int
+    """Those answered by a fetch already in flight."""
+    cache_misses: int
+    """Those fetched from the cluster."""
+    pool_busy: int
+    """Requests answered 429: their user's SSH channels stayed busy past the lease wait."""
+
+
 class _PoolCollector(Collector):
     def __init__(self) -> None:
         self.source: Callable[[], Iterable[PoolGauges]] | None = None
@@ -143,6 +165,12 @@ class Metrics:
         self._latency = Histogram(
             "f7tproxy_http_request_duration_seconds", "Time from request to the end of the response.",
             ["endpoint", "method"], buckets=_HTTP_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._commands = Counter(
+            "f7tproxy_http_remote_commands",
+            "Remote commands run for answered requests, by route template (divided by "
+            "f7tproxy_http_requests_total: remote commands per request).",
+            ["endpoint"], registry=r,
         )  # fmt: skip
         self.in_flight = Gauge("f7tproxy_http_requests_in_flight", "HTTP requests being served.", registry=r)
         self._rate_limited = Counter(
@@ -213,8 +241,11 @@ class Metrics:
 
     # -- HTTP (called by the API's middleware and rate limiter)
 
-    def observe_request(self, endpoint: str | None, method: str, status: int, duration: float) -> None:
-        """Count one answered request; `endpoint` is the route template (None: no route matched).
+    def observe_request(
+        self, endpoint: str | None, method: str, status: int, duration: float, *, commands: int = 0
+    ) -> None:
+        """Count one answered request, which ran `commands` remote commands; `endpoint` is the route
+        template (None: no route matched).
 
         `method` is counted through `method_label`, so any non-standard method is ``other``.
         """
@@ -222,6 +253,8 @@ class Metrics:
         method = method_label(method)
         self._requests.labels(endpoint, method, str(status)).inc()
         self._latency.labels(endpoint, method).observe(duration)
+        if commands:
+            self._commands.labels(endpoint).inc(commands)
 
     def rate_limited(self, scope: str) -> None:
         """Count a 429; `scope` is the limit that refused (user, system, user_system, client)."""
@@ -289,6 +322,31 @@ class Metrics:
     def token_failure(self, reason: str) -> None:
         """Count a refused token or authorization; `reason` from `TOKEN_FAILURE_REASONS`."""
         self._token_failures.labels(reason if reason in TOKEN_FAILURE_REASONS else "other").inc()
+
+    # -- what sharing saves (for the admin snapshot)
+
+    def sharing(self, system: str) -> SharingStatistics:
+        """How `system`'s requests were answered without a remote command of their own, so far."""
+
+        def count(name: str, **labels: str) -> int:
+            return int(self.registry.get_sample_value(f"f7tproxy_{name}_total", {"system": system, **labels}) or 0)
+
+        cached = {how: sum(count("cache_lookups", kind=kind, result=how) for kind in CACHE_KINDS)
+                  for how in ("hit", "joined", "miss")}  # fmt: skip
+        batched = {how: sum(count("batched_lookups", kind=kind, result=how) for kind in ("job", "metadata"))
+                   for how in ("ran", "joined")}  # fmt: skip
+        return SharingStatistics(
+            reads_ran=count("shared_reads", result="ran"), reads_joined=count("shared_reads", result="joined"),
+            lookups_ran=batched["ran"], lookups_joined=batched["joined"],
+            cache_hits=cached["hit"], cache_joined=cached["joined"], cache_misses=cached["miss"],
+            pool_busy=count("pool_busy"),
+        )  # fmt: skip
+
+    def token_cache(self) -> tuple[int, int]:
+        """Valid tokens so far: (served from the cache of validated tokens, checked in full)."""
+        get = self.registry.get_sample_value
+        name = "f7tproxy_token_cache_lookups_total"
+        return int(get(name, {"result": "hit"}) or 0), int(get(name, {"result": "miss"}) or 0)
 
     # -- exposition
 

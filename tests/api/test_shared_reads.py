@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import trio
@@ -16,7 +17,9 @@ from .inprocess import app_over
 FILE = "/home/alice/data.txt"
 
 
+@functools.cache
 def bearer(user: str = "alice") -> dict[str, str]:
+    """One token per user, as a client keeps it."""
     return {"Authorization": f"Bearer {tokens.sign(tokens.claims(preferred_username=user))}"}
 
 
@@ -49,6 +52,16 @@ async def test_identical_concurrent_reads_run_one_command() -> None:
         # Nothing is kept: the next read runs again.
         await ask()
         assert len(server.commands) == 4
+        # What operators see: the admin snapshot's sharing figures, and commands per request.
+        sharing = runtime.metrics.sharing("fake")
+        assert (sharing.reads_ran, sharing.reads_joined, sharing.pool_busy) == (4, 7, 0)
+        stats = runtime.requests.statistics(trio.current_time())
+        [ops] = [e for e in stats.endpoints if e.endpoint == "/filesystem/{system}/ops/file"]
+        assert (ops.count, ops.commands) == (11, 4)
+        text = runtime.metrics.render().decode()
+        assert 'f7tproxy_http_remote_commands_total{endpoint="/filesystem/{system}/ops/file"} 4.0' in text
+        hits, checked = runtime.metrics.token_cache()
+        assert (hits, checked) == (9, 2)  # alice's and bob's tokens checked once each
 
 
 async def test_reads_never_share_a_command_across_a_write() -> None:

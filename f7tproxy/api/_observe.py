@@ -14,6 +14,7 @@ log, the Prometheus metrics and the admin socket's request statistics. It also a
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import re
@@ -41,6 +42,7 @@ _ERROR_BODY_LIMIT = 16 * 1024
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
+@functools.lru_cache(maxsize=1024)  # one entry per route: the app's rules, not what clients send
 def route_template(rule: str) -> str:
     """Quart's ``/compute/<system>/jobs/<int:jobid>`` as ``/compute/{system}/jobs/{jobid}``."""
     return _CONVERTER.sub(r"{\1}", rule)

@@ -10,6 +10,7 @@ every non-standard one as ``other``; never the user.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import attrs
 from prometheus_client import (
@@ -154,6 +155,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=r)
         Gauge("f7tproxy_build_info", "f7tproxy's version.", ["version"], registry=r).labels(__version__).set(1)
@@ -251,10 +253,10 @@ class Metrics:
         """
         endpoint = endpoint or UNMATCHED
         method = method_label(method)
-        self._requests.labels(endpoint, method, str(status)).inc()
-        self._latency.labels(endpoint, method).observe(duration)
+        self._labelled(self._requests, endpoint, method, str(status)).inc()
+        self._labelled(self._latency, endpoint, method).observe(duration)
         if commands:
-            self._commands.labels(endpoint).inc(commands)
+            self._labelled(self._commands, endpoint).inc(commands)
 
     def rate_limited(self, scope: str) -> None:
         """Count a 429; `scope` is the limit that refused (user, system, user_system, client)."""
@@ -289,16 +291,16 @@ class Metrics:
     def cache_lookup(self, system: str, kind: str, result: str) -> None:
         """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
         kind = kind if kind in CACHE_KINDS else "other"
-        self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
+        self._labelled(self._cache, system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
 
     def shared_read(self, system: str, result: str) -> None:
         """Count one answered read, `result` ran (its own command) or joined (shared one in flight)."""
-        self._shared_reads.labels(system, result if result in ("ran", "joined") else "other").inc()
+        self._labelled(self._shared_reads, system, result if result in ("ran", "joined") else "other").inc()
 
     def batched_lookup(self, system: str, kind: str, result: str) -> None:
         """Count one batched job lookup; `kind` job or metadata, `result` ran or joined."""
         kind = kind if kind in ("job", "metadata") else "other"
-        self._batched.labels(system, kind, result if result in ("ran", "joined") else "other").inc()
+        self._labelled(self._batched, system, kind, result if result in ("ran", "joined") else "other").inc()
 
     def fast_failed(self, system: str, service: str, count: int = 1) -> None:
         """Count requests refused at once (breaker open, or `service` last seen unhealthy), or
@@ -317,7 +319,17 @@ class Metrics:
 
     def token_cache_lookup(self, result: str) -> None:
         """Count one valid token, `result` hit (from the cache of validated tokens) or miss."""
-        self._token_cache.labels(result if result in ("hit", "miss") else "other").inc()
+        self._labelled(self._token_cache, result if result in ("hit", "miss") else "other").inc()
+
+    def _labelled(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept: prometheus_client checks and locks on every `labels` call,
+        and the hot path (every request) asks for the same few children again and again. Only ever
+        called with bounded label values, so the dictionary is as bounded as the metrics are."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def token_failure(self, reason: str) -> None:
         """Count a refused token or authorization; `reason` from `TOKEN_FAILURE_REASONS`."""

@@ -213,6 +213,11 @@ async def connect(
     return Connection(conn, label=f"{username}@{where}")
 
 
+ENCRYPTION_ALGS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+"""asyncssh's `encryption_algs`: AES-GCM first (OpenSSL runs it in hardware: ~0.34 ms of client CPU
+per command against ~0.50 ms with chacha20-poly1305), then asyncssh's defaults for servers without it."""
+
+
 def _client_options(
     username: str, key: PrivateKey, certificate: Certificate | None, known_hosts: pathlib.Path
 ) -> dict[str, Any]:
@@ -244,9 +249,7 @@ def _client_options(
         "gss_kex": False,
         "gss_auth": False,
         "password": None,
-        # AES-GCM first (OpenSSL runs it in hardware: ~0.34 ms of client CPU per command
-        # against ~0.50 ms with chacha20-poly1305), then asyncssh's defaults for servers without it.
-        "encryption_algs": "^aes128-gcm@openssh.com,aes256-gcm@openssh.com",
+        "encryption_algs": ENCRYPTION_ALGS,
     }
 
 

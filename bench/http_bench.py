@@ -19,7 +19,7 @@ and, in the same rounds, two ceilings:
     asyncssh  plain asyncssh on asyncio in this process, running the exact remote
               command f7tproxy ran for ls / stat (taken from its audit log), same pool
               shape (4 connections x 9 sessions per user, one channel per command,
-              asyncssh's default algorithms as f7tproxy uses them), 50 callers
+              the ciphers f7tproxy prefers, AES-GCM first), 50 callers
     bare      a bare Quart-Trio app on hypercorn's trio worker (bench/bare_app.py)
               answering the body f7tproxy's /status/systems returned, same wrk settings
 
@@ -42,6 +42,12 @@ host key, user CA and limits; AllowUsers adds the bench users) and points both
 f7tproxy and the asyncssh ceiling at it. The bench users have no Slurm account:
 the job is fireuser's, and they look it up.
 
+With --rss-users N (up to 500) it measures memory instead: users bench01..benchN
+(made with bench/setup-users --count N if missing, and removed again at the end)
+each get a token and run one ops/stat, through a second sshd as above, so that each
+holds one pooled SSH connection; it prints f7tproxy's resident memory (VmRSS)
+before and with them.
+
 Everything it starts (servers, sshd, job, files under /scratch) is stopped or
 removed at the end, also on Ctrl-C or an error. Needs root, the testbed up
 (tests/testbed/up) and wrk (installed with apt-get if missing).
@@ -53,6 +59,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import concurrent.futures
 import contextlib
 import datetime
 import json
@@ -78,6 +85,7 @@ import asyncssh
 import attrs
 import yaml
 
+from f7tproxy._aio._ssh import ENCRYPTION_ALGS
 from f7tproxy.config import from_yaml as config_from_yaml
 from f7tproxy.ssh import remote_command
 
@@ -92,6 +100,7 @@ SESSIONS = 9
 CEILING_CALLERS = 50
 WRK_TIMEOUT = 60  # s; above the pool's lease_timeout, so slow answers count as latency, not as errors
 SCENARIOS = ("ls", "stat", "jobs", "job", "userinfo", "systems")
+RSS_USERS_MAX = 500
 CEILING_OF = {"ls": "asyncssh ls", "stat": "asyncssh stat", "systems": "bare"}
 DIR_ENTRIES = 16
 
@@ -260,8 +269,10 @@ def small_dir() -> Iterator[pathlib.Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str], token_ttl: float) -> pathlib.Path:
-    """conf/demo.yaml, on a free port, with its logs and admin socket in `tmp` and a client per user."""
+def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str], token_ttl: float,
+                  pool: dict[str, Any] | None = None) -> pathlib.Path:  # fmt: skip
+    """conf/demo.yaml, on a free port, with its logs and admin socket in `tmp`, a client per user
+    and `pool` settings on top of the demo's."""
     config = yaml.safe_load((ROOT / "conf/demo.yaml").read_text())
     config["server"].update(port=port, admin_socket=str(tmp / "admin.sock"))
     issuer = config["auth"]["demo_issuer"]
@@ -275,6 +286,7 @@ def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str]
     cluster["ssh"].update(port=sshd.port, known_hosts=str(sshd.known_hosts))
     cluster["ssh"]["credentials"]["ca_key"] = {"file": str(sshd.ca_key)}
     assert cluster["ssh"]["pool"] == {"sessions_per_connection": SESSIONS, "max_connections_per_user": CONNECTIONS}
+    cluster["ssh"]["pool"].update(pool or {})
     config["logging"] = {"level": "warning", "access_log": str(tmp / "access.log"), "audit_log": str(tmp / "audit.log")}
     path = tmp / "f7tproxy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -523,6 +535,7 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
                 conn = await asyncio.wait_for(asyncssh.connect(
                     HOST, plain.sshd.port, username=user, client_keys=[(key, cert)],
                     known_hosts=str(plain.sshd.known_hosts), config=None, agent_path=None,
+                    encryption_algs=ENCRYPTION_ALGS,
                 ), 30)  # fmt: skip
                 conns.append(conn)
                 for _ in range(SESSIONS):
@@ -638,6 +651,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", default="1,50,500", help="wrk connections, comma-separated (default 1,50,500)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")  # fmt: skip
+    parser.add_argument("--rss-users", type=int, default=0, metavar="N",
+                        help="measure f7tproxy's memory with N users (at most 500) each holding a pooled connection, "
+                             "instead of the load runs")  # fmt: skip
     parser.add_argument("--users", type=int, default=1,
                         help="1: fireuser on the testbed's sshd; N > 1: bench01..benchN on a second sshd (default 1)")  # fmt: skip
     args = parser.parse_args()
@@ -648,6 +664,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(SCENARIOS)}")
     if not args.clients or min(args.clients) < 1 or args.duration < 1 or args.repeat < 1:
         parser.error("--clients, --duration and --repeat must be positive")
+    if not 0 <= args.rss_users <= RSS_USERS_MAX:
+        parser.error(f"--rss-users must be 0..{RSS_USERS_MAX}")
     if not 1 <= args.users <= 20:
         parser.error("--users must be 1..20 (bench/setup-users makes bench01..bench20)")
     return args
@@ -664,8 +682,10 @@ def main() -> int:
         signal.signal(sig, signal.default_int_handler)
     env = testbed_settings()
     check_testbed()
-    wrk_binary = ensure_wrk()
     nofile = raise_nofile()
+    if args.rss_users:
+        return rss_figure(args.rss_users, env)
+    wrk_binary = ensure_wrk()
     users = ["fireuser"] if args.users == 1 else [f"bench{i:02d}" for i in range(1, args.users + 1)]
     missing = [u for u in users if subprocess.run(["id", u], capture_output=True, check=False).returncode]
     if missing:
@@ -774,6 +794,66 @@ def main() -> int:
     if "systems" in args.scenarios:
         for clients in args.clients:
             say(line("bare", clients, median(results[("bare", clients)])))
+    return 0
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process `pid`, MiB."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    fail(f"no VmRSS for pid {pid}")
+
+
+def rss_figure(count: int, env: dict[str, str]) -> int:
+    """f7tproxy's memory with `count` users each holding one pooled connection (bench01..)."""
+    users = [f"bench{i:02d}" for i in range(1, count + 1)]
+    made = [u for u in users if subprocess.run(["id", u], capture_output=True, check=False).returncode]
+    signal.signal(signal.SIGALRM, over_budget)
+    signal.alarm(30 * 60)
+    try:
+        if made:
+            say(f"making {len(made)} users with bench/setup-users --count {count} (removed again at the end)")
+            subprocess.run([ROOT / "bench/setup-users", "--count", str(count)], check=True, timeout=900)
+        with contextlib.ExitStack() as stack:
+            tmp = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f7t-bench-rss-")))
+            sshd = stack.enter_context(bench_sshd(tmp, env, ["bench*"]))
+            directory = stack.enter_context(small_dir())
+            port = free_port()
+            base = f"http://{HOST}:{port}"
+            pool = {"max_connections": count + 16, "idle_timeout": 1800}  # every user's connection stays
+            config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=3600, pool=pool)
+            server = stack.enter_context(started(
+                [PYTHON, "-m", "f7tproxy", "serve", "--config", str(config)], "f7tproxy", tmp / "server.log",
+                f"{base}/status/liveness/",
+            ))  # fmt: skip
+            admin = Admin(tmp / "admin.sock")
+            before = rss_mib(server.pid)
+            url = f"{base}/filesystem/{SYSTEM}/ops/stat?path={urllib.parse.quote(str(directory / 'file00.txt'))}"
+
+            def one(user: str) -> int:
+                return http("GET", url, token=get_token(base, user))[0]
+
+            started_at = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(20) as workers:
+                statuses = collections.Counter(workers.map(one, users))
+            if set(statuses) != {200}:
+                fail(f"ops/stat answers: {dict(statuses)}")
+            wait_until("every user holding a connection",
+                       lambda: sum(p["connections"] >= 1 for p in admin.pools(users)) == count, timeout=60)  # fmt: skip
+            took = time.monotonic() - started_at
+            pools = admin.pools(users)
+            after = rss_mib(server.pid)
+            say(f"f7tproxy pid {server.pid}, sshd 127.0.0.1:{sshd.port}: {count} users made {count} requests "
+                f"in {took:.1f} s (20 at a time)")  # fmt: skip
+            say(f"RSS with {count} distinct users each holding a pooled connection "
+                f"({sum(p['connections'] for p in pools)} connections open): {after:.0f} MiB "
+                f"(before any: {before:.0f} MiB; {(after - before) * 1024 / count:.0f} KiB per user)")  # fmt: skip
+    finally:
+        for user in made:
+            subprocess.run(["userdel", "-r", user], capture_output=True, check=False, timeout=60)
+        if made:
+            say(f"removed the {len(made)} users it made")
     return 0
 
 

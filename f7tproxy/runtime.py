@@ -13,6 +13,7 @@ from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges, RequestStats
 from .ratelimit import RateLimiter
 from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
+from .sharing import SharedReads
 from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
 
@@ -44,6 +45,8 @@ class Runtime:
     """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
     staging: dict[str, Staging]
     """Each system's S3 staging store (systems without `staging` have none), by name."""
+    reads: SharedReads
+    """Identical concurrent reads of a user sharing one remote command, and the users' write epochs."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
     started_at: float = attrs.field(factory=time.time)
@@ -77,9 +80,10 @@ class Runtime:
             rate_limiter=RateLimiter(config.rate_limit),
             pool=pool,
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
-            schedulers=job_services(config.clusters),
+            schedulers=job_services(config.clusters, metrics.batched_lookup),
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
+            reads=SharedReads(metrics.shared_read),
         )
 
     def __attrs_post_init__(self) -> None:

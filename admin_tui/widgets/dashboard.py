@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from .errors import ErrorsTable
 from .pools import PoolTable
 from .requests import EndpointsTable, RequestRates
+from .sharing import SharingLines
 from .systems import SystemsTable
 from .uploads import UploadsTable
 
@@ -18,7 +19,8 @@ BREAKPOINTS = [(0, "-narrow"), (120, "-normal")]
 
 
 class Dashboard(Vertical):
-    """Full-width areas, top to bottom: systems; the SSH pools beside the request sparklines; the
+    """Full-width areas, top to bottom: systems; what sharing saved (a line per system); the SSH
+    pools beside the request sparklines; the
     endpoints (their columns would not fit beside anything at 120-160 columns); waiting uploads
     (while there are any); recent errors. Free-text columns (messages, paths) take the width the
     other columns leave, so a wider terminal shows more of them and a narrower one cuts them with
@@ -38,6 +40,7 @@ class Dashboard(Vertical):
 
     def compose(self) -> ComposeResult:
         yield SystemsTable(id="systems")
+        yield SharingLines(id="sharing")
         with Horizontal(id="activity"):
             yield PoolTable(id="pools")
             yield RequestRates(id="rates")
@@ -54,6 +57,7 @@ class Dashboard(Vertical):
     def show(self, snapshot: dict[str, Any]) -> None:
         """Show `snapshot` in every area."""
         self.query_one(SystemsTable).show(snapshot)
+        self.query_one(SharingLines).show(snapshot)
         self.query_one(PoolTable).show(snapshot)
         self.query_one(RequestRates).show(snapshot)
         self.query_one(EndpointsTable).show(snapshot)

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from ._table import Table, millis, percent, refill
+from ._table import FittedTable, millis, percent
 
 
 class RequestRates(Vertical):
@@ -36,8 +36,9 @@ class RequestRates(Vertical):
         self.query_one("#latency-label", Label).update(f"mean latency: max {millis(max(latency) or None)}")
 
 
-class EndpointsTable(Table):
-    """One row per endpoint and method: requests, rate, errors and their share, latency percentiles."""
+class EndpointsTable(FittedTable):
+    """One row per endpoint and method: requests, rate, errors and their share, latency percentiles,
+    remote commands per request."""
 
     DEFAULT_CSS = """
     EndpointsTable { height: 1fr; }
@@ -45,13 +46,23 @@ class EndpointsTable(Table):
     COLUMNS = (
         ("endpoint", "Endpoint"), ("method", "Method"), ("count", "Count"), ("rate", "Req/s"),
         ("errors", "Errors"), ("error_rate", "Err %"), ("p50", "p50"), ("p90", "p90"), ("p99", "p99"),
+        ("commands", "Cmd/req"),
     )  # fmt: skip
+    FIT = "endpoint"
 
     def show(self, snapshot: dict[str, Any]) -> None:
-        refill(self, [
+        self.fill([
             (f"{e['method']} {e['endpoint']}", [
                 e["endpoint"], e["method"], str(e["count"]), f"{e['rate']:.2f}", str(e["errors"]),
                 percent(e["errors"], e["count"]), millis(e["p50"]), millis(e["p90"]), millis(e["p99"]),
+                per_request(e.get("commands"), e["count"]),
             ])
             for e in snapshot["requests"]["endpoints"]
         ])  # fmt: skip
+
+
+def per_request(commands: int | None, count: int) -> str:
+    """Remote commands per request: 1.00, 0.12 (most shared another's command), 2.00."""
+    if commands is None or not count:
+        return "-"
+    return f"{commands / count:.2f}"

@@ -213,6 +213,11 @@ async def connect(
     return Connection(conn, label=f"{username}@{where}")
 
 
+ENCRYPTION_ALGS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+"""asyncssh's `encryption_algs`: AES-GCM first (OpenSSL runs it in hardware: ~0.34 ms of client CPU
+per command against ~0.50 ms with chacha20-poly1305), then asyncssh's defaults for servers without it."""
+
+
 def _client_options(
     username: str, key: PrivateKey, certificate: Certificate | None, known_hosts: pathlib.Path
 ) -> dict[str, Any]:
@@ -244,6 +249,7 @@ def _client_options(
         "gss_kex": False,
         "gss_auth": False,
         "password": None,
+        "encryption_algs": ENCRYPTION_ALGS,
     }
 
 
@@ -257,6 +263,11 @@ class Connection:
     def __init__(self, conn: asyncssh.SSHClientConnection, *, label: str) -> None:
         self._conn = conn
         self.label = label
+
+    @property
+    def cipher(self) -> str:
+        """The cipher negotiated for what this side sends (e.g. ``aes128-gcm@openssh.com``)."""
+        return str(self._conn.get_extra_info("send_cipher"))
 
     def is_closed(self) -> bool:
         """True once the connection is closed or lost."""

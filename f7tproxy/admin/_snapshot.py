@@ -38,6 +38,7 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
             "max_connections": stats.max_connections if stats else cluster.ssh.pool.max_connections,
             "users_waiting_to_connect": stats.users_waiting_to_connect if stats else 0,
             "waiting_uploads": [w.to_json() for w in staging.waiting.entries()] if staging else [],
+            "sharing": attrs.asdict(source.metrics.sharing(cluster.name)),
             "breaker": {"state": "closed", "since": None, "failures": 0} if stats is None else {
                 "state": stats.breaker.state,
                 "since": _iso(stats.breaker.since),
@@ -50,6 +51,7 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
         for u in s.users
     ]
     requests = source.requests.statistics(now)
+    token_hits, token_misses = source.metrics.token_cache()
     errors: list[dict[str, Any]] = [
         {"at": _iso(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
          "user": e.user}
@@ -74,9 +76,11 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
             "latency": [_r(x) for x in requests.latency],
             "endpoints": [
                 {"endpoint": e.endpoint, "method": e.method, "count": e.count, "errors": e.errors,
-                 "rate": round(e.rate, 3), "p50": _r(e.p50), "p90": _r(e.p90), "p99": _r(e.p99)}
+                 "rate": round(e.rate, 3), "p50": _r(e.p50), "p90": _r(e.p90), "p99": _r(e.p99),
+                 "commands": e.commands}
                 for e in requests.endpoints
             ],
         },
+        "tokens": {"cached": token_hits, "checked": token_misses},
         "errors": errors[-50:],
     }

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..health import HealthChecker
-from ..observability import RequestStats
+from ..observability import Metrics, RequestStats
 from ..ssh import PoolSupervisor
 from ..transfer import Staging
 
@@ -35,6 +35,11 @@ class AdminSource(Protocol):
 
     @property
     def requests(self) -> RequestStats: ...
+
+    @property
+    def metrics(self) -> Metrics:
+        """What sharing saved, per system (`Metrics.sharing`), and the token cache's counts."""
+        ...
 
     @property
     def staging(self) -> Mapping[str, Staging]:

@@ -16,6 +16,7 @@ from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
 from ._openapi import APP_VERSION, docs
 from ._ratelimit import client_rate_limit_hook
+from ._share import note_write, note_write_end
 from ._status import status
 from ._token import demo_issuer
 from ._transfer import transfer
@@ -52,6 +53,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
     # The client's bucket before the token is checked: floods of bad tokens get 429 too.
     app.before_request(client_rate_limit_hook)
     app.before_request(authenticate_request)
+    app.before_request(note_write)  # a write's epoch starts before anything it does
+    app.teardown_request(note_write_end)  # and another once it has ended, before its answer
     app.before_request(gate_request)
     app.after_request(suspect_after_failure)
 

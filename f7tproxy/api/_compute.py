@@ -10,8 +10,19 @@ from quart import Blueprint, Response, request
 
 from ..errors import ValidationFailed
 from ..scheduler import Job, JobFields, JobMetadata, JobQuery, JobSpec, job_fields
-from ._context import SystemContext, current_system, current_user, invalid, json_body, lease, query_bool, query_str
+from ._context import (
+    SystemContext,
+    current_system,
+    current_user,
+    invalid,
+    json_body,
+    lease,
+    leased,
+    query_bool,
+    query_str,
+)
 from ._openapi import Param, operation
+from ._share import shared_read
 from ._wire import from_wire, to_wire
 
 compute = Blueprint("compute", __name__, url_prefix="/compute")
@@ -147,6 +158,7 @@ async def submit(system: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @compute.get("/<system>/jobs")
 @operation("List jobs", tag="compute", response=GetJobResponse, query=_JOB_QUERY)
+@shared_read
 async def list_jobs(system: str) -> dict[str, Any]:
     """The user's jobs (or all visible ones), live ones and finished ones within the time window."""
     context = current_system()
@@ -167,23 +179,23 @@ async def list_jobs(system: str) -> dict[str, Any]:
 
 @compute.get("/<system>/jobs/<job_id>")
 @operation("Get a job", tag="compute", response=GetJobResponse)
+@shared_read
 async def get_job(system: str, job_id: str) -> dict[str, Any]:
     """One job; 404 "Job not found." if the scheduler does not know it."""
     context = current_system()
     job_id = context.job_id(job_id)  # before the lease: a bad id holds no slot
-    async with lease() as held:
-        jobs = await context.jobs.get_job(held, current_user().name, job_id)
+    jobs = await context.jobs.lookup_job(current_user().name, job_id, leased)
     return to_wire(GetJobResponse(jobs))  # type: ignore[no-any-return]
 
 
 @compute.get("/<system>/jobs/<job_id>/metadata")
 @operation("Get a job's script and standard streams", tag="compute", response=GetJobMetadataResponse)
+@shared_read
 async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
     """Script and standard input/output/error paths of a job."""
     context = current_system()
     job_id = context.job_id(job_id)
-    async with lease() as held:
-        found = await context.jobs.get_job_metadata(held, job_id)
+    found = await context.jobs.lookup_metadata(current_user().name, job_id, leased)
     return to_wire(GetJobMetadataResponse(found))  # type: ignore[no-any-return]
 
 

@@ -13,9 +13,9 @@ body and query parameters (one reader, one validation-error builder).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from quart import current_app, g, request
@@ -32,6 +32,9 @@ from ..ssh import Lease
 from ..transfer import Staging
 from . import _wire
 from ._wire import invalid as invalid  # the one validation-error builder, for route files
+
+
+T = TypeVar("T")
 
 
 class GatewayApp(QuartTrio):
@@ -137,6 +140,12 @@ async def lease() -> AsyncIterator[Lease]:
     with system.health.outages.watch(system.name, g.get("f7t_services", ("ssh",))):
         async with runtime().pool.lease(system.name, user.name, user.token) as held:
             yield held
+
+
+async def leased(work: Callable[[Lease], Awaitable[T]]) -> T:
+    """`work` run on a `lease()` (for parts that take a lease only when they must, as batched lookups do)."""
+    async with lease() as held:
+        return await work(held)
 
 
 # --------------------------------------------------------------------------- body and query

@@ -32,6 +32,7 @@ from ._context import (
     source_path,
 )
 from ._openapi import Param, operation
+from ._share import shared_read
 
 filesystem = Blueprint("filesystem", __name__, url_prefix="/filesystem")
 
@@ -80,6 +81,7 @@ def _no_content() -> Response:
 
 @filesystem.get("/<system>/ops/ls")
 @operation("List a directory (or describe a file)", tag="filesystem", query=(_PATH, _B("showHidden"), _B("numericUid"), _B("recursive"), _B("dereference")))
+@shared_read
 async def ls(system: str) -> dict[str, Any]:
     path = query_path()
     options = {
@@ -94,12 +96,14 @@ async def ls(system: str) -> dict[str, Any]:
 
 @filesystem.get("/<system>/ops/head")
 @operation("The first lines or bytes of a file", tag="filesystem", query=(_PATH, _I("bytes"), _I("lines"), _B("skipTrailing")), description=_LIMIT)
+@shared_read
 async def head(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.head, skip_trailing=query_bool("skipTrailing"), **_part_of_file(system))
 
 
 @filesystem.get("/<system>/ops/tail")
 @operation("The last lines or bytes of a file", tag="filesystem", query=(_PATH, _I("bytes"), _I("lines"), _B("skipHeading")), description=_LIMIT)
+@shared_read
 async def tail(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.tail, skip_heading=query_bool("skipHeading"), **_part_of_file(system))
 
@@ -121,6 +125,7 @@ def _non_negative(name: str) -> int | None:
 
 @filesystem.get("/<system>/ops/view")
 @operation("Part of a file as text", tag="filesystem", query=(_PATH, _I("size"), _I("offset")), description=_LIMIT + " `size` defaults to the rest of the file.")
+@shared_read
 async def view(system: str) -> dict[str, Any]:
     cluster = current_system().cluster
     path = query_path()
@@ -131,18 +136,21 @@ async def view(system: str) -> dict[str, Any]:
 
 @filesystem.get("/<system>/ops/checksum")
 @operation("SHA-256 of a file", tag="filesystem", query=(_PATH,))
+@shared_read
 async def checksum(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.checksum)
 
 
 @filesystem.get("/<system>/ops/file")
 @operation("The type of a file (file -b)", tag="filesystem", query=(_PATH,))
+@shared_read
 async def file_type(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.file_type)
 
 
 @filesystem.get("/<system>/ops/stat")
 @operation("stat of a file", tag="filesystem", query=(_PATH, _B("dereference")))
+@shared_read
 async def stat(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.stat, dereference=query_bool("dereference"))
 

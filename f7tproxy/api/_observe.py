@@ -14,6 +14,7 @@ log, the Prometheus metrics and the admin socket's request statistics. It also a
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import re
@@ -41,6 +42,7 @@ _ERROR_BODY_LIMIT = 16 * 1024
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
+@functools.lru_cache(maxsize=1024)  # one entry per route: the app's rules, not what clients send
 def route_template(rule: str) -> str:
     """Quart's ``/compute/<system>/jobs/<int:jobid>`` as ``/compute/{system}/jobs/{jobid}``."""
     return _CONVERTER.sub(r"{\1}", rule)
@@ -110,11 +112,11 @@ class ObserveMiddleware:
             self.metrics.in_flight.dec()
             exit_request(token)
             duration = time.perf_counter() - started
-            self.metrics.observe_request(info.endpoint, info.method, status, duration)
+            self.metrics.observe_request(info.endpoint, info.method, status, duration, commands=info.commands)
             if self.requests is not None:
                 self.requests.observe(
                     info.endpoint or UNMATCHED, info.method, status, duration, now=trio.current_time(),
-                    path=info.path, message=_message(error_body), user=info.user,
+                    path=info.path, message=_message(error_body), user=info.user, commands=info.commands,
                 )
             log_access(info, status=status, duration=duration)
 

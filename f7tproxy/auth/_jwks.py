@@ -14,6 +14,7 @@ restart. While the IdP is down later, the cached keys keep being used.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -109,6 +110,8 @@ class KeySetSnapshot:
 
     by_kid: Mapping[str, Key]
     unnamed: tuple[Key, ...]
+    material: frozenset[str] = frozenset()
+    """The keys as canonical JSON: a refresh that brings the same keys keeps the snapshot."""
 
     def __len__(self) -> int:
         return len(self.by_kid) + len(self.unnamed)
@@ -125,6 +128,7 @@ def parse_jwks(doc: Mapping[str, Any], source: str) -> KeySetSnapshot:
         raise KeySourceError(f"{source}: not a JWKS (no 'keys' list)")
     by_kid: dict[str, Key] = {}
     unnamed: list[Key] = []
+    material: set[str] = set()
     for raw in keys:
         if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
             continue
@@ -137,7 +141,8 @@ def parse_jwks(doc: Mapping[str, Any], source: str) -> KeySetSnapshot:
             unnamed.append(key)
         else:
             by_kid[key.kid] = key
-    return KeySetSnapshot(by_kid=by_kid, unnamed=tuple(unnamed))
+        material.add(json.dumps(raw, sort_keys=True))
+    return KeySetSnapshot(by_kid=by_kid, unnamed=tuple(unnamed), material=frozenset(material))
 
 
 class KeysUnavailable(Exception):
@@ -197,7 +202,9 @@ class KeyStore:
             if self._keys is None or set(keys.by_kid) != set(self._keys.by_kid):
                 log.info("JWKS %s (%s): %d key(s), kids %s",
                          self.source.description, why, len(keys), sorted(keys.by_kid))
-            self._keys = keys
+            if self._keys is None or keys.material != self._keys.material:
+                # The same keys keep the same objects: validated tokens stay cached (`current`).
+                self._keys = keys
             self._failures = 0
             return True
         self._failures += 1
@@ -245,6 +252,10 @@ class KeyStore:
         if key is None and self._keys is None:
             raise KeysUnavailable()
         return key
+
+    def current(self, kid: str | None) -> Key | None:
+        """The key `kid` names in the set in use now, without any refetch (None: none, or no keys)."""
+        return self._lookup(kid)
 
     def _may_refetch(self) -> bool:
         if self._last_attempt is None:

@@ -3,12 +3,26 @@
 `jwt.decode` checks only the signature; the claims are checked separately with
 `JWTClaimsRegistry.validate`. Each refusal raises `TokenRefused` with the reason for
 the log; the client only learns that its token was refused (or expired).
+
+A token that passed is remembered, keyed by its SHA-256 (the whole compact token,
+signature included: a token changed anywhere is another key and is checked in full),
+until its `exp`, and only while the key that verified it is still the JWKS's key for
+its `kid`: a key rotation that removes the key drops the tokens it signed at the next
+JWKS refresh. Revocation means nothing more here than it does without the cache:
+f7tproxy does not ask the IdP about single tokens (no introspection), so a token
+stays good until its `exp` unless its signing key is withdrawn; the cache keeps
+exactly that rule and only saves the signature check and claim parsing on repeats.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
+
+import attrs
 
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
@@ -34,6 +48,20 @@ _KEY_FOR_ALG: dict[str, tuple[type[Key], str | None]] = {
     "Ed25519": (OKPKey, "Ed25519"),
     **{f"HS{n}": (OctKey, None) for n in (256, 384, 512)},
 }
+
+
+TokenLookup = Literal["hit", "miss"]
+"""How a token was validated: from the cache of validated tokens, or checked in full."""
+
+
+@attrs.frozen
+class _Validated:
+    user: User
+    expires: float
+    """The token's `exp` (Unix time)."""
+    key: Key
+    """The key that verified it (the very object: a JWKS that changes makes new ones)."""
+    kid: str | None
 
 
 class TokenRefused(Exception):
@@ -70,8 +98,12 @@ class TokenValidator:
         issuer: Callable[[], str | None],
         audiences: Sequence[str],
         now: Callable[[], int] | None = None,
+        on_lookup: Callable[[TokenLookup], None] | None = None,
     ) -> None:
+        """`now` replaces the clock (Unix seconds; tests); `on_lookup` hears how each valid token was found."""
         self._config = config
+        self._validated: collections.OrderedDict[bytes, _Validated] = collections.OrderedDict()
+        self._on_lookup = on_lookup
         self._keys = keys
         self._issuer = issuer
         self._audiences = list(audiences)
@@ -97,6 +129,42 @@ class TokenValidator:
         """
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRefused("malformed", f"token of {len(token)} bytes")
+        digest = hashlib.sha256(token.encode()).digest()
+        kept = self._kept(digest)
+        if kept is not None:
+            return kept
+        user, key, kid = await self._check(token)
+        self._keep(digest, user, key, kid)
+        return user
+
+    def _now_seconds(self) -> float:
+        return self._now() if self._now is not None else time.time()
+
+    def _kept(self, digest: bytes) -> User | None:
+        entry = self._validated.get(digest)
+        if entry is not None:
+            if entry.expires > self._now_seconds() and self._keys.current(entry.kid) is entry.key:
+                self._count("hit")
+                return entry.user
+            del self._validated[digest]
+        return None
+
+    def _keep(self, digest: bytes, user: User, key: Key, kid: str | None) -> None:
+        self._count("miss")
+        limit = self._config.token_cache_entries
+        expires = user.claims.get("exp")
+        if limit <= 0 or isinstance(expires, bool) or not isinstance(expires, (int, float)):
+            return
+        self._validated[digest] = _Validated(user, float(expires), key, kid)
+        while len(self._validated) > limit:
+            self._validated.popitem(last=False)  # the oldest validated
+
+    def _count(self, how: TokenLookup) -> None:
+        if self._on_lookup is not None:
+            self._on_lookup(how)
+
+    async def _check(self, token: str) -> tuple[User, Key, str | None]:
+        """The whole check of a token not in the cache: the user, and the key that verified it."""
         try:
             header = jws.extract_compact(token.encode()).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -120,7 +188,7 @@ class TokenValidator:
             raise TokenRefused("expired", f"expired (exp {decoded.claims.get('exp')})", expired=True) from None
         except JoseError as exc:
             raise TokenRefused(_claim_kind(exc), f"claims: {exc}") from None
-        return User(name=self._user_name(decoded.claims), token=token, claims=decoded.claims)
+        return User(name=self._user_name(decoded.claims), token=token, claims=decoded.claims), key, kid
 
     @staticmethod
     def _check_key_fits(key: Key, alg: str) -> None:

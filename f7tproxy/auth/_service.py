@@ -60,7 +60,10 @@ class Auth:
             refetch_interval=auth.jwks_refetch_interval,
             refresh_interval=auth.jwks_refresh_interval,
         )
-        self.validator = TokenValidator(auth, self.keys, issuer=issuer, audiences=audiences)
+        self.validator = TokenValidator(
+            auth, self.keys, issuer=issuer, audiences=audiences,
+            on_lookup=None if metrics is None else metrics.token_cache_lookup,
+        )  # fmt: skip
         if authorizer is None and auth.openfga is not None:
             authorizer = OpenFgaAuthorizer(auth.openfga)
         self.authorizer = authorizer

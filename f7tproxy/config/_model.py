@@ -194,6 +194,9 @@ class AuthConfig:
     """At most one JWKS refetch per this many seconds on unknown `kid`s."""
     jwks_refresh_interval: float = attrs.field(default=3600.0, validator=_positive)
     """Keys are re-read this often in the background, so a key the IdP withdraws stops being accepted."""
+    token_cache_entries: int = attrs.field(default=10000, validator=_non_negative)
+    """Validated tokens remembered (by their SHA-256), each until its `exp` or until its key leaves
+    the JWKS; 0: every request checks its token's signature and claims again."""
     openfga: OpenFgaConfig | None = None
     """Optional OpenFGA authorization."""
     demo_issuer: DemoIssuerConfig = DemoIssuerConfig()
@@ -368,6 +371,11 @@ class SchedulerConfig:
     """Deadline of one scheduler command."""
     version: str | None = None
     """Version shown in /status/systems (informational)."""
+    lookup_window: float = attrs.field(default=0.005, validator=_non_negative)
+    """Lookups of single jobs (`jobs/{id}`, `jobs/{id}/metadata`) of one user arriving within this many
+    seconds of the first are answered by one `squeue`/`sacct` for all their ids; the first waits this long."""
+    lookup_batch: int = attrs.field(default=50, validator=_positive)
+    """At most this many job ids in one batched lookup (1: no batching)."""
 
 
 @attrs.frozen

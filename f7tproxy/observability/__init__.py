@@ -24,6 +24,7 @@ from ._metrics import (
     UNMATCHED,
     Metrics,
     PoolGauges,
+    SharingStatistics,
     method_label,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "UNMATCHED",
     "Metrics",
     "PoolGauges",
+    "SharingStatistics",
     "RequestInfo",
     "RequestStatistics",
     "RequestStats",

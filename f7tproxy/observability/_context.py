@@ -52,6 +52,9 @@ class RequestInfo:
     """The rate limiter's decision for this request (`f7tproxy.ratelimit.Decision`), if a limit applied."""
     rate_checked: bool = False
     """Whether the rate limits have been applied to this request (they are, once)."""
+    commands: int = 0
+    """Remote commands run for this request so far (counted by `audit`; a request answered by a
+    command another request ran, shared or batched, counts none)."""
 
 
 _current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("f7tproxy_request", default=None)

@@ -80,7 +80,7 @@ def log_access(info: RequestInfo, *, status: int, duration: float) -> None:
         "duration": round(duration, 6),
         "client": info.client,
     }
-    access_log.info("%s %s %s", info.method, info.path, status, extra={"fields": fields})
+    _emit(access_log, f"{info.method} {info.path} {status}", fields)
 
 
 def _bounded(command: Sequence[str] | str) -> list[str]:
@@ -122,6 +122,8 @@ def audit(
     (health probes and other background work have none).
     """
     info = current_request()
+    if info is not None:
+        info.commands += 1
     fields: dict[str, Any] = {
         "request_id": info.request_id if info else None,
         "correlation_id": info.correlation_id if info else None,
@@ -133,4 +135,12 @@ def audit(
         "duration": round(duration, 6),
         "error": error,
     }
-    audit_log.info("%s@%s %s -> %s", user, system, action, exit_status, extra={"fields": fields})
+    _emit(audit_log, f"{user}@{system} {action} -> {exit_status}", fields)
+
+
+def _emit(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """Log one line of `fields` at INFO, without `Logger.info`'s look for the caller's file and line
+    (a walk up the stack on every request; JSON lines do not show it)."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "(f7tproxy)", 0, message, (), None,
+                                        extra={"fields": fields}))  # fmt: skip

@@ -10,6 +10,7 @@ every non-standard one as ``other``; never the user.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import attrs
 from prometheus_client import (
@@ -85,6 +86,28 @@ class PoolGauges:
     """The system's circuit breaker refuses requests (open, or half-open with its trial under way)."""
 
 
+@attrs.frozen
+class SharingStatistics:
+    """One system's answers given without a remote command of their own, and its 429s from full pools."""
+
+    reads_ran: int
+    """Shareable reads (ls, stat, job lookups...) that ran their own command."""
+    reads_joined: int
+    """Reads answered by an identical read in flight (coalesced)."""
+    lookups_ran: int
+    """Single-job lookups that led a batch (one squeue/sacct for the batch)."""
+    lookups_joined: int
+    """Single-job lookups answered by another lookup's batch."""
+    cache_hits: int
+    """Nodes, partitions, reservations and userinfo answered from the cache."""
+    cache_joined: int
+    """Those answered by a fetch already in flight."""
+    cache_misses: int
+    """Those fetched from the cluster."""
+    pool_busy: int
+    """Requests answered 429: their user's SSH channels stayed busy past the lease wait."""
+
+
 class _PoolCollector(Collector):
     def __init__(self) -> None:
         self.source: Callable[[], Iterable[PoolGauges]] | None = None
@@ -132,6 +155,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=r)
         Gauge("f7tproxy_build_info", "f7tproxy's version.", ["version"], registry=r).labels(__version__).set(1)
@@ -143,6 +167,12 @@ class Metrics:
         self._latency = Histogram(
             "f7tproxy_http_request_duration_seconds", "Time from request to the end of the response.",
             ["endpoint", "method"], buckets=_HTTP_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._commands = Counter(
+            "f7tproxy_http_remote_commands",
+            "Remote commands run for answered requests, by route template (divided by "
+            "f7tproxy_http_requests_total: remote commands per request).",
+            ["endpoint"], registry=r,
         )  # fmt: skip
         self.in_flight = Gauge("f7tproxy_http_requests_in_flight", "HTTP requests being served.", registry=r)
         self._rate_limited = Counter(
@@ -158,6 +188,18 @@ class Metrics:
             "f7tproxy_cache_lookups",
             "Lookups of cached slow-changing answers, by kind and how they were answered "
             "(hit: kept; joined: shared a fetch in flight; miss: fetched from the cluster).",
+            ["system", "kind", "result"], registry=r,
+        )  # fmt: skip
+        self._shared_reads = Counter(
+            "f7tproxy_shared_reads",
+            "Reads (ls, stat, view, job lookups...) by how they were answered (ran: by their own remote "
+            "command; joined: by an identical read of the same user already in flight since their last write).",
+            ["system", "result"], registry=r,
+        )  # fmt: skip
+        self._batched = Counter(
+            "f7tproxy_batched_lookups",
+            "Lookups of single jobs (kind job or metadata) by how they were answered (ran: led a batch "
+            "and ran its squeue/sacct; joined: answered by another lookup's batch).",
             ["system", "kind", "result"], registry=r,
         )  # fmt: skip
         self._pool = _PoolCollector()
@@ -188,6 +230,12 @@ class Metrics:
             "f7tproxy_health_probe_duration_seconds", "Health probe durations.",
             ["system", "service"], buckets=_PROBE_BUCKETS, registry=r,
         )  # fmt: skip
+        self._token_cache = Counter(
+            "f7tproxy_token_cache_lookups",
+            "Valid tokens, by how they were validated (hit: remembered from an earlier request until its exp; "
+            "miss: signature and claims checked).",
+            ["result"], registry=r,
+        )  # fmt: skip
         self._token_failures = Counter(
             "f7tproxy_token_failures", "Requests refused by token validation or authorization, by reason.",
             ["reason"], registry=r,
@@ -195,15 +243,20 @@ class Metrics:
 
     # -- HTTP (called by the API's middleware and rate limiter)
 
-    def observe_request(self, endpoint: str | None, method: str, status: int, duration: float) -> None:
-        """Count one answered request; `endpoint` is the route template (None: no route matched).
+    def observe_request(
+        self, endpoint: str | None, method: str, status: int, duration: float, *, commands: int = 0
+    ) -> None:
+        """Count one answered request, which ran `commands` remote commands; `endpoint` is the route
+        template (None: no route matched).
 
         `method` is counted through `method_label`, so any non-standard method is ``other``.
         """
         endpoint = endpoint or UNMATCHED
         method = method_label(method)
-        self._requests.labels(endpoint, method, str(status)).inc()
-        self._latency.labels(endpoint, method).observe(duration)
+        self._labelled(self._requests, endpoint, method, str(status)).inc()
+        self._labelled(self._latency, endpoint, method).observe(duration)
+        if commands:
+            self._labelled(self._commands, endpoint).inc(commands)
 
     def rate_limited(self, scope: str) -> None:
         """Count a 429; `scope` is the limit that refused (user, system, user_system, client)."""
@@ -238,7 +291,16 @@ class Metrics:
     def cache_lookup(self, system: str, kind: str, result: str) -> None:
         """Count one cache lookup; `kind` from `CACHE_KINDS`, `result` hit, joined or miss."""
         kind = kind if kind in CACHE_KINDS else "other"
-        self._cache.labels(system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
+        self._labelled(self._cache, system, kind, result if result in ("hit", "joined", "miss") else "other").inc()
+
+    def shared_read(self, system: str, result: str) -> None:
+        """Count one answered read, `result` ran (its own command) or joined (shared one in flight)."""
+        self._labelled(self._shared_reads, system, result if result in ("ran", "joined") else "other").inc()
+
+    def batched_lookup(self, system: str, kind: str, result: str) -> None:
+        """Count one batched job lookup; `kind` job or metadata, `result` ran or joined."""
+        kind = kind if kind in ("job", "metadata") else "other"
+        self._labelled(self._batched, system, kind, result if result in ("ran", "joined") else "other").inc()
 
     def fast_failed(self, system: str, service: str, count: int = 1) -> None:
         """Count requests refused at once (breaker open, or `service` last seen unhealthy), or
@@ -255,9 +317,48 @@ class Metrics:
 
     # -- auth
 
+    def token_cache_lookup(self, result: str) -> None:
+        """Count one valid token, `result` hit (from the cache of validated tokens) or miss."""
+        self._labelled(self._token_cache, result if result in ("hit", "miss") else "other").inc()
+
+    def _labelled(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept: prometheus_client checks and locks on every `labels` call,
+        and the hot path (every request) asks for the same few children again and again. Only ever
+        called with bounded label values, so the dictionary is as bounded as the metrics are."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def token_failure(self, reason: str) -> None:
         """Count a refused token or authorization; `reason` from `TOKEN_FAILURE_REASONS`."""
         self._token_failures.labels(reason if reason in TOKEN_FAILURE_REASONS else "other").inc()
+
+    # -- what sharing saves (for the admin snapshot)
+
+    def sharing(self, system: str) -> SharingStatistics:
+        """How `system`'s requests were answered without a remote command of their own, so far."""
+
+        def count(name: str, **labels: str) -> int:
+            return int(self.registry.get_sample_value(f"f7tproxy_{name}_total", {"system": system, **labels}) or 0)
+
+        cached = {how: sum(count("cache_lookups", kind=kind, result=how) for kind in CACHE_KINDS)
+                  for how in ("hit", "joined", "miss")}  # fmt: skip
+        batched = {how: sum(count("batched_lookups", kind=kind, result=how) for kind in ("job", "metadata"))
+                   for how in ("ran", "joined")}  # fmt: skip
+        return SharingStatistics(
+            reads_ran=count("shared_reads", result="ran"), reads_joined=count("shared_reads", result="joined"),
+            lookups_ran=batched["ran"], lookups_joined=batched["joined"],
+            cache_hits=cached["hit"], cache_joined=cached["joined"], cache_misses=cached["miss"],
+            pool_busy=count("pool_busy"),
+        )  # fmt: skip
+
+    def token_cache(self) -> tuple[int, int]:
+        """Valid tokens so far: (served from the cache of validated tokens, checked in full)."""
+        get = self.registry.get_sample_value
+        name = "f7tproxy_token_cache_lookups_total"
+        return int(get(name, {"result": "hit"}) or 0), int(get(name, {"result": "miss"}) or 0)
 
     # -- exposition
 

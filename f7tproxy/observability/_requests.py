@@ -45,6 +45,8 @@ class EndpointStatistics:
     p90: float | None
     p99: float | None
     """Latency percentiles in seconds over the last `LATENCY_SAMPLES` requests."""
+    commands: int = 0
+    """Remote commands its requests ran, all told (`commands / count`: commands per request)."""
 
 
 @attrs.frozen
@@ -73,6 +75,7 @@ class RequestStatistics:
 class _Endpoint:
     count: int = 0
     errors: int = 0
+    commands: int = 0
     latencies: collections.deque[float] = attrs.Factory(lambda: collections.deque(maxlen=LATENCY_SAMPLES))
     times: collections.deque[float] = attrs.Factory(collections.deque)
     """Arrival times within the last `HISTORY` seconds."""
@@ -108,8 +111,9 @@ class RequestStats:
         path: str = "",
         message: str | None = None,
         user: str | None = None,
+        commands: int = 0,
     ) -> None:
-        """Record one finished request (never raises).
+        """Record one finished request, which ran `commands` remote commands (never raises).
 
         `endpoint` should be a route template; `method` is kept through `method_label`
         (a non-standard method is ``other``), and past `MAX_ENDPOINTS` entries new
@@ -122,6 +126,7 @@ class RequestStats:
             key = (OVERFLOW, method)
         ep = self._endpoints.setdefault(key, _Endpoint())
         ep.count += 1
+        ep.commands += commands
         ep.latencies.append(duration)
         ep.times.append(now)
         self._expire(ep, now)
@@ -160,6 +165,6 @@ class RequestStats:
             ordered = sorted(ep.latencies)
             endpoints.append(EndpointStatistics(
                 endpoint, method, ep.count, ep.errors, len(ep.times) / HISTORY,
-                _percentile(ordered, 0.5), _percentile(ordered, 0.9), _percentile(ordered, 0.99),
+                _percentile(ordered, 0.5), _percentile(ordered, 0.9), _percentile(ordered, 0.99), ep.commands,
             ))
         return RequestStatistics(self._total, tuple(rate), tuple(latency), tuple(endpoints), tuple(self._errors))

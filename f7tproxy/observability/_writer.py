@@ -47,6 +47,15 @@ class _Deferred(logging.handlers.QueueHandler):
         self.setLevel(target.level)
         self.listener = _Listener(self.queue, target, respect_handler_level=True)
 
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # QueueHandler formats and copies every record on the caller's thread (for queues to other
+        # processes). The JSON lines' `fields` are made fresh for each record and never changed:
+        # those go as they are, to be formatted by the writer thread.
+        if hasattr(record, "fields"):
+            return record
+        prepared: logging.LogRecord = super().prepare(record)
+        return prepared
+
     def enqueue(self, record: logging.LogRecord) -> None:
         try:
             self.queue.put_nowait(record)

@@ -4,17 +4,20 @@
     _backend.py    SchedulerBackend: the interface (Runner, what it needs from a lease, is `f7tproxy.ssh`'s)
     _text.py       unforgeable separators, numbers, durations, `id`
     _cache.py      TtlCache: brief, bounded, single-flight reuse of slow-changing answers
-    _jobs.py       JobService: idempotent submit and read-your-writes on top of a backend
+    _jobs.py       JobService: idempotent submit, read-your-writes and batched lookups on top of a backend
     slurm/, pbs/   _commands.py (builders), _parsers.py, _options.py, _backend.py
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..config import ClusterConfig
+from ..sharing import BatchLookup
 from ..ssh import Runner  # (re-exported: what a backend needs from a lease)
 from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
-from ._jobs import JobService, Submitted
+from ._jobs import JobService, Leasing, Submitted
 from ._models import (
     TIME_WINDOWS,
     Account,
@@ -45,9 +48,15 @@ def make_backend(cluster: ClusterConfig) -> SchedulerBackend:
     return SlurmBackend(cluster)
 
 
-def job_services(clusters: tuple[ClusterConfig, ...]) -> dict[str, JobService]:
-    """One JobService per cluster, by name."""
-    return {c.name: JobService(c, make_backend(c)) for c in clusters}
+def job_services(
+    clusters: tuple[ClusterConfig, ...], count: Callable[[str, str, BatchLookup], None] | None = None
+) -> dict[str, JobService]:
+    """One JobService per cluster, by name; `count(system, kind, how)` hears every batched lookup."""
+
+    def counter(system: str) -> Callable[[str, BatchLookup], None] | None:
+        return None if count is None else (lambda kind, how: count(system, kind, how))
+
+    return {c.name: JobService(c, make_backend(c), on_lookup=counter(c.name)) for c in clusters}
 
 
 __all__ = [
@@ -58,6 +67,7 @@ __all__ = [
     "JobMetadata",
     "JobQuery",
     "JobService",
+    "Leasing",
     "JobSpec",
     "JobStatus",
     "JobTask",

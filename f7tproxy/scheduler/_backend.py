@@ -79,6 +79,11 @@ class SchedulerBackend(abc.ABC):
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
         """Script and standard streams of a job; empty if the job is unknown."""
 
+    async def get_jobs_metadata(self, run: Runner, job_ids: Sequence[str]) -> dict[str, list[JobMetadata]]:
+        """`get_job_metadata` of each of `job_ids` (every id answered; backends that can do it in
+        fewer commands than one lookup each do)."""
+        return {job_id: await self.get_job_metadata(run, job_id) for job_id in job_ids}
+
     @abc.abstractmethod
     async def cancel(self, run: Runner, job_id: str) -> None:
         """Cancel a job. Raises NotFound if it is unknown, Forbidden if not the user's."""

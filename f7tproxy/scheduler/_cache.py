@@ -14,7 +14,6 @@ fetches instead.
 from __future__ import annotations
 
 import collections
-import copy
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -22,6 +21,7 @@ import attrs
 import trio
 
 from ..config import ClusterConfig
+from ..sharing import SingleFlight
 from ._models import Node, Partition, Reservation, UserInfo
 
 K = TypeVar("K", bound=Hashable)
@@ -29,13 +29,6 @@ V = TypeVar("V")
 
 Lookup = Literal["hit", "miss", "joined"]
 """How a `get` was answered: from the cache, by fetching, or by joining a fetch in flight."""
-
-
-@attrs.define(eq=False)
-class _Flight(Generic[V]):
-    done: trio.Event = attrs.Factory(trio.Event)
-    value: tuple[V] | None = None
-    error: Exception | None = None
 
 
 class TtlCache(Generic[K, V]):
@@ -54,7 +47,7 @@ class TtlCache(Generic[K, V]):
         self._on_lookup = on_lookup
         # Insertion order is expiry order (one ttl for all): the oldest entry is first.
         self._values: collections.OrderedDict[K, tuple[float, V]] = collections.OrderedDict()
-        self._flights: dict[K, _Flight[V]] = {}
+        self._flights: SingleFlight[K, V] = SingleFlight()
 
     def __len__(self) -> int:
         return len(self._values)
@@ -66,41 +59,22 @@ class TtlCache(Generic[K, V]):
         """
         if self.ttl <= 0:
             return await fetch()
-        joined = False
-        while True:
-            kept = self._kept(key)
-            if kept is not None:
-                self._count("joined" if joined else "hit")
-                await trio.lowlevel.checkpoint()
-                return kept[0]
-            flight = self._flights.get(key)
-            if flight is None:
-                break
-            joined = True
-            await flight.done.wait()
-            if flight.error is not None:
-                raise copy.copy(flight.error) from None
-            if flight.value is not None:
-                self._count("joined")
-                return flight.value[0]
-            # The fetching caller was cancelled: go round, and maybe fetch.
-        self._count("miss")
-        return await self._fetch(key, fetch)
+        kept = self._kept(key)
+        if kept is not None:
+            self._count("hit")
+            await trio.lowlevel.checkpoint()
+            return kept[0]
 
-    async def _fetch(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
-        flight: _Flight[V] = _Flight()
-        self._flights[key] = flight
-        try:
+        async def fetch_and_keep() -> V:
+            self._count("miss")
             value = await fetch()
-            flight.value = (value,)
             self._store(key, value)
             return value
-        except Exception as exc:
-            flight.error = exc
-            raise
-        finally:
-            del self._flights[key]
-            flight.done.set()
+
+        value, joined = await self._flights.run(key, fetch_and_keep)
+        if joined:
+            self._count("joined")
+        return value
 
     def _kept(self, key: K) -> tuple[V] | None:
         entry = self._values.get(key)

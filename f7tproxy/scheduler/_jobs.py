@@ -7,6 +7,9 @@
   key wait for each other. f7tproxy never retries a submit by itself.
 - Read-your-writes: a job this process just submitted is answered from memory
   until the scheduler's own listing shows it.
+- Batched lookups: concurrent lookups of single jobs of one user (`lookup_job`,
+  `lookup_metadata`) arriving within the scheduler's `lookup_window` are answered
+  by one `squeue`/`sacct` (and one script command) for all their ids.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 import attrs
 import trio
 
 from ..config import ClusterConfig
 from ..errors import NotFound
+from ..sharing import BatchLookup, Batcher
 from ..ssh import Runner
 from ._backend import SchedulerBackend
 from ._models import Job, JobMetadata, JobQuery, JobSpec, JobStatus, JobTime
@@ -33,6 +38,14 @@ RECENT_TTL = 300.0
 MARKER_TTL = 86400.0
 """How long an idempotency key is remembered in this process (seconds)."""
 MARKER_PREFIX = "f7t-idem:"
+
+T = TypeVar("T")
+
+
+class Leasing(Protocol):
+    """Runs `work` on a lease of the caller's (taken only by the lookup that fetches)."""
+
+    async def __call__(self, work: Callable[[Runner], Awaitable[T]]) -> T: ...
 
 
 @attrs.frozen
@@ -54,11 +67,26 @@ class JobService:
     """Jobs on one system, through its scheduler backend; one per configured cluster."""
 
     def __init__(
-        self, cluster: ClusterConfig, backend: SchedulerBackend, *, clock: Callable[[], float] = trio.current_time
+        self,
+        cluster: ClusterConfig,
+        backend: SchedulerBackend,
+        *,
+        clock: Callable[[], float] = trio.current_time,
+        on_lookup: Callable[[str, BatchLookup], None] | None = None,
     ) -> None:
+        """`on_lookup(kind, how)` hears how each batched lookup (`job`, `metadata`) was answered."""
         self.cluster = cluster
         self.backend = backend
         self._clock = clock
+        window, most = cluster.scheduler.lookup_window, cluster.scheduler.lookup_batch
+
+        def counter(kind: str) -> Callable[[BatchLookup], None] | None:
+            return None if on_lookup is None else (lambda how: on_lookup(kind, how))
+
+        self._job_batches: Batcher[list[Job]] = Batcher(window=window, max_ids=most, on_lookup=counter("job"))
+        self._metadata_batches: Batcher[list[JobMetadata]] = Batcher(
+            window=window, max_ids=most, on_lookup=counter("metadata")
+        )
         self._recent: dict[str, _Recent] = {}
         self._markers: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, tuple[trio.Lock, int]] = {}
@@ -166,10 +194,36 @@ class JobService:
             raise NotFound("Job not found.")
         return jobs
 
+    async def lookup_job(self, user: str, job_id: str, leased: Leasing) -> list[Job]:
+        """`get_job`, batched with `user`'s concurrent lookups of other jobs (one lease, one squeue
+        and sacct for the batch). Raises NotFound("Job not found.")."""
+        job_id = self.backend.check_job_id(job_id)
+
+        async def fetch(ids: tuple[str, ...]) -> dict[str, list[Job]]:
+            query = JobQuery(user=user, allusers=True, job_ids=ids)
+            jobs = await leased(lambda run: self.get_jobs(run, query))
+            return {asked: [j for j in jobs if len(ids) == 1 or answers(asked, j.job_id)] for asked in ids}
+
+        jobs = await self._job_batches.lookup(user, job_id, fetch)
+        if not jobs:
+            raise NotFound("Job not found.")
+        return jobs
+
+    async def lookup_metadata(self, user: str, job_id: str, leased: Leasing) -> list[JobMetadata]:
+        """`get_job_metadata`, batched like `lookup_job`. Raises NotFound("Job not found.")."""
+        job_id = self.backend.check_job_id(job_id)
+
+        async def fetch(ids: tuple[str, ...]) -> dict[str, list[JobMetadata]]:
+            return await leased(lambda run: self.backend.get_jobs_metadata(run, ids))
+
+        return self._known(job_id, await self._metadata_batches.lookup(user, job_id, fetch))
+
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
         """Script and standard streams. Raises NotFound("Job not found.")."""
         job_id = self.backend.check_job_id(job_id)
-        found = await self.backend.get_job_metadata(run, job_id)
+        return self._known(job_id, await self.backend.get_job_metadata(run, job_id))
+
+    def _known(self, job_id: str, found: list[JobMetadata]) -> list[JobMetadata]:
         if not found:
             if job_id in self._recent:
                 return [JobMetadata(job_id=job_id)]
@@ -185,3 +239,23 @@ class JobService:
     async def attach(self, run: Runner, job_id: str, command: str) -> None:
         """Run `command` in the job's allocation. Raises NotFound, NotImplementedOnSystem."""
         await self.backend.attach(run, self.backend.check_job_id(job_id), command)
+
+
+def answers(asked: str, job_id: str) -> bool:
+    """Whether a job listed as `job_id` answers a lookup of `asked` (in a batch of several ids).
+
+    Slurm lists an array's tasks when asked for the array (`123` -> `123_4`) and a pending
+    array's tasks grouped (`123_4` -> `123_[4-9]`); PBS adds the server (`123` -> `123.pbs`).
+    """
+    if job_id == asked:
+        return True
+    head, asked_head = _head(job_id), _head(asked)
+    if head != asked_head:
+        return False
+    return "_" not in asked or "[" in job_id
+
+
+def _head(job_id: str) -> str:
+    for mark in ("_", ".", "[", "+"):
+        job_id = job_id.partition(mark)[0]
+    return job_id

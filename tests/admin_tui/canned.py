@@ -18,6 +18,8 @@ SNAPSHOT: dict[str, Any] = {
             "name": "cluster-slurm", "description": "", "connections": 3, "max_connections": 256,
             "users_waiting_to_connect": 0,
             "breaker": {"state": "open", "since": "2026-01-02T03:02:00Z", "failures": 5},
+            "sharing": {"reads_ran": 600, "reads_joined": 400, "lookups_ran": 20, "lookups_joined": 30,
+                        "cache_hits": 90, "cache_joined": 4, "cache_misses": 6, "pool_busy": 12},
             "waiting_uploads": [
                 {"user": "fireuser", "jobId": "4242", "path": "/home/fireuser/inputs/run-2026-01-02/particles.h5",
                  "since": "2026-01-02T03:03:50Z"},
@@ -56,15 +58,16 @@ SNAPSHOT: dict[str, Any] = {
         "latency": [None if i % 7 == 0 else 0.01 * (i % 5 + 1) for i in range(60)],
         "endpoints": [
             {"endpoint": "/compute/<system>/jobs", "method": "GET", "count": 900, "errors": 2, "rate": 3.5,
-             "p50": 0.03, "p90": 0.08, "p99": 0.2},
+             "p50": 0.03, "p90": 0.08, "p99": 0.2, "commands": 1800},
             {"endpoint": "/status/systems", "method": "GET", "count": 334, "errors": 0, "rate": 0.5,
-             "p50": 0.001, "p90": 0.002, "p99": 0.004},
+             "p50": 0.001, "p90": 0.002, "p99": 0.004, "commands": 0},
             {"endpoint": "/compute/{system}/jobs/{job_id}/metadata", "method": "GET", "count": 41, "errors": 7,
-             "rate": 0.05, "p50": 0.145, "p90": 1.25, "p99": 12.5},
+             "rate": 0.05, "p50": 0.145, "p90": 1.25, "p99": 12.5, "commands": 30},
             {"endpoint": "/filesystem/{system}/transfer/upload", "method": "POST", "count": 0, "errors": 0,
              "rate": 0.0, "p50": None, "p90": None, "p99": None},
         ],
     },
+    "tokens": {"cached": 95, "checked": 5},
     "errors": [
         {"at": "2026-01-02T03:00:00Z", "kind": "health", "text": "cluster-slurm scheduler: unhealthy: Slurmctld(primary) at vm is DOWN", "user": None},
         {"at": "2026-01-02T03:01:00Z", "kind": "request",

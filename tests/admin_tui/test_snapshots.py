@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from admin_tui import AdminApp
 
@@ -79,16 +79,27 @@ def test_every_column_shows_in_full(width: int) -> None:
     assert {id: cut for id, cut in connected(overflow, size=(width, 44)).items() if cut > 0} == {}
 
 
-def test_endpoints_show_p99_and_error_rate() -> None:
+def test_endpoints_show_p99_error_rate_and_commands_per_request() -> None:
     async def rows(app: AdminApp, pilot: Pilot[None]) -> list[list[str]]:
         table: DataTable[Any] = app.query_one("#endpoints", DataTable)
         return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
     assert connected(rows) == [
-        ["/compute/<system>/jobs", "GET", "900", "3.50", "2", "0.2%", "30.0 ms", "80.0 ms", "200.0 ms"],
-        ["/status/systems", "GET", "334", "0.50", "0", "0.0%", "1.0 ms", "2.0 ms", "4.0 ms"],
-        ["/compute/{system}/jobs/{job_id}/metadata", "GET", "41", "0.05", "7", "17.1%", "145.0 ms", "1.25 s", "12.50 s"],
-        ["/filesystem/{system}/transfer/upload", "POST", "0", "0.00", "0", "-", "-", "-", "-"],
+        ["/compute/<system>/jobs", "GET", "900", "3.50", "2", "0.2%", "30.0 ms", "80.0 ms", "200.0 ms", "2.00"],
+        ["/status/systems", "GET", "334", "0.50", "0", "0.0%", "1.0 ms", "2.0 ms", "4.0 ms", "0.00"],
+        ["/compute/{system}/jobs/{job_id}/metadata", "GET", "41", "0.05", "7", "17.1%", "145.0 ms", "1.25 s", "12.50 s",
+         "0.73"],
+        ["/filesystem/{system}/transfer/upload", "POST", "0", "0.00", "0", "-", "-", "-", "-", "-"],
+    ]  # fmt: skip
+
+
+def test_sharing_lines_show_coalesced_cached_and_full_pools() -> None:
+    async def lines(app: AdminApp, pilot: Pilot[None]) -> list[str]:
+        return str(app.query_one("#sharing", Static).render()).splitlines()
+
+    assert connected(lines) == [
+        "cluster-slurm: coalesced 430 (41%) · cached 90 (90%) · 429 full 12",
+        "all systems: 1.44 remote commands per request; tokens from the cache 95 (95%)",
     ]
 
 

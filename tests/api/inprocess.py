@@ -11,7 +11,7 @@ from quart.typing import TestClientProtocol
 
 from f7tproxy.api import create_app
 from f7tproxy.auth import LocalKeySource
-from f7tproxy.config import CacheConfig, Config
+from f7tproxy.config import CacheConfig, Config, FileSystemConfig
 from f7tproxy.runtime import Runtime
 from f7tproxy._aio import asyncio_loop
 
@@ -22,12 +22,15 @@ from ..ssh.fakes import FakeServer, cluster
 
 @contextlib.asynccontextmanager
 async def app_over(
-    server: FakeServer, *, cache: CacheConfig | None = None, **pool: object
+    server: FakeServer, *, cache: CacheConfig | None = None, file_systems: tuple[str, ...] = (), **pool: object
 ) -> AsyncIterator[tuple[Runtime, TestClientProtocol]]:
-    """The app in process over one cluster `fake` (pool settings `pool`) whose SSH connections are `server`'s."""
+    """The app in process over one cluster `fake` (pool settings `pool`, file systems at
+    `file_systems`) whose SSH connections are `server`'s."""
     fake = cluster(**pool)
     if cache is not None:
         fake = attrs.evolve(fake, cache=cache)
+    if file_systems:
+        fake = attrs.evolve(fake, file_systems=tuple(FileSystemConfig(path=path) for path in file_systems))
     config = with_test_auth(Config(clusters=(fake,)))
     runtime = Runtime.build(
         config, connectors={"fake": server}, probes={"fake": []},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 
 import attrs
 
@@ -99,21 +100,43 @@ class SlurmBackend(SchedulerBackend):
         return jobs
 
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
+        return (await self.get_jobs_metadata(run, (job_id,)))[job_id]
+
+    async def get_jobs_metadata(self, run: Runner, job_ids: Sequence[str]) -> dict[str, list[JobMetadata]]:
+        # One squeue for all, one sacct for those slurmctld no longer has, one command for the scripts.
         sep = new_separator()
-        query = JobQuery(user="", allusers=True, job_ids=(job_id,))
-        live = await self._squeue(run, query, sep)
-        row = next((r for r in live if r["job_id"].strip() == job_id), None)
-        if row is None:
-            history = await self._sacct(run, query, sep, 0, self._sacct_fields, quiet=True)
-            if not any(r["job_id"] == job_id for r in history):
-                return []
+        live = await self._squeue(run, JobQuery(user="", allusers=True, job_ids=tuple(job_ids)), sep)
+        rows = {job_id: next((r for r in live if r["job_id"].strip() == job_id), None) for job_id in job_ids}
+        found: dict[str, list[JobMetadata]] = {}
+        gone = tuple(job_id for job_id, row in rows.items() if row is None)
+        if gone:
+            query = JobQuery(user="", allusers=True, job_ids=gone)
+            history = {r["job_id"] for r in await self._sacct(run, query, sep, 0, self._sacct_fields, quiet=True)}
             # Gone from slurmctld: Slurm 22.05's accounting has neither script nor paths.
-            return [parse.metadata(job_id, None, None)]
-        script = await run.run(cmd.batch_script(job_id), timeout=self._timeout)
-        text = script.stdout if script.ok else None
-        if not script.ok:
-            log.info("no batch script for job %s: %s", job_id, _stderr(script)[:200])
-        return [parse.metadata(job_id, row, text)]
+            found.update((job_id, [parse.metadata(job_id, None, None)] if job_id in history else []) for job_id in gone)
+        running = [job_id for job_id in job_ids if rows[job_id] is not None]
+        scripts = await self._scripts(run, running)
+        found.update((job_id, [parse.metadata(job_id, rows[job_id], scripts[job_id])]) for job_id in running)
+        return {job_id: found[job_id] for job_id in job_ids}
+
+    async def _scripts(self, run: Runner, job_ids: Sequence[str]) -> dict[str, str | None]:
+        """The batch scripts of `job_ids` (None: none to be had), in one remote command."""
+        if not job_ids:
+            return {}
+        if len(job_ids) == 1:
+            result = await run.run(cmd.batch_script(job_ids[0]), timeout=self._timeout)
+            outcomes = [(result.exit_status, result.stdout)]
+        else:
+            sep = new_separator()
+            result = await run.run(several([cmd.batch_script(j) for j in job_ids], sep), timeout=self._timeout)
+            try:
+                outcomes = [(status, out) for status, out in split_several(result.stdout, sep, len(job_ids))]
+            except ValueError as exc:
+                raise InternalError(f"unreadable batch scripts: {exc}") from None
+        for job_id, (status, _) in zip(job_ids, outcomes, strict=True):
+            if status != 0:
+                log.info("no batch script for job %s: %s", job_id, _stderr(result)[:200])
+        return {job_id: out if status == 0 else None for job_id, (status, out) in zip(job_ids, outcomes, strict=True)}
 
     async def cancel(self, run: Runner, job_id: str) -> None:
         result = await run.run(cmd.scancel(job_id), timeout=self._timeout)

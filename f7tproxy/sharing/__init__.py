@@ -1,0 +1,13 @@
+"""Fewer remote commands: concurrent callers asking the same thing share one answer.
+
+    SingleFlight   concurrent calls with one key run one fetch; the others wait for it
+    SharedReads    identical concurrent reads of one user on one system share one remote
+                   command, never across that user's last write there (write epochs)
+    Batcher        lookups of several ids arriving together are answered by one fetch
+"""
+
+from ._batch import BatchLookup, Batcher
+from ._flight import SingleFlight
+from ._reads import ReadLookup, SharedReads
+
+__all__ = ["BatchLookup", "Batcher", "ReadLookup", "SharedReads", "SingleFlight"]

@@ -16,6 +16,7 @@ from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
 from ._jobs import JobService, Submitted
 from ._models import (
+    FINISHED_STATES,
     TIME_WINDOWS,
     Account,
     Job,
@@ -51,6 +52,7 @@ def job_services(clusters: tuple[ClusterConfig, ...]) -> dict[str, JobService]:
 
 
 __all__ = [
+    "FINISHED_STATES",
     "TIME_WINDOWS",
     "Account",
     "Job",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import attrs
@@ -110,18 +111,22 @@ class JobWatchers:
         )
         self.paths: TtlCache[tuple[str, str, str], JobMetadata] = TtlCache(ttl=_PATHS_TTL, max_entries=_HISTORY)
         """Jobs' output paths by (system, user, job), looked up once for all their output streams."""
-        self._nursery: trio.Nursery | None = None
+        self._to_start: trio.MemorySendChannel[Watcher] | None = None
         self.closing = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve watchers until cancelled."""
+        # Watchers are started by this task, not by the request that asked for one: they
+        # run in the service's context (no request id in their audit lines), in its nursery.
+        send, receive = trio.open_memory_channel[Watcher](math.inf)
         try:
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
+                self._to_start = send
                 task_status.started()
-                await trio.sleep_forever()
+                async for watcher in receive:
+                    nursery.start_soon(watcher.run, name=f"job watcher {watcher.user}@{watcher.system}")
         finally:
-            self._nursery = None
+            self._to_start = None
             self.stop()
 
     def stop(self) -> None:
@@ -149,8 +154,10 @@ class JobWatchers:
         listener = JobListener(self, watcher, record, last_id)
         try:
             with trio.move_on_after(self.config.first_event_timeout):
-                while not record.answered:
+                while not record.answered and not self.closing:
                     await record.changed.wait()
+            if self.closing:
+                raise ServiceUnavailable("The server is shutting down", retry_after=5)
             if record.job is None:
                 raise record.error or ServiceUnavailable("No answer from the scheduler in time", retry_after=5)
         except BaseException:
@@ -177,7 +184,7 @@ class JobWatchers:
         return OutputListener(self, watcher, followed, reader)
 
     def _open(self, system: str, user: str, token: str | None) -> Watcher:
-        if self.closing or self._nursery is None:
+        if self.closing or self._to_start is None:
             raise ServiceUnavailable("The server is shutting down", retry_after=5)
         if self._streams[user] >= self.config.max_streams_per_user:
             raise RateLimited(
@@ -190,7 +197,7 @@ class JobWatchers:
                 system, user, config=self.config, pool=self._pool, jobs=self._jobs[system],
                 command_ran=self._command_ran,
             )  # fmt: skip
-            self._nursery.start_soon(watcher.run, name=f"job watcher {user}@{system}")
+            self._to_start.send_nowait(watcher)
         self._streams[user] += 1
         if token is not None:
             watcher.token = token

@@ -47,9 +47,12 @@ class JobRecord:
 
     def update(self, job: Job) -> bool:
         """Take the scheduler's latest answer; True if it is a change clients act on."""
+        first = self.job is None
         self.job, self.error = job, None
         new = digest(job)
         if new == self.last:
+            if first:
+                self.notify()  # listeners wait for a first answer, numbered before or not
             return False
         self.last, self.seq = new, self.seq + 1
         self.notify()

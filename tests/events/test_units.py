@@ -45,6 +45,15 @@ def test_job_record_numbers_only_changes_clients_act_on() -> None:
     assert record.seq == 3
 
 
+def test_a_job_numbered_by_an_earlier_watcher_wakes_its_first_listeners() -> None:
+    earlier = JobRecord("7")
+    earlier.update(job("PENDING"))
+    record = JobRecord("7", seq=earlier.seq, last=earlier.last)  # as JobWatchers seeds it
+    waiting = record.changed
+    assert not record.update(job("PENDING")) and record.seq == 1  # no change: the same number
+    assert waiting.is_set() and record.answered
+
+
 def test_followed_file_serves_readers_at_their_own_places() -> None:
     followed = FollowedFile("/f", JobRecord("7"), max_buffer=100)
     first = followed.add_reader(0)

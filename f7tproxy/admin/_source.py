@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from ..config import Config
+from ..events import JobWatchers
 from ..health import HealthChecker
 from ..observability import RequestStats
 from ..ssh import PoolSupervisor
@@ -35,6 +36,11 @@ class AdminSource(Protocol):
 
     @property
     def requests(self) -> RequestStats: ...
+
+    @property
+    def events(self) -> JobWatchers:
+        """The job watchers (open event streams per user) for the snapshot."""
+        ...
 
     @property
     def staging(self) -> Mapping[str, Staging]:

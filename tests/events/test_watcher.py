@@ -1,0 +1,86 @@
+"""A job watcher over an in-memory SSH server (tests/ssh/fakes.py), under trio's autojump clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import trio
+
+from f7tproxy.config import EventsConfig
+from f7tproxy.errors import SshConnectFailed
+from f7tproxy.events import JobChanged, JobWatchers, KeepAlive
+from f7tproxy.scheduler import Job, JobService, Runner, SlurmBackend
+from f7tproxy.ssh import PoolSupervisor
+
+from ..ssh.fakes import FakeServer, cluster
+from .test_units import job
+
+
+class Scripted(SlurmBackend):
+    """Slurm whose job states the test sets; each poll is one remote command on the lease."""
+
+    def __init__(self) -> None:
+        super().__init__(cluster())
+        self.states: dict[str, str] = {}
+
+    async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
+        await run.run(["squeue"])
+        return [job(state, job_id=i) for i, state in self.states.items() if i in job_ids]
+
+
+async def test_a_watcher_survives_a_dropped_connection(autojump_clock: trio.abc.Clock, nursery: trio.Nursery) -> None:
+    server = FakeServer(slots=4, duration=0.01, connect_delay=0.01)
+    pool = PoolSupervisor([cluster()], connectors={"fake": server})
+    await nursery.start(pool.run)
+    backend = Scripted()
+    watchers = JobWatchers(EventsConfig(interval=1, keepalive=5), pool, {"fake": JobService(cluster(), backend)})
+    await nursery.start(watchers.run)
+    backend.states["7"] = "PENDING"
+    with trio.fail_after(300):
+        listener = await watchers.follow_job("fake", "alice", None, "7", None)
+        items = listener.items()
+        first = await items.__anext__()
+        assert isinstance(first, JobChanged) and first.job.status.state == "PENDING"
+        # The login node goes away: the connection drops and new ones are refused for a while.
+        server.fail_connects = SshConnectFailed("connection refused")
+        for conn in server.connections:
+            await conn.aclose()
+        backend.states["7"] = "RUNNING"
+        assert isinstance(await items.__anext__(), KeepAlive)  # the stream stays open meanwhile
+        assert watchers.statistics().watchers[0].errors >= 1
+        server.fail_connects = None
+        item = await items.__anext__()
+        while isinstance(item, KeepAlive):
+            item = await items.__anext__()
+        assert isinstance(item, JobChanged) and item.job.status.state == "RUNNING"
+        backend.states["7"] = "COMPLETED"
+        item = await items.__anext__()
+        assert isinstance(item, JobChanged) and item.job.status.state == "COMPLETED"
+        assert [i async for i in items] == []  # ended after a finished state
+    listener.close()
+    assert watchers.statistics().watchers == ()
+
+
+async def test_many_listeners_one_poll(autojump_clock: trio.abc.Clock, nursery: trio.Nursery) -> None:
+    server = FakeServer(slots=4, duration=0.01, connect_delay=0.01)
+    pool = PoolSupervisor([cluster()], connectors={"fake": server})
+    await nursery.start(pool.run)
+    backend = Scripted()
+    watchers = JobWatchers(EventsConfig(interval=1, max_streams_per_user=200), pool,
+                           {"fake": JobService(cluster(), backend)})  # fmt: skip
+    await nursery.start(watchers.run)
+    backend.states.update({str(i): "PENDING" for i in range(20)})
+    listeners = []
+    async with trio.open_nursery() as opening:
+        for n in range(100):
+            async def one(n: int = n) -> None:
+                listeners.append(await watchers.follow_job("fake", "alice", None, str(n % 20), None))
+            opening.start_soon(one)
+    before = len(server.commands)
+    await trio.sleep(10.5)
+    assert len(server.commands) - before <= 11  # one squeue per 1 s interval for 100 listeners
+    (stats,) = watchers.statistics().watchers
+    assert stats.job_streams == 100 and stats.jobs == 20
+    for listener in listeners:
+        listener.close()
+    assert watchers.statistics().watchers == ()

@@ -91,7 +91,7 @@ def _resume_from() -> int | None:
     "Follow a job's state (f7tproxy extension, Server-Sent Events)", tag="compute", response=str,
     media_type="text/event-stream", headers=_RESUME,
     description="`event: job` with the job (as in `GET .../jobs/{jobId}`) now and after each change of its "
-    "state, reason, exit code or nodes; `id:` numbers the changes. The stream ends after a finished state. "
+    "state, reason, exit code or nodes; `id:` numbers the changes. The stream ends after a finished state (with its exit code). "
     "A comment line comes after `events.keepalive` seconds without events; `event: shutdown` when the "
     "server stops. An unknown job is 404 before the stream starts; past the user's cap, 429.",
 )  # fmt: skip

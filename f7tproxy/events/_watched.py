@@ -15,6 +15,9 @@ from ._lines import cut_lines
 
 Digest = tuple[object, ...]
 
+EXIT_CODE_POLLS = 3
+"""Answers a finished job waits for its exit code (sacct lags slurmctld) before its stream ends."""
+
 
 def digest(job: Job) -> Digest:
     """The fields of a job a client acts on: a change in any of them is an event."""
@@ -36,6 +39,8 @@ class JobRecord:
     listeners: int = 0
     """Event streams and output followers that need this job's state."""
     changed: trio.Event = attrs.Factory(trio.Event)
+    ended_polls: int = 0
+    """Answers with a finished state but no exit code yet (accounting lags the controller)."""
 
     @property
     def answered(self) -> bool:
@@ -43,16 +48,21 @@ class JobRecord:
 
     @property
     def finished(self) -> bool:
-        return self.job is not None and self.job.status.state in FINISHED_STATES
+        """The job has ended, and its exit code is known (or did not come in `EXIT_CODE_POLLS` answers)."""
+        if self.job is None or self.job.status.state not in FINISHED_STATES:
+            return False
+        return self.job.status.exit_code is not None or self.ended_polls >= EXIT_CODE_POLLS
 
     def update(self, job: Job) -> bool:
         """Take the scheduler's latest answer; True if it is a change clients act on."""
-        first = self.job is None
+        first, was_finished = self.job is None, self.finished
         self.job, self.error = job, None
+        if job.status.state in FINISHED_STATES and job.status.exit_code is None:
+            self.ended_polls += 1
         new = digest(job)
         if new == self.last:
-            if first:
-                self.notify()  # listeners wait for a first answer, numbered before or not
+            if first or self.finished != was_finished:
+                self.notify()  # a first answer, numbered before or not; or the end
             return False
         self.last, self.seq = new, self.seq + 1
         self.notify()

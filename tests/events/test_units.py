@@ -45,6 +45,20 @@ def test_job_record_numbers_only_changes_clients_act_on() -> None:
     assert record.seq == 3
 
 
+def test_a_finished_job_waits_a_little_for_its_exit_code() -> None:
+    record = JobRecord("7")
+    record.update(job("RUNNING"))
+    assert record.update(job("COMPLETED")) and not record.finished  # squeue: no exit code
+    assert record.update(job("COMPLETED", status=JobStatus("COMPLETED", exit_code=2))) and record.finished
+    lagging = JobRecord("8")
+    for _ in range(2):
+        lagging.update(job("FAILED"))
+    assert not lagging.finished
+    waiting = lagging.changed
+    lagging.update(job("FAILED"))  # no accounting: the stream ends without it
+    assert lagging.finished and waiting.is_set() and lagging.seq == 1
+
+
 def test_a_job_numbered_by_an_earlier_watcher_wakes_its_first_listeners() -> None:
     earlier = JobRecord("7")
     earlier.update(job("PENDING"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 import trio
 
 from f7tproxy.config import EventsConfig
-from f7tproxy.errors import SshConnectFailed
-from f7tproxy.events import JobChanged, JobWatchers, KeepAlive
+from f7tproxy.errors import NotFound, RateLimited, ServiceUnavailable, SshConnectFailed
+from f7tproxy.events import JobChanged, JobWatchers, KeepAlive, Shutdown
 from f7tproxy.scheduler import Job, JobService, Runner, SlurmBackend
 from f7tproxy.ssh import PoolSupervisor
 
@@ -82,5 +83,35 @@ async def test_many_listeners_one_poll(autojump_clock: trio.abc.Clock, nursery: 
     (stats,) = watchers.statistics().watchers
     assert stats.job_streams == 100 and stats.jobs == 20
     for listener in listeners:
+        listener.close()
+    assert watchers.statistics().watchers == ()
+
+
+async def test_cap_and_shutdown(autojump_clock: trio.abc.Clock, nursery: trio.Nursery) -> None:
+    server = FakeServer(slots=4, duration=0.01, connect_delay=0.01)
+    pool = PoolSupervisor([cluster()], connectors={"fake": server})
+    await nursery.start(pool.run)
+    backend = Scripted()
+    watchers = JobWatchers(EventsConfig(interval=2, max_streams_per_user=2), pool,
+                           {"fake": JobService(cluster(), backend)})  # fmt: skip
+    await nursery.start(watchers.run)
+    backend.states["7"] = "PENDING"
+    first = await watchers.follow_job("fake", "alice", None, "7", None)
+    second = await watchers.follow_job("fake", "alice", None, "7", None)
+    with pytest.raises(RateLimited) as refused:
+        await watchers.follow_job("fake", "alice", None, "7", None)
+    assert refused.value.retry_after == 2
+    other_user = await watchers.follow_job("fake", "bob", None, "7", None)  # the cap is per user
+    with pytest.raises(NotFound):
+        await watchers.follow_job("fake", "bob", None, "8", None)  # unknown job: before any stream
+    items = [listener.items() for listener in (first, second, other_user)]
+    for stream in items:
+        assert isinstance(await stream.__anext__(), JobChanged)
+    watchers.stop()
+    for stream in items:
+        assert [i async for i in stream] == [Shutdown()]
+    with pytest.raises(ServiceUnavailable):
+        await watchers.follow_job("fake", "carol", None, "7", None)
+    for listener in (first, second, other_user):
         listener.close()
     assert watchers.statistics().watchers == ()

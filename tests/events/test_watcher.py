@@ -10,7 +10,7 @@ import trio
 from f7tproxy.config import EventsConfig
 from f7tproxy.errors import NotFound, RateLimited, ServiceUnavailable, SshConnectFailed
 from f7tproxy.events import JobChanged, JobWatchers, KeepAlive, Shutdown
-from f7tproxy.scheduler import Job, JobService, Runner, SlurmBackend
+from f7tproxy.scheduler import Job, JobService, JobStatus, Runner, SlurmBackend
 from f7tproxy.ssh import PoolSupervisor
 
 from ..ssh.fakes import FakeServer, cluster
@@ -23,10 +23,12 @@ class Scripted(SlurmBackend):
     def __init__(self) -> None:
         super().__init__(cluster())
         self.states: dict[str, str] = {}
+        self.exit_codes: dict[str, int] = {}
 
     async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
         await run.run(["squeue"])
-        return [job(state, job_id=i) for i, state in self.states.items() if i in job_ids]
+        return [job(state, job_id=i, status=JobStatus(state, exit_code=self.exit_codes.get(i)))
+                for i, state in self.states.items() if i in job_ids]  # fmt: skip
 
 
 async def test_a_watcher_survives_a_dropped_connection(autojump_clock: trio.abc.Clock, nursery: trio.Nursery) -> None:

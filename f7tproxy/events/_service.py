@@ -22,7 +22,7 @@ import attrs
 import trio
 
 from ..config import EventsConfig
-from ..errors import ApiError, RateLimited, ServiceUnavailable
+from ..errors import ApiError, NotFound, RateLimited, ServiceUnavailable
 from ..scheduler import Job, JobMetadata, JobService, TtlCache
 from ..ssh import PoolSupervisor
 from ._watched import Digest, FollowedFile, JobRecord, OutputReader
@@ -326,8 +326,9 @@ class OutputListener(_Listener):
                 yield OutputLine(text, offset)
             if lines:
                 continue
-            if followed.error is not None:
-                yield Failed(followed.error)
+            error = followed.error or (followed.job.error if isinstance(followed.job.error, NotFound) else None)
+            if error is not None:  # unreadable, or the scheduler does not know the job (it would never end)
+                yield Failed(error)
                 return
             if followed.done_for(self._reader):
                 yield OutputEnd(self._reader.pos)

@@ -9,7 +9,7 @@ import trio
 
 from f7tproxy.config import EventsConfig
 from f7tproxy.errors import NotFound, RateLimited, ServiceUnavailable, SshConnectFailed
-from f7tproxy.events import JobChanged, JobWatchers, KeepAlive, Shutdown
+from f7tproxy.events import Failed, JobChanged, JobWatchers, KeepAlive, Shutdown
 from f7tproxy.scheduler import Job, JobService, JobStatus, Runner, SlurmBackend
 from f7tproxy.ssh import PoolSupervisor
 
@@ -119,4 +119,20 @@ async def test_cap_and_shutdown(autojump_clock: trio.abc.Clock, nursery: trio.Nu
         await watchers.follow_job("fake", "carol", None, "7", None)
     for listener in (first, second, other_user):
         listener.close()
+    assert watchers.statistics().watchers == ()
+
+
+async def test_an_output_stream_of_a_job_the_scheduler_does_not_know_ends(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    server = FakeServer(slots=4, duration=0.01, connect_delay=0.01)
+    pool = PoolSupervisor([cluster()], connectors={"fake": server})
+    await nursery.start(pool.run)
+    watchers = JobWatchers(EventsConfig(interval=1), pool, {"fake": JobService(cluster(), Scripted())})
+    await nursery.start(watchers.run)
+    listener = watchers.follow_output("fake", "alice", None, "9", "/home/alice/slurm-9.out", 0)
+    with trio.fail_after(60):
+        items = [i async for i in listener.items()]
+    assert len(items) == 1 and isinstance(items[0], Failed) and isinstance(items[0].error, NotFound)
+    listener.close()
     assert watchers.statistics().watchers == ()

@@ -12,7 +12,7 @@ import pathlib
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -207,8 +207,8 @@ async def test_streams_close_when_the_last_listener_leaves(server: ServerProcess
         job_id = submit(server, "sleep 300\n", "--begin=now+600")
         ids.append(job_id)
         async with client(server) as c:
-            async with stream(c, job_id) as response:
-                async for _ in events(response):
+            async with stream(c, job_id) as response, aclosing(events(response)) as received:
+                async for _ in received:
                     break
                 metrics = httpx.get(f"{server.url}/metrics").text
                 assert 'f7tproxy_event_streams{kind="job",system="cluster-slurm"} 1.0' in metrics
@@ -245,7 +245,7 @@ def test_cap_keepalive_and_shutdown(testbed: Testbed, tmp_path: pathlib.Path) ->
                         refused = await c.get(f"/compute/{SYSTEM}/jobs/{job_id}/events")
                         results["refused"] = (refused.status_code, refused.headers.get("Retry-After"))
                         snapshot = await admin_snapshot(server.config.parent / "admin.sock")
-                        results["streams"] = snapshot.get("streams")
+                        results["streams"] = snapshot["result"]["streams"]
                         results["stop"] = time.monotonic()
                         server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
 

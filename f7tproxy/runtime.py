@@ -9,8 +9,9 @@ import attrs
 
 from .auth import Auth, KeySource, OpenFgaAuthorizer
 from .config import Config
+from .events import JobWatchers
 from .health import HealthChecker, Probe, ServiceHealth
-from .observability import Metrics, PoolGauges, RequestStats
+from .observability import Metrics, PoolGauges, RequestStats, StreamGauges
 from .ratelimit import RateLimiter
 from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
 from .sharing import SharedReads
@@ -47,6 +48,8 @@ class Runtime:
     """Each system's S3 staging store (systems without `staging` have none), by name."""
     reads: SharedReads
     """Identical concurrent reads of a user sharing one remote command, and the users' write epochs."""
+    events: JobWatchers
+    """The job watchers behind the event streams (one per system and user with open streams)."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
     started_at: float = attrs.field(factory=time.time)
@@ -68,11 +71,12 @@ class Runtime:
         The keyword arguments other than `metrics` replace parts' real ends (tests):
         `connectors` some clusters' SSH connectors, `key_source` the signing keys,
         `authorizer` the OpenFGA client, `probes` the health probes.
-        Nothing is started: the caller starts `pool`, `auth`, `health` and each staging store.
+        Nothing is started: the caller starts `pool`, `auth`, `health`, `events` and each staging store.
         Raises ConfigError if a cluster's SSH credentials cannot be used.
         """
         metrics = metrics or Metrics()
         pool = PoolSupervisor(config.clusters, connectors=connectors, metrics=metrics)
+        schedulers = job_services(config.clusters, metrics.batched_lookup)
         return cls(
             config=config,
             auth=Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics),
@@ -80,10 +84,11 @@ class Runtime:
             rate_limiter=RateLimiter(config.rate_limit),
             pool=pool,
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
-            schedulers=job_services(config.clusters, metrics.batched_lookup),
+            schedulers=schedulers,
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
             reads=SharedReads(metrics.shared_read),
+            events=JobWatchers(config.events, pool, schedulers, command_ran=metrics.watcher_command),
         )
 
     def __attrs_post_init__(self) -> None:
@@ -92,6 +97,7 @@ class Runtime:
         self.metrics.set_staging_source(
             lambda: [(name, len(staging.waiting.entries())) for name, staging in self.staging.items()]
         )
+        self.metrics.set_stream_source(self._stream_gauges)
         self.health.on_result(self._health_metrics)
 
     def _health_metrics(self, result: ServiceHealth) -> None:
@@ -100,6 +106,15 @@ class Runtime:
             result.system, result.label, healthy=result.healthy,
             duration=result.latency or 0.0, at=result.last_checked.timestamp(),
         )
+
+    def _stream_gauges(self) -> list[StreamGauges]:
+        by_system: dict[str, list[int]] = {c.name: [0, 0, 0] for c in self.config.clusters}
+        for w in self.events.statistics().watchers:
+            counts = by_system.setdefault(w.system, [0, 0, 0])
+            counts[0] += w.job_streams
+            counts[1] += w.output_streams
+            counts[2] += 1
+        return [StreamGauges(system, *counts) for system, counts in by_system.items()]
 
     def _pool_gauges(self) -> list[PoolGauges]:
         return [

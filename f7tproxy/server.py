@@ -7,6 +7,7 @@
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── HealthChecker         one probe loop per (system, service)
         ├── Staging               per system with a store: forgets uploads no longer waiting
+        ├── JobWatchers           one watcher per (system, user) with open event streams
         ├── AdminServer           the admin socket (mode 0600) for the dashboard
         └── hypercorn (trio)      the Quart-Trio app
 
@@ -64,6 +65,7 @@ async def serve(
                     log.info("received %s, shutting down (grace %.0f s)",
                              signal.Signals(signum).name, config.server.shutdown_grace)
                     stop.set()
+                    runtime.events.stop()  # event streams send `shutdown` and end, so the API can drain
                     # Past the grace period (plus a little for closing), stop waiting.
                     root.cancel_scope.deadline = trio.current_time() + config.server.shutdown_grace + 2
                     return
@@ -74,6 +76,7 @@ async def serve(
             await root.start(runtime.health.run)
             for staging in runtime.staging.values():
                 await root.start(staging.run)
+            await root.start(runtime.events.run)
             await root.start(AdminServer(runtime, config.server.admin_socket).run)
             app = create_app(runtime)
 

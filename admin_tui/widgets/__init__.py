@@ -6,10 +6,11 @@ from .offline import Offline
 from .pools import PoolTable
 from .requests import EndpointsTable, RequestRates
 from .status import StatusBar
+from .streams import StreamsTable
 from .systems import SystemsTable
 from .uploads import UploadsTable
 
 __all__ = [
     "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "RequestRates",
-    "StatusBar", "SystemsTable", "UploadsTable",
+    "StatusBar", "StreamsTable", "SystemsTable", "UploadsTable",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from .errors import ErrorsTable
 from .pools import PoolTable
 from .requests import EndpointsTable, RequestRates
 from .sharing import SharingLines
+from .streams import StreamsTable
 from .systems import SystemsTable
 from .uploads import UploadsTable
 
@@ -22,7 +23,7 @@ class Dashboard(Vertical):
     """Full-width areas, top to bottom: systems; what sharing saved (a line per system); the SSH
     pools beside the request sparklines; the
     endpoints (their columns would not fit beside anything at 120-160 columns); waiting uploads
-    (while there are any); recent errors. Free-text columns (messages, paths) take the width the
+    and event streams (while there are any); recent errors. Free-text columns (messages, paths) take the width the
     other columns leave, so a wider terminal shows more of them and a narrower one cuts them with
     an ellipsis. Narrower than 120 columns the sparklines go and the tables scroll sideways.
     """
@@ -46,11 +47,12 @@ class Dashboard(Vertical):
             yield RequestRates(id="rates")
         yield EndpointsTable(id="endpoints")
         yield UploadsTable(id="uploads")
+        yield StreamsTable(id="streams")
         yield ErrorsTable(id="errors")
 
     def on_mount(self) -> None:
         titles = {"systems": "Systems", "pools": "SSH pools", "rates": "Requests, last 60 s", "endpoints": "Endpoints",
-                  "errors": "Recent errors", "uploads": "Waiting uploads"}  # fmt: skip
+                  "errors": "Recent errors", "uploads": "Waiting uploads", "streams": "Event streams"}  # fmt: skip
         for id, title in titles.items():
             self.query_one(f"#{id}").border_title = title
 
@@ -63,3 +65,4 @@ class Dashboard(Vertical):
         self.query_one(EndpointsTable).show(snapshot)
         self.query_one(ErrorsTable).show(snapshot)
         self.query_one(UploadsTable).show(snapshot)
+        self.query_one(StreamsTable).show(snapshot)

@@ -22,7 +22,7 @@ def _r(x: float | None, digits: int = 6) -> float | None:
 
 
 def snapshot(source: AdminSource) -> dict[str, Any]:
-    """Pools, health, requests and recent errors, as of now (JSON-ready)."""
+    """Pools, event streams (one entry per job watcher), health, requests and recent errors, as of now (JSON-ready)."""
     now = trio.current_time()
     pool = source.pool.statistics()
     pools_by_system = {s.system: s for s in pool.systems}
@@ -50,6 +50,10 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
         for s in pool.systems
         for u in s.users
     ]
+    streams = [
+        {k: _r(v, 1) if isinstance(v, float) else v for k, v in attrs.asdict(w).items()}
+        for w in source.events.statistics().watchers
+    ]
     requests = source.requests.statistics(now)
     token_hits, token_misses = source.metrics.token_cache()
     errors: list[dict[str, Any]] = [
@@ -70,6 +74,7 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
         "uptime": round(time.time() - source.started_at, 1),
         "systems": systems,
         "pools": pools,
+        "streams": streams,
         "requests": {
             "total": requests.total,
             "rate": list(requests.rate),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from ..config import Config
+from ..events import JobWatchers
 from ..health import HealthChecker
 from ..observability import Metrics, RequestStats
 from ..ssh import PoolSupervisor
@@ -39,6 +40,11 @@ class AdminSource(Protocol):
     @property
     def metrics(self) -> Metrics:
         """What sharing saved, per system (`Metrics.sharing`), and the token cache's counts."""
+        ...
+
+    @property
+    def events(self) -> JobWatchers:
+        """The job watchers (open event streams per user) for the snapshot."""
         ...
 
     @property

@@ -10,6 +10,7 @@ from .. import errors
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
+from ._events import job_events as _registers_event_routes  # noqa: F401  (on the compute blueprint)
 from ._context import GatewayApp, require_system, resolve_request
 from ._filesystem import filesystem
 from ._health import gate_request, suspect_after_failure

@@ -51,6 +51,7 @@ class Operation:
     description: str = ""
     headers: tuple[Param, ...] = ()
     auth: bool = True
+    media_type: str = "application/json"
 
 
 def operation(
@@ -63,11 +64,14 @@ def operation(
     query: tuple[Param, ...] = (),
     headers: tuple[Param, ...] = (),
     description: str = "",
+    media_type: str = "application/json",
 ) -> Callable[[F], F]:
-    """Declare a view's OpenAPI operation: success `status` and `response` model, `body`, `query`."""
+    """Declare a view's OpenAPI operation: success `status` and `response` model (of `media_type`),
+    `body`, `query`."""
 
     def mark(view: F) -> F:
-        setattr(view, _KEY, Operation(summary, tag, status, response, body, query, description, headers))
+        op = Operation(summary, tag, status, response, body, query, description, headers, media_type=media_type)
+        setattr(view, _KEY, op)
         return view
 
     return mark
@@ -113,7 +117,7 @@ def build_document(app: Any) -> dict[str, Any]:
             ]
             ok: dict[str, Any] = {"description": op.summary}
             if op.response is not None:
-                ok["content"] = {"application/json": {"schema": registry.schema(op.response)}}
+                ok["content"] = {op.media_type: {"schema": registry.schema(op.response)}}
             entry: dict[str, Any] = {
                 "summary": op.summary,
                 "operationId": f"{method.lower()}_{rule.endpoint.replace('.', '_')}",

@@ -498,6 +498,34 @@ class ClusterConfig:
     """Fail fast while the login node is unreachable."""
 
 
+@attrs.frozen
+class EventsConfig:
+    """Job state and job output pushed as Server-Sent Events (`GET .../jobs/{id}/events` and `/output`).
+
+    One watcher per (system, user) serves all of that user's open streams: per `interval`
+    it runs one scheduler query for all the jobs they watch and one read per followed
+    output file, however many listeners there are.
+    """
+
+    interval: float = attrs.field(default=3.0, validator=_positive)
+    """Seconds between a watcher's polls of the scheduler and of the output files."""
+    fast_interval: float = attrs.field(default=1.0, validator=_positive)
+    """Seconds between polls while a watched job was submitted through f7tproxy less than
+    `fast_window` seconds ago (a new job starts and ends quickly; its client wants to know)."""
+    fast_window: float = attrs.field(default=30.0, validator=_non_negative)
+    """How long after a submit its job is polled every `fast_interval`."""
+    keepalive: float = attrs.field(default=15.0, validator=_positive)
+    """Seconds of silence after which a stream sends a comment line, so proxies keep it open."""
+    max_streams_per_user: int = attrs.field(default=64, validator=_positive)
+    """Streams one user may have open at once (all systems); past it, 429 with Retry-After."""
+    max_line_length: int = attrs.field(default=4096, validator=_positive)
+    """Longest output line sent as one event (bytes); a longer line is sent in pieces of this size."""
+    read_chunk: int = attrs.field(default=1024 * 1024, validator=_positive)
+    """Most bytes one read of an output file takes; a file further behind is read again at once."""
+    first_event_timeout: float = attrs.field(default=30.0, validator=_positive)
+    """How long a new stream waits for its job's first answer from the watcher before it is refused."""
+
+
 # --------------------------------------------------------------------------- top level
 
 
@@ -579,6 +607,8 @@ class Config:
     """Prometheus metrics."""
     rate_limit: RateLimitConfig = RateLimitConfig()
     """Rate limits per user, system and client."""
+    events: EventsConfig = EventsConfig()
+    """Job state and output pushed as Server-Sent Events."""
 
     def cluster(self, name: str) -> ClusterConfig | None:
         """The cluster called `name` (case-insensitive), or None."""

@@ -6,6 +6,7 @@ Hook points for the other parts:
   percentiles and recent errors for the admin socket, fed by the HTTP middleware.
 - `Metrics` (one per process, `runtime.metrics`): `ssh_reconnect`, `ssh_failure`,
   `set_pool_source`, `pool_busy` (pool);
+  `set_stream_source`, `watcher_command` (job watchers);
   `cache_lookup` (caches of slow-changing answers); `health_probe` (health checker); `token_failure` (auth).
 - `audit(...)`: one line per remote action, called by whoever ran it.
 - `note_user(name)`: the auth step records the authenticated user of the request.
@@ -25,6 +26,7 @@ from ._metrics import (
     Metrics,
     PoolGauges,
     SharingStatistics,
+    StreamGauges,
     method_label,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "RequestInfo",
     "RequestStatistics",
     "RequestStats",
+    "StreamGauges",
     "audit",
     "configure_logging",
     "current_request",

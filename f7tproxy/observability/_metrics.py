@@ -54,6 +54,8 @@ SSH_FAILURE_REASONS = frozenset(
 CACHE_KINDS = frozenset({"nodes", "partitions", "reservations", "userinfo"})
 """Kinds `cache_lookup` counts; anything else is counted as "other"."""
 
+_WATCHER_PROGRAMS = frozenset({"squeue", "sacct", "qstat", "dd"})
+
 UNMATCHED = "<unmatched>"
 """Endpoint label of requests that matched no route (404, 405)."""
 
@@ -148,6 +150,38 @@ class _StagingCollector(Collector):
         yield waiting
 
 
+@attrs.frozen
+class StreamGauges:
+    """One system's event streams at one instant, as the job watchers' snapshot function reports them."""
+
+    system: str
+    job_streams: int
+    """Open `jobs/{id}/events` streams (all users)."""
+    output_streams: int
+    """Open `jobs/{id}/output` streams (all users)."""
+    watchers: int
+    """Job watchers running (one per user with open streams)."""
+
+
+class _StreamCollector(Collector):
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[StreamGauges]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        streams = GaugeMetricFamily(
+            "f7tproxy_event_streams", "Open Server-Sent Event streams, by kind (job, output).",
+            labels=["system", "kind"],
+        )  # fmt: skip
+        watchers = GaugeMetricFamily(
+            "f7tproxy_job_watchers", "Job watchers running (one per user with open streams).", labels=["system"]
+        )
+        for gauges in self.source() if self.source is not None else ():
+            streams.add_metric([gauges.system, "job"], gauges.job_streams)
+            streams.add_metric([gauges.system, "output"], gauges.output_streams)
+            watchers.add_metric([gauges.system], gauges.watchers)
+        yield from (streams, watchers)
+
+
 class Metrics:
     """The process's metrics (its own registry, so tests can make as many as they like)."""
 
@@ -206,6 +240,12 @@ class Metrics:
         r.register(self._pool)
         self._staging = _StagingCollector()
         r.register(self._staging)
+        self._streams = _StreamCollector()
+        r.register(self._streams)
+        self._watcher_commands = Counter(
+            "f7tproxy_watcher_commands", "Remote commands run by the job watchers, by program (squeue, sacct, dd...).",
+            ["system", "program"], registry=r,
+        )  # fmt: skip
         self._reconnects = Counter(
             "f7tproxy_ssh_reconnects", "SSH connections re-opened after one was lost.", ["system"], registry=r
         )
@@ -285,6 +325,16 @@ class Metrics:
     def set_staging_source(self, snapshot: Callable[[], Iterable[tuple[str, int]]] | None) -> None:
         """Read `(system, uploads waiting)` pairs from `snapshot()` at each scrape (cheap, not blocking)."""
         self._staging.source = snapshot
+
+    # -- event streams
+
+    def set_stream_source(self, snapshot: Callable[[], Iterable[StreamGauges]] | None) -> None:
+        """Read the event-stream gauges from `snapshot()` at each scrape (cheap, not blocking)."""
+        self._streams.source = snapshot
+
+    def watcher_command(self, system: str, program: str) -> None:
+        """Count one remote command a job watcher ran; `program` is its program's name (bounded set)."""
+        self._watcher_commands.labels(system, program if program in _WATCHER_PROGRAMS else "other").inc()
 
     # -- caches of slow-changing answers
 

@@ -19,6 +19,7 @@ from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
 from ._jobs import JobService, Leasing, Submitted
 from ._models import (
+    FINISHED_STATES,
     TIME_WINDOWS,
     Account,
     Job,
@@ -60,6 +61,7 @@ def job_services(
 
 
 __all__ = [
+    "FINISHED_STATES",
     "TIME_WINDOWS",
     "Account",
     "Job",

@@ -75,6 +75,15 @@ class SchedulerBackend(abc.ABC):
     async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
         """Jobs matching `query`: live ones always, finished ones within its time window."""
 
+    async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs among `job_ids` the scheduler knows (any user's `user` may see), in as few
+        commands as the scheduler allows: the job watchers' poll (`f7tproxy.events`).
+
+        Backends that can do better than `get_jobs` (Slurm: sacct only for jobs that
+        have ended) override it.
+        """
+        return await self.get_jobs(run, JobQuery(user=user, allusers=True, job_ids=tuple(job_ids)))
+
     @abc.abstractmethod
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
         """Script and standard streams of a job; empty if the job is unknown."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
@@ -88,6 +88,8 @@ class JobService:
             window=window, max_ids=most, on_lookup=counter("metadata")
         )
         self._recent: dict[str, _Recent] = {}
+        self._submitted: dict[str, float] = {}
+        """When jobs were submitted through this process (kept RECENT_TTL), for the watchers' pace."""
         self._markers: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, tuple[trio.Lock, int]] = {}
 
@@ -154,11 +156,14 @@ class JobService:
             account=spec.account,
         )
         self._recent[job_id] = _Recent(job, user, self._clock())
+        self._submitted[job_id] = self._clock()
 
     def _expire(self) -> None:
         now = self._clock()
         for job_id in [k for k, r in self._recent.items() if now - r.at > RECENT_TTL]:
             del self._recent[job_id]
+        for job_id in [k for k, at in self._submitted.items() if now - at > RECENT_TTL]:
+            del self._submitted[job_id]
         for marker in [k for k, (_, at) in self._markers.items() if now - at > MARKER_TTL]:
             del self._markers[marker]
 
@@ -166,7 +171,20 @@ class JobService:
 
     async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
         """Jobs matching `query`, with the user's just-submitted ones the scheduler does not list yet."""
-        jobs = await self.backend.get_jobs(run, query)
+        return self._with_recent(await self.backend.get_jobs(run, query), query)
+
+    async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs among `job_ids` that `user` may see, in the backend's fewest commands
+        (the job watchers' poll), with just-submitted ones the scheduler does not list yet."""
+        query = JobQuery(user=user, allusers=True, job_ids=tuple(job_ids))
+        return self._with_recent(await self.backend.watch_jobs(run, user, job_ids), query)
+
+    def submitted_within(self, job_id: str, seconds: float) -> bool:
+        """Whether `job_id` was submitted through this process less than `seconds` ago."""
+        at = self._submitted.get(job_id)
+        return at is not None and self._clock() - at < seconds
+
+    def _with_recent(self, jobs: list[Job], query: JobQuery) -> list[Job]:
         self._expire()
         seen = {j.job_id for j in jobs}
         for job_id, recent in self._recent.items():

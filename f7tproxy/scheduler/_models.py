@@ -28,6 +28,13 @@ class JobStatus:
     """Signal that ended the job, if one did."""
 
 
+FINISHED_STATES = frozenset({
+    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
+    "PREEMPTED", "TIMEOUT", "REVOKED", "SPECIAL_EXIT",
+})  # fmt: skip
+"""Job states (Slurm's words, which PBS states are mapped to) after which a job does no more."""
+
+
 @attrs.frozen
 class JobTime:
     """Times of a job: epoch seconds (start, end) and durations in seconds."""

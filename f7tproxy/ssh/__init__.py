@@ -11,7 +11,7 @@
 
 from .._aio import Completed, Connection, Process
 from ._breaker import BreakerState, BreakerStatistics, CircuitBreaker
-from ._command import remote_command
+from ._command import program_name, remote_command
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._credentials import CaSigner, CredentialSource, KeyService, Login, StaticKeys, credential_source
 from ._lease import CommandResult, Lease, Runner
@@ -41,5 +41,6 @@ __all__ = [
     "SystemPoolStatistics",
     "UserPoolStatistics",
     "credential_source",
+    "program_name",
     "remote_command",
 ]

@@ -178,3 +178,25 @@ def test_offline_screen() -> None:
             return app.export_screenshot(title="offline")
 
     assert_matches("offline", asyncio.run(main()))
+
+
+def test_event_streams_show_while_there_are_any() -> None:
+    with_streams = copy.deepcopy(SNAPSHOT)
+    with_streams["streams"] = [
+        {"system": "cluster-slurm", "user": "fireuser", "job_streams": 100, "output_streams": 3, "jobs": 20,
+         "files": 2, "polls": 41, "commands": 123, "errors": 1, "last_error": "squeue failed", "age": 40.0},
+    ]  # fmt: skip
+
+    async def shown(app: AdminApp, pilot: Pilot[None]) -> tuple[list[str], str, bool]:
+        streams: DataTable[Any] = app.query_one("#streams", DataTable)
+        return [str(cell) for cell in streams.get_row_at(0)], str(streams.border_title), streams.display
+
+    assert connected(shown, snapshot=with_streams) == (
+        ["cluster-slurm", "fireuser", "100", "3", "20", "2", "41", "123", "1", "squeue failed"],
+        "Event streams (103)", True,
+    )  # fmt: skip
+    assert connected(lambda app, pilot: _displayed(app, "#streams")) is False  # the canned snapshot has none
+
+
+async def _displayed(app: AdminApp, selector: str) -> bool:
+    return bool(app.query_one(selector).display)

@@ -13,7 +13,9 @@ from ...config import ClusterConfig
 from ...errors import ApiError, BadRequest, Forbidden, InternalError, NotFound, ServiceUnavailable
 from ...ssh import CommandResult, Runner
 from .._backend import SchedulerBackend, read_id
-from .._models import TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo
+from .._models import (
+    FINISHED_STATES, TIME_WINDOWS, Account, Job, JobMetadata, JobQuery, JobSpec, Node, Partition, Reservation, UserInfo,
+)  # fmt: skip
 from .._text import id_command, new_separator, several, split_several
 from . import _commands as cmd
 from . import _options
@@ -98,6 +100,20 @@ class SlurmBackend(SchedulerBackend):
         if query.account is not None:
             jobs = [j for j in jobs if j.account == query.account]
         return jobs
+
+    async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
+        # One squeue for all; sacct only for the jobs that ended (their exit code) or
+        # that slurmctld no longer holds: a queue of running jobs costs one command.
+        sep = new_separator()
+        query = JobQuery(user=user, allusers=True, job_ids=tuple(job_ids))
+        live = [parse.job_from_row(r, default_cluster=self._cluster.name) for r in await self._squeue(run, query, sep)]
+        running = {j.job_id for j in live if j.status.state not in FINISHED_STATES}
+        ended = tuple(i for i in job_ids if i not in running)
+        history: list[Job] = []
+        if ended:
+            rows = await self._sacct(run, attrs.evolve(query, job_ids=ended), sep, 0, self._sacct_fields, quiet=True)
+            history = [parse.job_from_row(r, default_cluster=self._cluster.name) for r in parse.newest(rows)]
+        return parse.merge(live, history)
 
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
         return (await self.get_jobs_metadata(run, (job_id,)))[job_id]

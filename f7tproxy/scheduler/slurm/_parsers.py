@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .._models import Account, Job, JobMetadata, JobStatus, JobTime, Node, Partition, Reservation
+from .._models import FINISHED_STATES, Account, Job, JobMetadata, JobStatus, JobTime, Node, Partition, Reservation
 from .._text import duration, split_fields, split_joined, text_or_none, to_float, to_int
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,6 @@ JOB_STATES = {
     "NODE_FAIL", "OUT_OF_MEMORY", "PENDING", "PREEMPTED", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD",
     "RESIZING", "RESV_DEL_HOLD", "REVOKED", "RUNNING", "SIGNALING", "SPECIAL_EXIT", "STAGE_OUT",
     "STOPPED", "SUSPENDED", "TIMEOUT",
-}  # fmt: skip
-FINISHED_STATES = {
-    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
-    "PREEMPTED", "TIMEOUT", "REVOKED", "SPECIAL_EXIT",
 }  # fmt: skip
 
 

@@ -12,7 +12,8 @@ from .config import Config
 from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges, RequestStats
 from .ratelimit import RateLimiter
-from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
+from .scheduler import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, Lookup, StatusCaches, job_services, status_caches
+from .shared import SharedRateLimiter, SharedStore, SharedSubmits
 from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
 
@@ -31,8 +32,9 @@ class Runtime:
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
     metrics: Metrics
     """The process's Prometheus metrics; parts report to it through its methods."""
-    rate_limiter: RateLimiter
-    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
+    rate_limiter: RateLimiter | SharedRateLimiter
+    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`); in Redis
+    with `shared_state`."""
     pool: PoolSupervisor
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
@@ -44,6 +46,8 @@ class Runtime:
     """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
     staging: dict[str, Staging]
     """Each system's S3 staging store (systems without `staging` have none), by name."""
+    shared: SharedStore | None = None
+    """The Redis client of `shared_state` (None without it); the caller starts it."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
     started_at: float = attrs.field(factory=time.time)
@@ -65,19 +69,27 @@ class Runtime:
         The keyword arguments other than `metrics` replace parts' real ends (tests):
         `connectors` some clusters' SSH connectors, `key_source` the signing keys,
         `authorizer` the OpenFGA client, `probes` the health probes.
-        Nothing is started: the caller starts `pool`, `auth`, `health` and each staging store.
+        Nothing is started: the caller starts `pool`, `auth`, `health`, each staging store and `shared`.
         Raises ConfigError if a cluster's SSH credentials cannot be used.
         """
         metrics = metrics or Metrics()
         pool = PoolSupervisor(config.clusters, connectors=connectors, metrics=metrics)
+        local = RateLimiter(config.rate_limit)
+        limiter: RateLimiter | SharedRateLimiter = local
+        shared = submits = None
+        if config.shared_state.redis is not None:
+            shared = SharedStore(config.shared_state.redis, metrics)
+            limiter = SharedRateLimiter(local, shared)
+            submits = SharedSubmits(shared, recent_ttl=RECENT_TTL, marker_ttl=MARKER_TTL, lock_ttl=SUBMIT_LOCK_TTL)
         return cls(
             config=config,
             auth=Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics),
             metrics=metrics,
-            rate_limiter=RateLimiter(config.rate_limit),
+            rate_limiter=limiter,
+            shared=shared,
             pool=pool,
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
-            schedulers=job_services(config.clusters),
+            schedulers=job_services(config.clusters, shared=submits),
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
         )

@@ -3,6 +3,7 @@
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
         ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        ├── SharedStore           the Redis client of `shared_state` (if configured)
         ├── PoolSupervisor        per-user SSH connections and leases
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── HealthChecker         one probe loop per (system, service)
@@ -71,6 +72,8 @@ async def serve(
             root.start_soon(watch_signals)
             await root.start(runtime.pool.run)
             await root.start(runtime.auth.run)
+            if runtime.shared is not None:
+                await root.start(runtime.shared.run)
             await root.start(runtime.health.run)
             for staging in runtime.staging.values():
                 await root.start(staging.run)

@@ -555,6 +555,34 @@ class RateLimitConfig:
     """Route templates never limited (the metrics path always is); load balancers poll liveness."""
 
 
+_redis_url = _check(
+    lambda x: bool(re.fullmatch(r"(rediss?://[^/\s]+(?:/\d+)?|unix:///\S+)", x)),
+    "expected redis://host:port[/db], rediss://... or unix:///path, got {value!r}",
+)
+
+
+@attrs.frozen
+class RedisConfig:
+    """A Redis (or Valkey) server shared by every replica."""
+
+    url: str = attrs.field(validator=_redis_url)
+    """Where it listens: ``redis://host:port[/db]`` (``rediss://`` for TLS) or ``unix:///path``."""
+    timeout: float = attrs.field(default=0.25, validator=_positive)
+    """Deadline of every call, connecting included (seconds); past it the call counts as failed."""
+    key_prefix: str = "f7t:"
+    """Prefix of every key f7tproxy writes (several deployments may share one server)."""
+
+
+@attrs.frozen
+class SharedStateConfig:
+    """State shared by replicas behind a load balancer. Unset: everything stays in the process."""
+
+    redis: RedisConfig | None = None
+    """Keep the rate-limit buckets and the recent-submit records (read-your-writes, Idempotency-Key
+    replay) in this Redis. Unreachable: rate limits fall back to this process's buckets and submits
+    to its own records, with a warning and `f7t_shared_state_failures_total`."""
+
+
 @attrs.frozen
 class Config:
     """The whole configuration of one f7tproxy process."""
@@ -571,6 +599,8 @@ class Config:
     """Prometheus metrics."""
     rate_limit: RateLimitConfig = RateLimitConfig()
     """Rate limits per user, system and client."""
+    shared_state: SharedStateConfig = SharedStateConfig()
+    """State shared by replicas (Redis); unset: in-process only."""
 
     def cluster(self, name: str) -> ClusterConfig | None:
         """The cluster called `name` (case-insensitive), or None."""

@@ -14,7 +14,7 @@ from ..config import ClusterConfig
 from ..ssh import Runner  # (re-exported: what a backend needs from a lease)
 from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
-from ._jobs import JobService, Submitted
+from ._jobs import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, SubmitLog, Submitted
 from ._models import (
     TIME_WINDOWS,
     Account,
@@ -45,12 +45,15 @@ def make_backend(cluster: ClusterConfig) -> SchedulerBackend:
     return SlurmBackend(cluster)
 
 
-def job_services(clusters: tuple[ClusterConfig, ...]) -> dict[str, JobService]:
-    """One JobService per cluster, by name."""
-    return {c.name: JobService(c, make_backend(c)) for c in clusters}
+def job_services(clusters: tuple[ClusterConfig, ...], *, shared: SubmitLog | None = None) -> dict[str, JobService]:
+    """One JobService per cluster, by name; `shared`: submit records shared by replicas."""
+    return {c.name: JobService(c, make_backend(c), shared=shared) for c in clusters}
 
 
 __all__ = [
+    "MARKER_TTL",
+    "RECENT_TTL",
+    "SUBMIT_LOCK_TTL",
     "TIME_WINDOWS",
     "Account",
     "Job",
@@ -58,6 +61,7 @@ __all__ = [
     "JobMetadata",
     "JobQuery",
     "JobService",
+    "SubmitLog",
     "JobSpec",
     "JobStatus",
     "JobTask",

@@ -7,6 +7,11 @@
   key wait for each other. f7tproxy never retries a submit by itself.
 - Read-your-writes: a job this process just submitted is answered from memory
   until the scheduler's own listing shows it.
+- Replicas (`shared_state`): a `SubmitLog` in Redis holds the same records for
+  every replica, so a job submitted through one is found through another at once,
+  and a retry with the same key on another replica replays; submits with one key
+  wait for each other on all replicas. This process's records are kept as well:
+  a Redis outage costs only what other replicas did.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import attrs
+import cattrs
 import trio
 
 from ..config import ClusterConfig
@@ -33,6 +40,22 @@ RECENT_TTL = 300.0
 MARKER_TTL = 86400.0
 """How long an idempotency key is remembered in this process (seconds)."""
 MARKER_PREFIX = "f7t-idem:"
+SUBMIT_LOCK_TTL = 120.0
+"""Longest a submit with a key holds the replicas' lock on it (a dead replica's lock expires)."""
+
+_convert = cattrs.Converter()
+
+
+class SubmitLog(Protocol):
+    """Submit records shared by replicas (`f7tproxy.shared.SharedSubmits`). Never raises for
+    an unreachable store: reads then find nothing, writes are dropped."""
+
+    async def remember(self, system: str, user: str, job_id: str, record: dict[str, Any]) -> None: ...
+    async def recent(self, system: str, user: str) -> dict[str, dict[str, Any]]: ...
+    async def forget(self, system: str, user: str, job_ids: list[str]) -> None: ...
+    async def marked(self, marker: str) -> str | None: ...
+    async def mark(self, marker: str, job_id: str) -> None: ...
+    def lock(self, marker: str) -> AbstractAsyncContextManager[None]: ...
 
 
 @attrs.frozen
@@ -54,11 +77,17 @@ class JobService:
     """Jobs on one system, through its scheduler backend; one per configured cluster."""
 
     def __init__(
-        self, cluster: ClusterConfig, backend: SchedulerBackend, *, clock: Callable[[], float] = trio.current_time
+        self,
+        cluster: ClusterConfig,
+        backend: SchedulerBackend,
+        *,
+        clock: Callable[[], float] = trio.current_time,
+        shared: SubmitLog | None = None,
     ) -> None:
         self.cluster = cluster
         self.backend = backend
         self._clock = clock
+        self._shared = shared
         self._recent: dict[str, _Recent] = {}
         self._markers: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, tuple[trio.Lock, int]] = {}
@@ -79,22 +108,33 @@ class JobService:
         """
         if idempotency_key is None:
             job_id = await self.backend.submit(run, spec)
-            self._remember(user, job_id, spec)
+            await self._remember(user, job_id, spec)
             return Submitted(job_id)
         marker = self.marker(self.cluster.name, user, idempotency_key)
-        async with self._lock(marker):
+        async with self._lock(marker), self._shared_lock(marker):
             self._expire()
             known = self._markers.get(marker)
             if known is not None:
                 return Submitted(known[0], replayed=True)
-            found = await self.backend.find_marked(run, user, marker)
+            shared = await self._shared.marked(marker) if self._shared is not None else None
+            found = shared or await self.backend.find_marked(run, user, marker)
             if found is not None:
                 self._markers[marker] = (found, self._clock())
                 return Submitted(found, replayed=True)
             job_id = await self.backend.submit(run, attrs.evolve(spec, marker=marker))
             self._markers[marker] = (job_id, self._clock())
-            self._remember(user, job_id, spec)
+            if self._shared is not None:
+                await self._shared.mark(marker, job_id)
+            await self._remember(user, job_id, spec)
             return Submitted(job_id)
+
+    @asynccontextmanager
+    async def _shared_lock(self, marker: str) -> AsyncIterator[None]:
+        if self._shared is None:
+            yield
+            return
+        async with self._shared.lock(marker):
+            yield
 
     @asynccontextmanager
     async def _lock(self, marker: str) -> AsyncIterator[None]:
@@ -110,7 +150,7 @@ class JobService:
             else:
                 self._locks[marker] = (lock, users - 1)
 
-    def _remember(self, user: str, job_id: str, spec: JobSpec) -> None:
+    async def _remember(self, user: str, job_id: str, spec: JobSpec) -> None:
         name = spec.name or posixpath.basename(spec.script_path or "") or "sbatch"
         job = Job(
             job_id=job_id,
@@ -126,6 +166,8 @@ class JobService:
             account=spec.account,
         )
         self._recent[job_id] = _Recent(job, user, self._clock())
+        if self._shared is not None:
+            await self._shared.remember(self.cluster.name, user, job_id, {"job": _convert.unstructure(job)})
 
     def _expire(self) -> None:
         now = self._clock()
@@ -141,7 +183,11 @@ class JobService:
         jobs = await self.backend.get_jobs(run, query)
         self._expire()
         seen = {j.job_id for j in jobs}
-        for job_id, recent in self._recent.items():
+        recents = dict(self._recent)
+        if self._shared is not None:
+            for job_id, record in (await self._shared.recent(self.cluster.name, query.user)).items():
+                recents.setdefault(job_id, _Recent(_convert.structure(record["job"], Job), query.user, self._clock()))
+        for job_id, recent in recents.items():
             if job_id in seen:
                 continue
             job = recent.job
@@ -152,10 +198,12 @@ class JobService:
             ):
                 continue
             jobs.append(job)
-        for job in jobs:
+        listed = [job_id for job_id in recents if job_id in seen]
+        for job_id in listed:
             # the scheduler lists it now: its own record is the truth from here on
-            if job.job_id in self._recent and job.job_id in seen:
-                del self._recent[job.job_id]
+            self._recent.pop(job_id, None)
+        if self._shared is not None and listed:
+            await self._shared.forget(self.cluster.name, query.user, listed)
         return jobs
 
     async def get_job(self, run: Runner, user: str, job_id: str) -> list[Job]:

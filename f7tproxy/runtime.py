@@ -50,6 +50,8 @@ class Runtime:
     """The Redis client of `shared_state` (None without it); the caller starts it."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
+    draining: bool = False
+    """Set on SIGTERM: liveness answers 503 while in-flight and new requests are still served."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
 

@@ -108,6 +108,10 @@ class ServerConfig:
     """URL prefix when f7tproxy sits behind a reverse proxy under a sub-path (FirecREST's apis_root_path)."""
     public_url: str | None = attrs.field(default=None, validator=_url)
     """The URL clients use to reach f7tproxy; defaults to http://<bind>:<port>."""
+    drain_delay: float = attrs.field(default=0.0, validator=_non_negative)
+    """On SIGTERM, how long `/status/liveness/` answers 503 while requests are still served, before
+    the listener closes: long enough for a load balancer's health check to take the replica out
+    (HAProxy `inter` x `fall`, plus a margin). 0 for a single process."""
 
 
 # --------------------------------------------------------------------------- auth
@@ -159,6 +163,9 @@ class DemoIssuerConfig:
     """Lifetime of issued tokens."""
     audience: str = "f7tproxy"
     """The `aud` of issued tokens."""
+    key_file: pathlib.Path | None = None
+    """PEM file of the RSA key to sign with (unset: a key generated at start). Replicas behind a
+    load balancer share one, and one `server.public_url`, so that a token from any is valid on all."""
 
 
 @attrs.frozen

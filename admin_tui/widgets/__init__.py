@@ -4,12 +4,13 @@ from .dashboard import BREAKPOINTS, Dashboard
 from .errors import ErrorsTable
 from .offline import Offline
 from .pools import PoolTable
+from .replicas import ReplicasTable
 from .requests import EndpointsTable, RequestRates
 from .status import StatusBar
 from .systems import SystemsTable
 from .uploads import UploadsTable
 
 __all__ = [
-    "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "RequestRates",
+    "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "ReplicasTable", "RequestRates",
     "StatusBar", "SystemsTable", "UploadsTable",
 ]  # fmt: skip

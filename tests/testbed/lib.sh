@@ -640,7 +640,7 @@ maxmemory-policy volatile-ttl
 EOF
 	local servers="" i
 	for i in "${!LB_REPLICA_PORTS[@]}"; do
-		servers+="    server replica$((i + 1)) $LOOPBACK:${LB_REPLICA_PORTS[i]}"$'\n'
+		servers+="    server replica$((i + 1)) $LOOPBACK:${LB_REPLICA_PORTS[i]} check"$'\n'
 	done
 	put_file "$LB_CONF" 0644 root:root <<EOF
 # f7tproxy testbed load balancer: HAProxy in front of two f7tproxy replicas (started by the

@@ -798,17 +798,29 @@ start_s3() {
 	echo "$LAUNCHED_PID" >"$(pidfile_of s3)"
 }
 
+# Run "$@" (in the background: `without_fds cmd... &`) with no file descriptor open but
+# stdin, stdout and stderr. Not only our lock (fd 9): a caller's lock too, such as the one
+# `flock FILE tests/testbed/up ...` holds for its command, must not live on in a daemon,
+# which would hold it (and block every other user of that lock) until it stops.
+without_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+	done
+	exec "$@"
+}
 start_redis() {
 	local log=$1
-	setsid env "$(tag_of redis)" setpriv --reuid=redis --regid=redis --init-groups \
-		redis-server "$REDIS_CONF" </dev/null >>"$log" 2>&1 9>&- &
+	without_fds setsid env "$(tag_of redis)" setpriv --reuid=redis --regid=redis --init-groups \
+		redis-server "$REDIS_CONF" </dev/null >>"$log" 2>&1 &
 	LAUNCHED_PID=$!
 }
 start_lb() {
 	local log=$1
 	timeout 30 haproxy -c -f "$LB_CONF" >>"$log" 2>&1 9>&- || return 1
 	# -db: in the foreground (in its own session), logging to our log file
-	setsid env "$(tag_of lb)" haproxy -db -f "$LB_CONF" </dev/null >>"$log" 2>&1 9>&- &
+	without_fds setsid env "$(tag_of lb)" haproxy -db -f "$LB_CONF" </dev/null >>"$log" 2>&1 &
 	LAUNCHED_PID=$!
 	echo "$LAUNCHED_PID" >"$(pidfile_of lb)"
 }

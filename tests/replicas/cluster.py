@@ -11,6 +11,7 @@ import pathlib
 import signal
 import socket
 import time
+import uuid
 from typing import Any
 
 import attrs
@@ -26,7 +27,7 @@ LIMITED_USER = "fireuser2"
 LIMIT_BURST = 6
 
 
-def replica_config(testbed: Testbed, tmp: pathlib.Path, port: int, *, redis: bool = True) -> dict[str, Any]:
+def replica_config(testbed: Testbed, tmp: pathlib.Path, port: int, prefix: str) -> dict[str, Any]:
     config = gateway_config(testbed)
     lb = testbed.env["F7T_LB_URL"]
     config["server"] = {
@@ -35,8 +36,8 @@ def replica_config(testbed: Testbed, tmp: pathlib.Path, port: int, *, redis: boo
     }  # fmt: skip
     config["auth"]["demo_issuer"]["key_file"] = str(tmp / "issuer.pem")
     config["rate_limit"] = {"users": {LIMITED_USER: {"rate": 0.01, "burst": LIMIT_BURST}}}
-    if redis:
-        config["shared_state"] = {"redis": {"url": testbed.env["F7T_REDIS_URL"], "timeout": 0.25}}
+    # a prefix of this run's own: buckets and records of an earlier run do not count
+    config["shared_state"] = {"redis": {"url": testbed.env["F7T_REDIS_URL"], "timeout": 0.25, "key_prefix": prefix}}
     return config
 
 
@@ -48,6 +49,7 @@ class Replicas:
     tmp: pathlib.Path
     ports: list[int]
     procs: list[ServerProcess | None] = attrs.Factory(lambda: [None, None])
+    prefix: str = attrs.Factory(lambda: f"f7t-test-{uuid.uuid4().hex[:8]}:")
 
     @property
     def lb_url(self) -> str:
@@ -60,7 +62,7 @@ class Replicas:
         config = self.tmp / f"replica{i}.yaml"
         if not (self.tmp / "issuer.pem").exists():
             (self.tmp / "issuer.pem").write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
-        config.write_text(yaml.safe_dump(replica_config(self.testbed, self.tmp, self.ports[i])))
+        config.write_text(yaml.safe_dump(replica_config(self.testbed, self.tmp, self.ports[i], self.prefix)))
         proc = ServerProcess(config, start_timeout=60)
         proc.__enter__()
         self.procs[i] = proc

@@ -9,9 +9,10 @@ asyncio is about the server; it does not apply here.
     messages.py   the app's Message classes
     widgets/      one module per screen area (status bar, systems, pools, requests, uploads, errors,
                   offline), and dashboard.py laying them out by the terminal's width
-    app.py        AdminApp: key bindings, the polling and command workers
+    app.py        AdminApp: key bindings, the polling and command workers; ReplicasApp:
+                  several servers' sockets side by side, with totals
 """
 
-from .app import AdminApp, run
+from .app import AdminApp, ReplicasApp, run, run_replicas
 
-__all__ = ["AdminApp", "run"]
+__all__ = ["AdminApp", "ReplicasApp", "run", "run_replicas"]

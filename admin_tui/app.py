@@ -14,7 +14,7 @@ from textual.widgets import ContentSwitcher, Footer
 
 from .client import AdminClient, AdminUnavailable, CommandFailed
 from .messages import CommandDone, Disconnected, SnapshotReceived
-from .widgets import BREAKPOINTS, Dashboard, Offline, PoolTable, StatusBar, SystemsTable
+from .widgets import BREAKPOINTS, Dashboard, Offline, PoolTable, ReplicasTable, StatusBar, SystemsTable
 
 
 class AdminApp(App[None]):
@@ -136,3 +136,48 @@ class AdminApp(App[None]):
 def run(socket_path: pathlib.Path) -> None:
     """Run the dashboard in this terminal until the operator quits."""
     AdminApp(socket_path).run()
+
+
+class ReplicasApp(App[None]):
+    """Several f7tproxy replicas (one admin socket each) side by side, with totals; refreshed every `interval` s."""
+
+    TITLE = "f7tproxy admin: replicas"
+    BINDINGS = [Binding("q", "quit", "Quit")]
+
+    def __init__(self, socket_paths: list[pathlib.Path], *, interval: float = 1.0) -> None:
+        super().__init__()
+        self.socket_paths = socket_paths
+        self.interval = interval
+        self.state: dict[str, tuple[dict[str, Any] | None, str]] = {str(p): (None, "connecting...") for p in socket_paths}
+
+    def compose(self) -> ComposeResult:
+        yield ReplicasTable(id="replicas")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_table()
+        for path in self.socket_paths:
+            self.poll(path)
+
+    @work(group="poll")
+    async def poll(self, path: pathlib.Path) -> None:
+        """One replica's snapshots every `interval` seconds, forever; (re)connect as needed."""
+        client = AdminClient(path)
+        try:
+            while True:
+                try:
+                    self.state[str(path)] = (await client.request(cmd="snapshot"), "")
+                except (AdminUnavailable, CommandFailed) as exc:
+                    self.state[str(path)] = (None, str(exc))
+                self._refresh_table()
+                await asyncio.sleep(self.interval)
+        finally:
+            await client.close()
+
+    def _refresh_table(self) -> None:
+        self.query_one(ReplicasTable).show([(path, *self.state[path]) for path in map(str, self.socket_paths)])
+
+
+def run_replicas(socket_paths: list[pathlib.Path]) -> None:
+    """Run the several-replica dashboard in this terminal until the operator quits."""
+    ReplicasApp(socket_paths).run()

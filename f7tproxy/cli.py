@@ -64,19 +64,21 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_admin(args: argparse.Namespace) -> int:
-    if args.socket is not None:
-        path = pathlib.Path(args.socket)
-    elif args.config is not None:
-        config = _load(args.config)
+    paths = [pathlib.Path(s) for s in args.socket or ()]
+    for file in args.config or ():
+        config = _load(file)
         if config is None:
             return EXIT_CONFIG
-        path = config.server.admin_socket
-    else:
-        path = config_mod.ServerConfig().admin_socket
+        paths.append(config.server.admin_socket)
+    if not paths:
+        paths = [config_mod.ServerConfig().admin_socket]
     # The dashboard is a separate program on asyncio (Textual); it only reads the socket.
     import admin_tui
 
-    admin_tui.run(path)
+    if len(paths) == 1:
+        admin_tui.run(paths[0])
+    else:  # replicas: side by side, with totals
+        admin_tui.run_replicas(paths)
     return 0
 
 
@@ -100,8 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check_config)
 
     admin = commands.add_parser("admin", help="the operator dashboard (reads a running server's admin socket)")
-    admin.add_argument("--socket", metavar="PATH", help="admin socket (default: from --config, else the default path)")
-    admin.add_argument("--config", "-c", metavar="FILE", help="take the socket path from this configuration")
+    admin.add_argument("--socket", metavar="PATH", action="append",
+                       help="admin socket (default: from --config, else the default path); "
+                            "repeat it for several replicas, shown side by side with totals")
+    admin.add_argument("--config", "-c", metavar="FILE", action="append",
+                       help="take the socket path from this configuration (repeatable, as --socket)")
     admin.set_defaults(func=_cmd_admin)
 
     version = commands.add_parser("version", help="print the version")

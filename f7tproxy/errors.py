@@ -2,6 +2,7 @@
 
     F7tError                         every error f7tproxy raises on purpose
     ├── ConfigError                  the configuration cannot be used (never reaches HTTP)
+    ├── SharedUnavailable            the shared state (Redis) failed: callers fall back (never reaches HTTP)
     └── ApiError                     an answer to a client: status, FirecREST errorType, message
         ├── BadRequest               400  malformed input
         │   └── ValidationFailed     400  field errors, errorType "validation"
@@ -51,6 +52,10 @@ class ConfigError(F7tError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class SharedUnavailable(F7tError):
+    """A call to the shared state (Redis) failed or passed its deadline; callers use local state."""
 
 
 class ApiError(F7tError):

@@ -13,7 +13,8 @@ from .events import JobWatchers
 from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges, RequestStats, StreamGauges
 from .ratelimit import RateLimiter
-from .scheduler import JobService, Lookup, StatusCaches, job_services, status_caches
+from .scheduler import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, Lookup, StatusCaches, job_services, status_caches
+from .shared import SharedRateLimiter, SharedStore, SharedSubmits
 from .sharing import SharedReads
 from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
@@ -33,8 +34,9 @@ class Runtime:
     """Token validation and authorization; until its `run` has loaded keys, requests get 503."""
     metrics: Metrics
     """The process's Prometheus metrics; parts report to it through its methods."""
-    rate_limiter: RateLimiter
-    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`)."""
+    rate_limiter: RateLimiter | SharedRateLimiter
+    """Token buckets per user, system and client (`f7tproxy.api.enforce_rate_limit`); in Redis
+    with `shared_state`."""
     pool: PoolSupervisor
     """SSH leases to every cluster: `async with runtime.pool.lease(system, user, token) as ssh:`;
     until its `run` has started, leases get 503."""
@@ -50,8 +52,12 @@ class Runtime:
     """Identical concurrent reads of a user sharing one remote command, and the users' write epochs."""
     events: JobWatchers
     """The job watchers behind the event streams (one per system and user with open streams)."""
+    shared: SharedStore | None = None
+    """The Redis client of `shared_state` (None without it); the caller starts it."""
     requests: RequestStats = attrs.field(factory=RequestStats)
     """Per-endpoint request counts, rates, latencies and recent errors, for the admin socket."""
+    draining: bool = False
+    """Set on SIGTERM: liveness answers 503 while in-flight and new requests are still served."""
     started_at: float = attrs.field(factory=time.time)
     """Wall-clock start time (seconds since the epoch)."""
 
@@ -71,17 +77,25 @@ class Runtime:
         The keyword arguments other than `metrics` replace parts' real ends (tests):
         `connectors` some clusters' SSH connectors, `key_source` the signing keys,
         `authorizer` the OpenFGA client, `probes` the health probes.
-        Nothing is started: the caller starts `pool`, `auth`, `health`, `events` and each staging store.
+        Nothing is started: the caller starts `pool`, `auth`, `health`, `events`, each staging store and `shared`.
         Raises ConfigError if a cluster's SSH credentials cannot be used.
         """
         metrics = metrics or Metrics()
         pool = PoolSupervisor(config.clusters, connectors=connectors, metrics=metrics)
-        schedulers = job_services(config.clusters, metrics.batched_lookup)
+        local = RateLimiter(config.rate_limit)
+        limiter: RateLimiter | SharedRateLimiter = local
+        shared = submits = None
+        if config.shared_state.redis is not None:
+            shared = SharedStore(config.shared_state.redis, metrics)
+            limiter = SharedRateLimiter(local, shared)
+            submits = SharedSubmits(shared, recent_ttl=RECENT_TTL, marker_ttl=MARKER_TTL, lock_ttl=SUBMIT_LOCK_TTL)
+        schedulers = job_services(config.clusters, metrics.batched_lookup, shared=submits)
         return cls(
             config=config,
             auth=Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics),
             metrics=metrics,
-            rate_limiter=RateLimiter(config.rate_limit),
+            rate_limiter=limiter,
+            shared=shared,
             pool=pool,
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
             schedulers=schedulers,

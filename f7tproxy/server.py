@@ -2,7 +2,8 @@
 
     trio-asyncio loop             around everything: asyncssh and openfga-sdk run on it
     └── root nursery
-        ├── signal watcher        SIGINT/SIGTERM -> graceful shutdown
+        ├── signal watcher        SIGINT/SIGTERM -> liveness 503, drain delay, graceful shutdown
+        ├── SharedStore           the Redis client of `shared_state` (if configured)
         ├── PoolSupervisor        per-user SSH connections and leases
         ├── Auth                  signing keys (JWKS), OpenFGA client
         ├── HealthChecker         one probe loop per (system, service)
@@ -62,17 +63,26 @@ async def serve(
 
             async def watch_signals() -> None:
                 async for signum in signals:
-                    log.info("received %s, shutting down (grace %.0f s)",
-                             signal.Signals(signum).name, config.server.shutdown_grace)
+                    delay, grace = config.server.drain_delay, config.server.shutdown_grace
+                    log.info("received %s, shutting down (liveness failing for %.1f s, then grace %.0f s)",
+                             signal.Signals(signum).name, delay, grace)
+                    # Past the drain delay and the grace period (plus a little for closing), stop waiting.
+                    root.cancel_scope.deadline = trio.current_time() + delay + grace + 2
+                    # First the load balancer's health check sees us go; requests it still
+                    # sends meanwhile are served. Then the listener closes and in-flight
+                    # requests get the grace period. A second signal skips the delay.
+                    runtime.draining = True
+                    with trio.move_on_after(delay):
+                        await signals.__anext__()
                     stop.set()
                     runtime.events.stop()  # event streams send `shutdown` and end, so the API can drain
-                    # Past the grace period (plus a little for closing), stop waiting.
-                    root.cancel_scope.deadline = trio.current_time() + config.server.shutdown_grace + 2
                     return
 
             root.start_soon(watch_signals)
             await root.start(runtime.pool.run)
             await root.start(runtime.auth.run)
+            if runtime.shared is not None:
+                await root.start(runtime.shared.run)
             await root.start(runtime.health.run)
             for staging in runtime.staging.values():
                 await root.start(staging.run)

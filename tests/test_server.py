@@ -65,3 +65,24 @@ def test_bad_config_exits_2_without_serving(tmp_path: pathlib.Path) -> None:
     with pytest.raises(RuntimeError, match=r"server.port: expected int, got 'abc'"):
         with ServerProcess(bad, start_timeout=20):
             pass
+
+
+def test_sigterm_fails_liveness_first_and_serves_until_the_drain_delay_ends(config_file: pathlib.Path) -> None:
+    config_file.write_text(config_file.read_text() + "  drain_delay: 2\n")
+    with ServerProcess(config_file) as server:
+        assert httpx.get(f"{server.url}/status/liveness/", timeout=10).status_code == 200
+        with httpx.Client(base_url=server.url, timeout=10) as c:
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGTERM)
+            sent = time.monotonic()
+            time.sleep(0.3)
+            live = c.get("/status/liveness/")
+            # the balancer stops sending; what it still sends meanwhile is served
+            assert live.status_code == 503 and live.json()["message"] == "Shutting down"
+            assert c.get("/no/such/route").status_code == 404
+            assert c.get("/openapi.json").status_code == 200
+        server.proc.wait(timeout=2 + 3 + 5)  # (a second signal would skip the delay)
+        took = time.monotonic() - sent
+        status = server.stop()
+    assert status == 0, "".join(server.output)
+    assert 1.8 < took < 2 + 3 + 2, took

@@ -32,3 +32,20 @@ def test_key_material_is_where_the_configs_expect_it(testbed: Testbed) -> None:
     assert testbed.known_hosts.read_text().startswith("[127.0.0.1]:2222 ")
     assert testbed.user_ca.stat().st_mode & 0o077 == 0
     assert testbed.env["F7T_S3_URL"] == "http://127.0.0.1:9000"
+
+
+def test_the_replicas_redis_and_balancer_answer(testbed: Testbed) -> None:
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.create_connection(("127.0.0.1", 6380), timeout=5) as s:
+        s.sendall(b"PING\r\n")
+        assert s.recv(16) == b"+PONG\r\n"
+    assert testbed.env["F7T_REDIS_URL"] == "redis://127.0.0.1:6380/0"
+    # HAProxy answers on 8080 even with no replica behind it (then 503)
+    try:
+        status = urllib.request.urlopen(testbed.env["F7T_LB_URL"] + "/status/liveness/", timeout=10).status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status in (200, 503)

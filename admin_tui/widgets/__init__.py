@@ -4,6 +4,7 @@ from .dashboard import BREAKPOINTS, Dashboard
 from .errors import ErrorsTable
 from .offline import Offline
 from .pools import PoolTable
+from .replicas import ReplicasTable
 from .requests import EndpointsTable, RequestRates
 from .status import StatusBar
 from .streams import StreamsTable
@@ -11,6 +12,6 @@ from .systems import SystemsTable
 from .uploads import UploadsTable
 
 __all__ = [
-    "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "RequestRates",
-    "StatusBar", "StreamsTable", "SystemsTable", "UploadsTable",
+    "BREAKPOINTS", "Dashboard", "EndpointsTable", "ErrorsTable", "Offline", "PoolTable", "ReplicasTable",
+    "RequestRates", "StatusBar", "StreamsTable", "SystemsTable", "UploadsTable",
 ]  # fmt: skip

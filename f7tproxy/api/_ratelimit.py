@@ -42,7 +42,7 @@ def _apply(info: RequestInfo, decision: Decision | None) -> None:
         )
 
 
-def enforce_client_rate_limit() -> None:
+async def enforce_client_rate_limit() -> None:
     """Take a token from the client address's bucket (`rate_limit.per_client`), before
     authentication. Exempt: unmatched routes, the metrics route and `rate_limit.exempt`.
 
@@ -53,10 +53,10 @@ def enforce_client_rate_limit() -> None:
     if info is None or info.client is None or not _limited(info):
         return
     limiter = runtime().rate_limiter
-    _apply(info, limiter.check(user=None, system=None, client=info.client))
+    _apply(info, await limiter.take(user=None, system=None, client=info.client))
 
 
-def enforce_rate_limit() -> None:
+async def enforce_rate_limit() -> None:
     """Apply the user's and the system's limits to the current request, unless done already.
 
     Registered as the app's last before_request; the auth step may also call it
@@ -77,15 +77,15 @@ def enforce_rate_limit() -> None:
     # Only configured systems get buckets: a made-up name in the URL must not make one.
     system = resolved_system()
     name = system.name if system is not None else None
-    _apply(info, runtime().rate_limiter.check(user=info.user, system=name, client=None))
+    _apply(info, await runtime().rate_limiter.take(user=info.user, system=name, client=None))
 
 
 async def client_rate_limit_hook() -> None:
     """The before_request form of `enforce_client_rate_limit`; register it before the auth step."""
-    enforce_client_rate_limit()
+    await enforce_client_rate_limit()
 
 
 async def rate_limit_hook() -> None:
     """The before_request form of `enforce_rate_limit` (async: Quart-Trio would run a sync
     hook in a worker thread, away from trio's clock)."""
-    enforce_rate_limit()
+    await enforce_rate_limit()

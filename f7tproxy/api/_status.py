@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import attrs
 from quart import Blueprint
 
+from .. import errors
 from ..config import ClusterConfig
 from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
@@ -65,7 +66,11 @@ async def liveness() -> dict[str, Any]:
     """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
 
     `stale` (ours, not FirecREST's; only when there are any) lists results too old to trust.
+    From SIGTERM on it answers 503, so that a load balancer stops sending before the
+    listener closes (`server.drain_delay`).
     """
+    if runtime().draining:
+        raise errors.ServiceUnavailable("Shutting down", retry_after=1)
     return runtime().health.liveness()
 
 

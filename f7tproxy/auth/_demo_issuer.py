@@ -1,6 +1,7 @@
 """The demo token issuer: OAuth2 client credentials for configured clients, for demos and tests.
 
-It signs RS256 tokens with a key generated at start (never written anywhere) and
+It signs RS256 tokens with a key generated at start (never written anywhere), or
+the one in `key_file` (replicas share it), and
 publishes that key's public half as a JWKS. f7tproxy then validates these tokens like
 any IdP's: through `TokenValidator` with the published JWKS, with no shortcut.
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import attrs
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import KeyParameters, RSAKey
 
 from ..config import DemoClient, DemoIssuerConfig
 from ..errors import ServiceUnavailable
@@ -42,7 +43,12 @@ class DemoIssuer:
 
     def __init__(self, config: DemoIssuerConfig, *, public_url: str | None = None) -> None:
         self.config = config
-        self._key = RSAKey.generate_key(2048, parameters={"alg": ALGORITHM, "use": "sig"}, auto_kid=True)
+        parameters: KeyParameters = {"alg": ALGORITHM, "use": "sig"}
+        if config.key_file is not None:
+            self._key = RSAKey.import_key(config.key_file.read_bytes(), parameters)
+            self._key.ensure_kid()
+        else:
+            self._key = RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
         self._clients = {c.client_id: c for c in config.clients}
         self._url = public_url.rstrip("/") if public_url else None
 

@@ -213,6 +213,9 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("auth", "set jwks_url or issuer (for OIDC discovery), or enable demo_issuer"))
     if auth.demo_issuer.enabled and not auth.demo_issuer.clients:
         problems.append(("auth.demo_issuer.clients", "the demo issuer is enabled but has no clients"))
+    key_file = auth.demo_issuer.key_file
+    if auth.demo_issuer.enabled and key_file is not None and not key_file.is_file():
+        problems.append(("auth.demo_issuer.key_file", f"no such file: {str(key_file)!r}"))
     if auth.demo_issuer.enabled and (auth.jwks_url is not None or auth.issuer is not None):
         problems.append(
             ("auth.demo_issuer", "an enabled demo issuer is the only token source: remove jwks_url and issuer")

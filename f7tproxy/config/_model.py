@@ -108,6 +108,10 @@ class ServerConfig:
     """URL prefix when f7tproxy sits behind a reverse proxy under a sub-path (FirecREST's apis_root_path)."""
     public_url: str | None = attrs.field(default=None, validator=_url)
     """The URL clients use to reach f7tproxy; defaults to http://<bind>:<port>."""
+    drain_delay: float = attrs.field(default=0.0, validator=_non_negative)
+    """On SIGTERM, how long `/status/liveness/` answers 503 while requests are still served, before
+    the listener closes: long enough for a load balancer's health check to take the replica out
+    (HAProxy `inter` x `fall`, plus a margin). 0 for a single process."""
 
 
 # --------------------------------------------------------------------------- auth
@@ -159,6 +163,9 @@ class DemoIssuerConfig:
     """Lifetime of issued tokens."""
     audience: str = "f7tproxy"
     """The `aud` of issued tokens."""
+    key_file: pathlib.Path | None = None
+    """PEM file of the RSA key to sign with (unset: a key generated at start). Replicas behind a
+    load balancer share one, and one `server.public_url`, so that a token from any is valid on all."""
 
 
 @attrs.frozen
@@ -591,6 +598,34 @@ class RateLimitConfig:
     """Route templates never limited (the metrics path always is); load balancers poll liveness."""
 
 
+_redis_url = _check(
+    lambda x: bool(re.fullmatch(r"(rediss?://[^/\s]+(?:/\d+)?|unix:///\S+)", x)),
+    "expected redis://host:port[/db], rediss://... or unix:///path, got {value!r}",
+)
+
+
+@attrs.frozen
+class RedisConfig:
+    """A Redis (or Valkey) server shared by every replica."""
+
+    url: str = attrs.field(validator=_redis_url)
+    """Where it listens: ``redis://host:port[/db]`` (``rediss://`` for TLS) or ``unix:///path``."""
+    timeout: float = attrs.field(default=0.25, validator=_positive)
+    """Deadline of every call, connecting included (seconds); past it the call counts as failed."""
+    key_prefix: str = "f7t:"
+    """Prefix of every key f7tproxy writes (several deployments may share one server)."""
+
+
+@attrs.frozen
+class SharedStateConfig:
+    """State shared by replicas behind a load balancer. Unset: everything stays in the process."""
+
+    redis: RedisConfig | None = None
+    """Keep the rate-limit buckets and the recent-submit records (read-your-writes, Idempotency-Key
+    replay) in this Redis. Unreachable: rate limits fall back to this process's buckets and submits
+    to its own records, with a warning and `f7t_shared_state_failures_total`."""
+
+
 @attrs.frozen
 class Config:
     """The whole configuration of one f7tproxy process."""
@@ -609,6 +644,8 @@ class Config:
     """Rate limits per user, system and client."""
     events: EventsConfig = EventsConfig()
     """Job state and output pushed as Server-Sent Events."""
+    shared_state: SharedStateConfig = SharedStateConfig()
+    """State shared by replicas (Redis); unset: in-process only."""
 
     def cluster(self, name: str) -> ClusterConfig | None:
         """The cluster called `name` (case-insensitive), or None."""

@@ -213,6 +213,12 @@ class Metrics:
             "f7tproxy_rate_limited", "Requests refused with 429, by the limit that refused them.",
             ["scope"], registry=r,
         )  # fmt: skip
+        self._shared_failures = Counter(
+            "f7tproxy_shared_state_failures",
+            "Calls to the shared state (Redis) that failed or passed their deadline, by what they were for; "
+            "rate limits then fall back to this process's buckets.",
+            ["what"], registry=r,
+        )  # fmt: skip
         self._pool_busy = Counter(
             "f7tproxy_pool_busy",
             "Requests answered 429 because their user's SSH channels stayed busy past the lease wait.",
@@ -301,6 +307,10 @@ class Metrics:
     def rate_limited(self, scope: str) -> None:
         """Count a 429; `scope` is the limit that refused (user, system, user_system, client)."""
         self._rate_limited.labels(scope).inc()
+
+    def shared_state_failed(self, what: str) -> None:
+        """Count a failed or late call to the shared state; `what`: rate_limit, submit, lock..."""
+        self._shared_failures.labels(what).inc()
 
     # -- SSH pool
 

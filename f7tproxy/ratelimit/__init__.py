@@ -1,5 +1,5 @@
 """Rate limits per user, system and client: token buckets on trio's clock."""
 
-from ._limiter import Decision, RateLimiter
+from ._limiter import Decision, RateLimiter, decide
 
-__all__ = ["Decision", "RateLimiter"]
+__all__ = ["Decision", "RateLimiter", "decide"]

@@ -81,6 +81,10 @@ class RateLimiter:
             rules.append(("system", ("system", system), c.systems.get(system, c.per_system)))
         return [(scope, key, rule) for scope, key, rule in rules if rule is not None]
 
+    def rules(self, user: str | None, system: str | None, client: str | None) -> list[tuple[str, tuple[str, ...], RateRule]]:
+        """The buckets a request takes from: (scope, bucket key, rule), in a fixed order."""
+        return self._rules(user, system, client)
+
     def check(self, *, user: str | None, system: str | None, client: str | None) -> Decision | None:
         """Take a token for a request of `user` (None: unauthenticated, then `client` counts)
         to `system` (None: no system in the route).
@@ -92,16 +96,16 @@ class RateLimiter:
             return None
         now = self._clock()
         self._sweep(now)
-        states = [(scope, rule, self._refill(key, rule, now)) for scope, key, rule in rules]
-        empty = [(scope, rule, b) for scope, rule, b in states if b.tokens < 1]
-        if empty:
-            scope, rule, b = max(empty, key=lambda s: (1 - s[2].tokens) / s[1].rate)
-            wait = (1 - b.tokens) / rule.rate
-            return Decision(False, scope, rule.burst, 0, _ceil(_to_full(rule, b)), max(1, _ceil(wait)))
-        for _scope, _rule, b in states:
-            b.tokens -= 1
-        scope, rule, b = min(states, key=lambda s: (math.floor(s[2].tokens), -_to_full(s[1], s[2])))
-        return Decision(True, scope, rule.burst, math.floor(b.tokens), _ceil(_to_full(rule, b)), None)
+        buckets = [self._refill(key, rule, now) for _scope, key, rule in rules]
+        decision = decide([(scope, rule, b.tokens) for (scope, _key, rule), b in zip(rules, buckets, strict=True)])
+        if decision.allowed:
+            for b in buckets:
+                b.tokens -= 1
+        return decision
+
+    async def take(self, *, user: str | None, system: str | None, client: str | None) -> Decision | None:
+        """`check`, in the form the shared limiter has (`f7tproxy.shared.SharedRateLimiter`)."""
+        return self.check(user=user, system=system, client=client)
 
     def _refill(self, key: tuple[str, ...], rule: RateRule, now: float) -> _Bucket:
         b = self._buckets.get(key)
@@ -132,8 +136,22 @@ class RateLimiter:
         return len(self._buckets)
 
 
-def _to_full(rule: RateRule, b: _Bucket) -> float:
-    return (rule.burst - b.tokens) / rule.rate
+def decide(states: list[tuple[str, RateRule, float]]) -> Decision:
+    """The decision for a request, from each bucket's (scope, rule, tokens before taking):
+    refused by the bucket that needs longest for one token if any holds less than one,
+    else allowed, reporting the bucket with fewest whole tokens left after taking."""
+    empty = [s for s in states if s[2] < 1]
+    if empty:
+        scope, rule, tokens = max(empty, key=lambda s: (1 - s[2]) / s[1].rate)
+        wait = (1 - tokens) / rule.rate
+        return Decision(False, scope, rule.burst, 0, _ceil(_to_full(rule, tokens)), max(1, _ceil(wait)))
+    after = [(scope, rule, tokens - 1) for scope, rule, tokens in states]
+    scope, rule, tokens = min(after, key=lambda s: (math.floor(s[2]), -_to_full(s[1], s[2])))
+    return Decision(True, scope, rule.burst, math.floor(tokens), _ceil(_to_full(rule, tokens)), None)
+
+
+def _to_full(rule: RateRule, tokens: float) -> float:
+    return (rule.burst - tokens) / rule.rate
 
 
 def _ceil(x: float) -> int:

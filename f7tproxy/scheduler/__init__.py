@@ -17,7 +17,7 @@ from ..sharing import BatchLookup
 from ..ssh import Runner  # (re-exported: what a backend needs from a lease)
 from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches
-from ._jobs import JobService, Leasing, Submitted
+from ._jobs import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, Leasing, SubmitLog, Submitted
 from ._models import (
     FINISHED_STATES,
     TIME_WINDOWS,
@@ -50,18 +50,25 @@ def make_backend(cluster: ClusterConfig) -> SchedulerBackend:
 
 
 def job_services(
-    clusters: tuple[ClusterConfig, ...], count: Callable[[str, str, BatchLookup], None] | None = None
+    clusters: tuple[ClusterConfig, ...],
+    count: Callable[[str, str, BatchLookup], None] | None = None,
+    *,
+    shared: SubmitLog | None = None,
 ) -> dict[str, JobService]:
-    """One JobService per cluster, by name; `count(system, kind, how)` hears every batched lookup."""
+    """One JobService per cluster, by name; `count(system, kind, how)` hears every batched
+    lookup; `shared`: submit records shared by replicas."""
 
     def counter(system: str) -> Callable[[str, BatchLookup], None] | None:
         return None if count is None else (lambda kind, how: count(system, kind, how))
 
-    return {c.name: JobService(c, make_backend(c), on_lookup=counter(c.name)) for c in clusters}
+    return {c.name: JobService(c, make_backend(c), on_lookup=counter(c.name), shared=shared) for c in clusters}
 
 
 __all__ = [
     "FINISHED_STATES",
+    "MARKER_TTL",
+    "RECENT_TTL",
+    "SUBMIT_LOCK_TTL",
     "TIME_WINDOWS",
     "Account",
     "Job",
@@ -69,11 +76,11 @@ __all__ = [
     "JobMetadata",
     "JobQuery",
     "JobService",
-    "Leasing",
     "JobSpec",
     "JobStatus",
     "JobTask",
     "JobTime",
+    "Leasing",
     "Lookup",
     "Node",
     "Partition",
@@ -84,6 +91,7 @@ __all__ = [
     "SchedulerBackend",
     "SlurmBackend",
     "StatusCaches",
+    "SubmitLog",
     "Submitted",
     "TtlCache",
     "UserInfo",

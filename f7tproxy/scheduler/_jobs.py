@@ -10,6 +10,11 @@
 - Batched lookups: concurrent lookups of single jobs of one user (`lookup_job`,
   `lookup_metadata`) arriving within the scheduler's `lookup_window` are answered
   by one `squeue`/`sacct` (and one script command) for all their ids.
+- Replicas (`shared_state`): a `SubmitLog` in Redis holds the same records for
+  every replica, so a job submitted through one is found through another at once,
+  and a retry with the same key on another replica replays; submits with one key
+  wait for each other on all replicas. This process's records are kept as well:
+  a Redis outage costs only what other replicas did.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Protocol, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeVar
 
 import attrs
+import cattrs
 import trio
 
 from ..config import ClusterConfig
@@ -38,6 +44,23 @@ RECENT_TTL = 300.0
 MARKER_TTL = 86400.0
 """How long an idempotency key is remembered in this process (seconds)."""
 MARKER_PREFIX = "f7t-idem:"
+SUBMIT_LOCK_TTL = 120.0
+"""Longest a submit with a key holds the replicas' lock on it (a dead replica's lock expires)."""
+
+_convert = cattrs.Converter()
+
+
+class SubmitLog(Protocol):
+    """Submit records shared by replicas (`f7tproxy.shared.SharedSubmits`). Never raises for
+    an unreachable store: reads then find nothing, writes are dropped."""
+
+    async def remember(self, system: str, user: str, job_id: str, record: dict[str, Any]) -> None: ...
+    async def recent(self, system: str, user: str) -> dict[str, dict[str, Any]]: ...
+    async def forget(self, system: str, user: str, job_ids: list[str]) -> None: ...
+    async def marked(self, marker: str) -> str | None: ...
+    async def mark(self, marker: str, job_id: str) -> None: ...
+    def lock(self, marker: str) -> AbstractAsyncContextManager[None]: ...
+
 
 T = TypeVar("T")
 
@@ -73,11 +96,13 @@ class JobService:
         *,
         clock: Callable[[], float] = trio.current_time,
         on_lookup: Callable[[str, BatchLookup], None] | None = None,
+        shared: SubmitLog | None = None,
     ) -> None:
         """`on_lookup(kind, how)` hears how each batched lookup (`job`, `metadata`) was answered."""
         self.cluster = cluster
         self.backend = backend
         self._clock = clock
+        self._shared = shared
         window, most = cluster.scheduler.lookup_window, cluster.scheduler.lookup_batch
 
         def counter(kind: str) -> Callable[[BatchLookup], None] | None:
@@ -109,22 +134,33 @@ class JobService:
         """
         if idempotency_key is None:
             job_id = await self.backend.submit(run, spec)
-            self._remember(user, job_id, spec)
+            await self._remember(user, job_id, spec)
             return Submitted(job_id)
         marker = self.marker(self.cluster.name, user, idempotency_key)
-        async with self._lock(marker):
+        async with self._lock(marker), self._shared_lock(marker):
             self._expire()
             known = self._markers.get(marker)
             if known is not None:
                 return Submitted(known[0], replayed=True)
-            found = await self.backend.find_marked(run, user, marker)
+            shared = await self._shared.marked(marker) if self._shared is not None else None
+            found = shared or await self.backend.find_marked(run, user, marker)
             if found is not None:
                 self._markers[marker] = (found, self._clock())
                 return Submitted(found, replayed=True)
             job_id = await self.backend.submit(run, attrs.evolve(spec, marker=marker))
             self._markers[marker] = (job_id, self._clock())
-            self._remember(user, job_id, spec)
+            if self._shared is not None:
+                await self._shared.mark(marker, job_id)
+            await self._remember(user, job_id, spec)
             return Submitted(job_id)
+
+    @asynccontextmanager
+    async def _shared_lock(self, marker: str) -> AsyncIterator[None]:
+        if self._shared is None:
+            yield
+            return
+        async with self._shared.lock(marker):
+            yield
 
     @asynccontextmanager
     async def _lock(self, marker: str) -> AsyncIterator[None]:
@@ -140,7 +176,7 @@ class JobService:
             else:
                 self._locks[marker] = (lock, users - 1)
 
-    def _remember(self, user: str, job_id: str, spec: JobSpec) -> None:
+    async def _remember(self, user: str, job_id: str, spec: JobSpec) -> None:
         name = spec.name or posixpath.basename(spec.script_path or "") or "sbatch"
         job = Job(
             job_id=job_id,
@@ -157,6 +193,8 @@ class JobService:
         )
         self._recent[job_id] = _Recent(job, user, self._clock())
         self._submitted[job_id] = self._clock()
+        if self._shared is not None:
+            await self._shared.remember(self.cluster.name, user, job_id, {"job": _convert.unstructure(job)})
 
     def _expire(self) -> None:
         now = self._clock()
@@ -171,23 +209,27 @@ class JobService:
 
     async def get_jobs(self, run: Runner, query: JobQuery) -> list[Job]:
         """Jobs matching `query`, with the user's just-submitted ones the scheduler does not list yet."""
-        return self._with_recent(await self.backend.get_jobs(run, query), query)
+        return await self._with_recent(await self.backend.get_jobs(run, query), query)
 
     async def watch_jobs(self, run: Runner, user: str, job_ids: Sequence[str]) -> list[Job]:
         """The jobs among `job_ids` that `user` may see, in the backend's fewest commands
         (the job watchers' poll), with just-submitted ones the scheduler does not list yet."""
         query = JobQuery(user=user, allusers=True, job_ids=tuple(job_ids))
-        return self._with_recent(await self.backend.watch_jobs(run, user, job_ids), query)
+        return await self._with_recent(await self.backend.watch_jobs(run, user, job_ids), query)
 
     def submitted_within(self, job_id: str, seconds: float) -> bool:
         """Whether `job_id` was submitted through this process less than `seconds` ago."""
         at = self._submitted.get(job_id)
         return at is not None and self._clock() - at < seconds
 
-    def _with_recent(self, jobs: list[Job], query: JobQuery) -> list[Job]:
+    async def _with_recent(self, jobs: list[Job], query: JobQuery) -> list[Job]:
         self._expire()
         seen = {j.job_id for j in jobs}
-        for job_id, recent in self._recent.items():
+        recents = dict(self._recent)
+        if self._shared is not None:
+            for job_id, record in (await self._shared.recent(self.cluster.name, query.user)).items():
+                recents.setdefault(job_id, _Recent(_convert.structure(record["job"], Job), query.user, self._clock()))
+        for job_id, recent in recents.items():
             if job_id in seen:
                 continue
             job = recent.job
@@ -198,10 +240,12 @@ class JobService:
             ):
                 continue
             jobs.append(job)
-        for job in jobs:
+        listed = [job_id for job_id in recents if job_id in seen]
+        for job_id in listed:
             # the scheduler lists it now: its own record is the truth from here on
-            if job.job_id in self._recent and job.job_id in seen:
-                del self._recent[job.job_id]
+            self._recent.pop(job_id, None)
+        if self._shared is not None and listed:
+            await self._shared.forget(self.cluster.name, query.user, listed)
         return jobs
 
     async def get_job(self, run: Runner, user: str, job_id: str) -> list[Job]:

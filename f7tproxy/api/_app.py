@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify, request
+
+from quart import Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
+from ..auth import User
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
@@ -27,7 +29,8 @@ _DRAIN_LIMIT = 1024 * 1024
 
 def _error_response(exc: errors.ApiError) -> Response:
     kind = errors.kind_of(exc)
-    response = jsonify(errors.error_body(exc))
+    user = g.get("user")  # the authenticated user, if the error came after auth
+    response = jsonify(errors.error_body(exc, user=user.name if isinstance(user, User) else None))
     response.status_code = kind.status
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))

@@ -16,6 +16,8 @@ TIMEOUT_EXIT = 124
 _CALLERS_MISTAKES = (
     "File exists", "invalid user", "invalid group", "Is a directory", "Not a directory",
     "Too many levels of symbolic links", "Directory not empty",
+    # extract: the file is not an archive of the compression asked for
+    "does not look like a tar archive", "not in gzip format", "is not a bzip2 file", "File format not recognized",
 )  # fmt: skip
 """Remote error texts that name a mistake in the request (FirecREST answers 500 to the later ones)."""
 

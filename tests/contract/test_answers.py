@@ -97,7 +97,8 @@ def _ops(c: httpx.Client, d: str) -> None:
     _ok(c.post(f"{OPS}/compress", json={"sourcePath": f"{d}/sub", "targetPath": f"{d}/sub.tar.gz"}), 204)
     _ok(c.post(f"{OPS}/mkdir", json={"sourcePath": f"{d}/out"}), 201)
     _ok(c.post(f"{OPS}/extract", json={"sourcePath": f"{d}/sub.tar.gz", "targetPath": f"{d}/out"}), 204)
-    _ok(c.delete(f"{OPS}/rm", params={"path": f"{d}/out"}), 204)
+    removed = c.delete(f"{OPS}/rm", params={"path": f"{d}/out"})
+    assert removed.status_code == 204 and "content-type" not in removed.headers, removed.headers
 
 
 def _transfers(c: httpx.Client, d: str) -> list[str]:

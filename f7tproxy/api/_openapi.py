@@ -63,7 +63,7 @@ def operation(
     summary: str,
     *,
     tag: str,
-    firecrest: str,
+    firecrest: str | None = None,
     status: int = 200,
     response: Any = None,
     body: type | None = None,
@@ -72,11 +72,13 @@ def operation(
     headers: tuple[Param, ...] = (),
     description: str = "",
 ) -> Callable[[F], F]:
-    """Declare a view's OpenAPI operation: FirecREST's handler name, success `status` and
-    `response` model, `body` model (JSON, or multipart with `form`), `query` parameters."""
+    """Declare a view's OpenAPI operation: FirecREST's handler name (`firecrest`; f7tproxy's own
+    operations leave it out and use the view's name), success `status` and `response` model,
+    `body` model (JSON, or multipart with `form`), `query` parameters."""
 
     def mark(view: F) -> F:
-        setattr(view, _KEY, Operation(summary, tag, firecrest, status, response, body, form, query, description,
+        name = firecrest or str(getattr(view, "__name__", "operation"))
+        setattr(view, _KEY, Operation(summary, tag, name, status, response, body, form, query, description,
                                       headers))  # fmt: skip
         return view
 

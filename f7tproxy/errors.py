@@ -204,10 +204,15 @@ def kind_of(exc: ApiError) -> ErrorKind:
 
 
 def error_body(exc: ApiError, *, user: str | None = None) -> dict[str, Any]:
-    """FirecREST's `ApiResponseError` body for `exc`."""
+    """FirecREST's `ApiResponseError` body for `exc`; `user` is the authenticated user's name, if known.
+
+    `causedBy` is always present, as in FirecREST, and null: the remote side's own words
+    are already in `message`.
+    """
     return {
         "errorType": kind_of(exc).error_type,
         "message": exc.message,
         "data": exc.data,
         "user": user,
+        "causedBy": None,
     }

@@ -15,6 +15,7 @@ from firecrest import ClientCredentialsAuth
 from firecrest.v2 import Firecrest
 
 from .conftest import Testbed
+from .contract.spec import HOOKS
 from .server_process import ServerProcess
 
 SYSTEM = "cluster-slurm"
@@ -84,9 +85,11 @@ class Gateway:
         return self._tokens[user]
 
     def http(self, user: str = "fireuser") -> httpx.Client:
-        """An httpx client with `user`'s bearer token (request-level tests)."""
+        """An httpx client with `user`'s bearer token (request-level tests); it checks every answer
+        against FirecREST's document (`tests/contract/spec.py`)."""
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=60
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=60,
+            event_hooks=HOOKS,  # every answer checked against FirecREST's document
         )
 
     def firecrest(self, user: str = "fireuser") -> Firecrest:
@@ -121,3 +124,11 @@ def remote(testbed: Testbed, script: str, user: str = "fireuser", *, check: bool
     if check:
         assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def scratch(testbed: Testbed, user: str = "fireuser", prefix: str = "t") -> Iterator[str]:
+    """A fresh directory of `user`'s in /scratch/<user> (0700 parent), removed afterwards (fixture body)."""
+    path = f"/scratch/{user}/{unique(prefix)}"
+    remote(testbed, f"mkdir -p {path}", user)
+    yield path
+    remote(testbed, f"chmod -R u+rwx {path}; rm -rf {path}", user, check=False)

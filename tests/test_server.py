@@ -45,7 +45,7 @@ def test_unknown_route_gets_firecrest_error_body(config_file: pathlib.Path) -> N
         assert response.status_code == 404
         body = response.json()
         assert body["errorType"] == "error" and body["message"]
-        assert set(body) == {"errorType", "message", "data", "user"}
+        assert set(body) == {"errorType", "message", "data", "user", "causedBy"}
 
 
 def test_request_and_correlation_ids_are_returned(config_file: pathlib.Path) -> None:

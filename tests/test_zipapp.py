@@ -186,7 +186,7 @@ def test_429_after_the_configured_burst(server: ServerProcess) -> None:
         assert refused.headers["Retry-After"] == "5"  # one request per 5 s
         assert refused.headers["RateLimit-Limit"] == "3" and refused.headers["RateLimit-Remaining"] == "0"
         assert re.fullmatch(r"\d+", refused.headers["RateLimit-Reset"])
-        assert set(refused.json()) == {"errorType", "message", "data", "user"}
+        assert set(refused.json()) == {"errorType", "message", "data", "user", "causedBy"}
         assert client.get("/metrics").status_code == 200  # never limited
     assert scrape(server.url)[key("f7tproxy_rate_limited_total", scope="client")] == 1
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from quart import Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+
+from quart import Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import errors
+from ..auth import User
 from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
@@ -29,7 +31,8 @@ _DRAIN_LIMIT = 1024 * 1024
 
 def _error_response(exc: errors.ApiError) -> Response:
     kind = errors.kind_of(exc)
-    response = jsonify(errors.error_body(exc))
+    user = g.get("user")  # the authenticated user, if the error came after auth
+    response = jsonify(errors.error_body(exc, user=user.name if isinstance(user, User) else None))
     response.status_code = kind.status
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
@@ -68,6 +71,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
         # Unknown routes, wrong methods and the like still get FirecREST's error body.
         response = _error_response(errors.ApiError(exc.description or exc.name))
         response.status_code = exc.code or 500
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         return response
 
     @app.errorhandler(Exception)
@@ -85,6 +90,8 @@ def create_app(runtime: Runtime) -> GatewayApp:
             await request.get_data(cache=True)
         elif length > _DRAIN_LIMIT and response.status_code >= 400:
             response.headers["Connection"] = "close"
+        if response.status_code == 204:
+            response.headers.pop("Content-Type", None)  # no content, so no type (Quart sets text/html)
         # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
         response.headers["F7T-AppVersion"] = APP_VERSION
         return response

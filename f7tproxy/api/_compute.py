@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from quart import Blueprint, Response, request
@@ -37,6 +37,7 @@ class JobDescription(JobFields):
     Give exactly one of `script` (the script's text) and `scriptPath` (a file on the system).
     """
 
+    __schema_name__: ClassVar[str] = "JobDescriptionModel"
     env: dict[str, str] | list[str] | None = None
     """Environment variables of the job: `{"NAME": "value"}` or `["NAME=value"]`."""
     scheduler_options: list[str] | None = None
@@ -140,7 +141,7 @@ _JOB_QUERY = (
 
 @compute.post("/<system>/jobs")
 @operation(
-    "Submit a job", tag="compute", status=201, response=PostJobSubmissionResponse, body=PostJobSubmitRequest,
+    "Submit a job", tag="compute", firecrest="post_job_submit", status=201, response=PostJobSubmissionResponse, body=PostJobSubmitRequest,
     headers=(Param("Idempotency-Key", {"type": "string", "maxLength": _KEY_MAX},
                    "f7tproxy extension: a retry with the same key returns the job the first try made"),),
 )  # fmt: skip
@@ -157,7 +158,7 @@ async def submit(system: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @compute.get("/<system>/jobs")
-@operation("List jobs", tag="compute", response=GetJobResponse, query=_JOB_QUERY)
+@operation("List jobs", tag="compute", firecrest="get_jobs", response=GetJobResponse, query=_JOB_QUERY)
 @shared_read
 async def list_jobs(system: str) -> dict[str, Any]:
     """The user's jobs (or all visible ones), live ones and finished ones within the time window."""
@@ -178,7 +179,7 @@ async def list_jobs(system: str) -> dict[str, Any]:
 
 
 @compute.get("/<system>/jobs/<job_id>")
-@operation("Get a job", tag="compute", response=GetJobResponse)
+@operation("Get a job", tag="compute", firecrest="get_job", response=GetJobResponse)
 @shared_read
 async def get_job(system: str, job_id: str) -> dict[str, Any]:
     """One job; 404 "Job not found." if the scheduler does not know it."""
@@ -189,7 +190,7 @@ async def get_job(system: str, job_id: str) -> dict[str, Any]:
 
 
 @compute.get("/<system>/jobs/<job_id>/metadata")
-@operation("Get a job's script and standard streams", tag="compute", response=GetJobMetadataResponse)
+@operation("Get a job's script and standard streams", tag="compute", firecrest="get_job_metadata", response=GetJobMetadataResponse)
 @shared_read
 async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
     """Script and standard input/output/error paths of a job."""
@@ -200,7 +201,7 @@ async def job_metadata(system: str, job_id: str) -> dict[str, Any]:
 
 
 @compute.put("/<system>/jobs/<job_id>/attach")
-@operation("Run a command in a job's allocation", tag="compute", status=204, body=PostJobAttachRequest)
+@operation("Run a command in a job's allocation", tag="compute", firecrest="attach", status=204, body=PostJobAttachRequest)
 async def attach(system: str, job_id: str) -> Response:
     """Run the command inside the running job (Slurm `srun --overlap`); 204 when it succeeded."""
     context = current_system()
@@ -212,7 +213,7 @@ async def attach(system: str, job_id: str) -> Response:
 
 
 @compute.delete("/<system>/jobs/<job_id>")
-@operation("Cancel a job", tag="compute", status=204)
+@operation("Cancel a job", tag="compute", firecrest="delete_job_cancel", status=204)
 async def cancel(system: str, job_id: str) -> Response:
     """Cancel a job; 204 also when it had already finished."""
     context = current_system()

@@ -12,6 +12,7 @@ body and query parameters (one reader, one validation-error builder).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -155,10 +156,13 @@ async def json_body() -> dict[str, Any]:
     """The request's JSON object. Raises ValidationFailed if there is none."""
     # Read the whole (small) body before anything can fail: an error answered while
     # the body is still unread can stall the next request on a kept-alive connection.
-    await request.get_data(cache=True)
-    body = await request.get_json(force=True, silent=True)
+    raw = await request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (ValueError, RecursionError):  # not UTF-8 (UnicodeDecodeError), not JSON, nested too deep
+        body = None
     if not isinstance(body, dict):
-        raise invalid("body", "body", "expected a JSON object")
+        raise invalid("body", "body", "expected a JSON object in UTF-8")
     return body
 
 

@@ -13,7 +13,7 @@ import mimetypes
 import pathlib
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 from quart import Blueprint, Response, current_app, request
@@ -21,6 +21,8 @@ from quart import Blueprint, Response, current_app, request
 from .._version import __version__
 from ..errors import NotFound
 from ._auth import public
+from ._context import runtime
+from ._models import schema_name
 from ._wire import SchemaRegistry
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -33,45 +35,54 @@ its own API level (2.6.0) and enables every feature it has."""
 
 @attrs.frozen
 class Param:
-    """A query parameter."""
+    """A query parameter or header."""
 
     name: str
     schema: dict[str, Any]
     description: str = ""
+    required: bool = False
 
 
 @attrs.frozen
 class Operation:
     summary: str
     tag: str
+    firecrest: str
+    """The name of FirecREST's handler: the operationId is built from it as FastAPI builds FirecREST's."""
     status: int = 200
     response: Any = None
     body: type | None = None
+    form: bool = False
+    """The body is multipart form data (a file upload), not JSON."""
     query: tuple[Param, ...] = ()
     description: str = ""
     headers: tuple[Param, ...] = ()
-    auth: bool = True
     media_type: str = "application/json"
+    """The success answer's media type (`text/event-stream` for the event streams)."""
 
 
 def operation(
     summary: str,
     *,
     tag: str,
+    firecrest: str | None = None,
     status: int = 200,
     response: Any = None,
     body: type | None = None,
+    form: bool = False,
     query: tuple[Param, ...] = (),
     headers: tuple[Param, ...] = (),
     description: str = "",
     media_type: str = "application/json",
 ) -> Callable[[F], F]:
-    """Declare a view's OpenAPI operation: success `status` and `response` model (of `media_type`),
-    `body`, `query`."""
+    """Declare a view's OpenAPI operation: FirecREST's handler name (`firecrest`; f7tproxy's own
+    operations leave it out and use the view's name), success `status` and `response` model,
+    `body` model (JSON, or multipart with `form`), `query` parameters; `media_type` of the answer."""
 
     def mark(view: F) -> F:
-        op = Operation(summary, tag, status, response, body, query, description, headers, media_type=media_type)
-        setattr(view, _KEY, op)
+        name = firecrest or str(getattr(view, "__name__", "operation"))
+        setattr(view, _KEY, Operation(summary, tag, name, status, response, body, form, query, description,
+                                      headers, media_type))  # fmt: skip
         return view
 
     return mark
@@ -82,18 +93,80 @@ class ApiResponseError:
     """FirecREST's error body."""
 
     message: str
-    error_type: str = "error"
+    error_type: Literal["error", "validation"] = "error"
     """`error`, or `validation` when `data.fields` lists the fields at fault."""
     data: dict[str, Any] | None = None
     user: str | None = None
+    """The authenticated user's name, when the error came after authentication."""
+    caused_by: list[str] | None = None
 
 
 _PATH_VAR = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
+_DOC_NAMES = {"system": "system_name"}
+"""Path parameters named in the document as FirecREST names them (the routes' own names are shorter)."""
 
 
-def build_document(app: Any) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route that declared an operation."""
-    registry = SchemaRegistry()
+def _template(rule: str) -> str:
+    return _PATH_VAR.sub(lambda m: "{" + _DOC_NAMES.get(m.group(1), m.group(1)) + "}", rule)
+
+
+def operation_id(name: str, path: str, method: str) -> str:
+    """FastAPI's operationId, as in FirecREST's document: handler name, path and method, with
+    every character other than a letter, digit or `_` made `_`."""
+    return re.sub(r"\W", "_", f"{name}{path}") + f"_{method.lower()}"
+
+
+def _param(where: str, p: Param) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "in": where, "required": p.required, "schema": p.schema}
+    if p.description:
+        out["description"] = p.description
+    return out
+
+
+def _operation(op: Operation, path: str, method: str, variables: list[str], registry: SchemaRegistry,
+               error: dict[str, Any], public: bool) -> dict[str, Any]:  # fmt: skip
+    params = [{"name": v, "in": "path", "required": True, "schema": {"type": "string"}} for v in variables]
+    params += [_param("query", p) for p in op.query] + [_param("header", p) for p in op.headers]
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.response is bytes:
+        ok["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    elif op.response is not None:
+        ok["content"] = {op.media_type: {"schema": registry.schema(op.response)}}
+    entry: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": operation_id(op.firecrest, path, method),
+        "tags": [op.tag],
+        "parameters": params,
+        "responses": {
+            str(op.status): ok,
+            "4XX": {"description": "Client error", "content": {"application/json": {"schema": error}}},
+            "5XX": {"description": "Server error", "content": {"application/json": {"schema": error}}},
+        },
+    }
+    if op.description:
+        entry["description"] = op.description
+    if op.body is not None:
+        kind = "multipart/form-data" if op.form else "application/json"
+        entry["requestBody"] = {"required": True, "content": {kind: {"schema": registry.ref(op.body)}}}
+    if public:
+        entry["security"] = []
+    return entry
+
+
+def _security_schemes(token_url: str | None) -> dict[str, Any]:
+    schemes: dict[str, Any] = {"HTTPBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    if token_url is not None:
+        schemes["APIAuthDependency"] = {
+            "type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}},
+        }  # fmt: skip
+    return schemes
+
+
+def build_document(app: Any, *, token_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route that declared an operation, in FirecREST's terms
+    (its operationIds, schema names, path parameter names); `token_url` is the IdP's OAuth2 token
+    endpoint, declared as FirecREST's client-credentials scheme when known."""
+    registry = SchemaRegistry(name=schema_name)
     error = registry.ref(ApiResponseError)
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -101,44 +174,13 @@ def build_document(app: Any) -> dict[str, Any]:
         op: Operation | None = getattr(view, _KEY, None)
         if op is None:
             continue
-        path = _PATH_VAR.sub(r"{\1}", rule.rule)
+        path = _template(rule.rule)
+        variables = [_DOC_NAMES.get(v, v) for v in _PATH_VAR.findall(rule.rule)]
+        public = getattr(view, "_f7t_public", False)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            params = [
-                {"name": v, "in": "path", "required": True, "schema": {"type": "string"}}
-                for v in _PATH_VAR.findall(rule.rule)
-            ]
-            params += [
-                {"name": p.name, "in": "query", "required": False, "schema": p.schema, "description": p.description}
-                for p in op.query
-            ]
-            params += [
-                {"name": p.name, "in": "header", "required": False, "schema": p.schema, "description": p.description}
-                for p in op.headers
-            ]
-            ok: dict[str, Any] = {"description": op.summary}
-            if op.response is not None:
-                ok["content"] = {op.media_type: {"schema": registry.schema(op.response)}}
-            entry: dict[str, Any] = {
-                "summary": op.summary,
-                "operationId": f"{method.lower()}_{rule.endpoint.replace('.', '_')}",
-                "tags": [op.tag],
-                "parameters": params,
-                "responses": {
-                    str(op.status): ok,
-                    "4XX": {"description": "Client error", "content": {"application/json": {"schema": error}}},
-                    "5XX": {"description": "Server error", "content": {"application/json": {"schema": error}}},
-                },
-            }
-            if op.description:
-                entry["description"] = op.description
-            if op.body is not None:
-                entry["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": registry.ref(op.body)}},
-                }
-            if getattr(view, "_f7t_public", False):
-                entry["security"] = []
-            paths.setdefault(path, {})[method.lower()] = entry
+            paths.setdefault(path, {})[method.lower()] = _operation(op, path, method, variables, registry, error,
+                                                                    public)  # fmt: skip
+    schemes = _security_schemes(token_url)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -147,11 +189,8 @@ def build_document(app: Any) -> dict[str, Any]:
             "description": f"A FirecREST v2 compatible gateway (f7tproxy {__version__}).",
         },
         "paths": paths,
-        "components": {
-            "schemas": registry.components,
-            "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-        "security": [{"HTTPBearer": []}],
+        "components": {"schemas": registry.components, "securitySchemes": schemes},
+        "security": [{name: []} for name in reversed(schemes)],
     }
 
 
@@ -163,10 +202,11 @@ docs = Blueprint("docs", __name__)
 async def openapi_json() -> dict[str, Any]:
     """The API description, generated from the code."""
     app = current_app
-    document = app.config.get("F7T_OPENAPI")
-    if document is None:
-        document = app.config["F7T_OPENAPI"] = build_document(app)
-    return document
+    token_url = runtime().auth.token_url
+    cached = app.config.get("F7T_OPENAPI")
+    if cached is None or cached[0] != token_url:  # the IdP's token URL may be learnt after start
+        cached = app.config["F7T_OPENAPI"] = (token_url, build_document(app, token_url=token_url))
+    return cached[1]
 
 
 def _page(title: str, body: str) -> Response:

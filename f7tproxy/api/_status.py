@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,8 +15,9 @@ from ..config import ClusterConfig
 from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
 from ._auth import public
-from ._context import current_system, current_user, lease, runtime
-from ._openapi import operation
+from ._models import GetSystemsResponse
+from ._context import current_system, current_user, lease, query_bool, runtime
+from ._openapi import Param, operation
 from ._wire import to_wire
 
 status = Blueprint("status", __name__, url_prefix="/status")
@@ -29,13 +31,9 @@ class GetLiveness:
     """Per system, when its health was last checked (ISO 8601)."""
     last_update: int
     """Seconds since the oldest of those checks (0: none yet)."""
-
-
-@attrs.frozen
-class GetSystemsResponse:
-    """The configured systems (FirecREST's `HPCCluster`, without any secret)."""
-
-    systems: list[dict[str, Any]]
+    stale: list[dict[str, Any]] | None = None
+    """f7tproxy extension, present only when some result is stale: those results
+    (`system`, `serviceType`, `path`, `age` in seconds)."""
 
 
 @attrs.frozen
@@ -61,7 +59,7 @@ class GetReservationsResponse:
 
 @status.get("/liveness/")
 @public
-@operation("Liveness", tag="status", response=GetLiveness)
+@operation("Liveness", tag="status", firecrest="get_liveness", response=GetLiveness)
 async def liveness() -> dict[str, Any]:
     """Liveness: no auth; `lastUpdate` is the age of the oldest health check (0: none yet).
 
@@ -82,14 +80,17 @@ def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
         "ssh": {"host": cluster.ssh.host, "port": cluster.ssh.port},
         "scheduler": {
             "type": cluster.scheduler.type,
-            "version": cluster.scheduler.version,
+            "version": cluster.scheduler.version or "",  # FirecREST requires a string
             "connectionMode": "ssh",
         },
         "servicesHealth": health.services_health(cluster.name),
         "lastHealthCheck": _iso(health.last_health_check(cluster.name)),
         "probing": {
-            "services": list(cluster.probes.services),
-            "intervalCheck": cluster.probes.interval,
+            # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
+            "services": {
+                name: {"timeout": math.ceil(probe.timeout)} for name, probe in cluster.probes.services.items()
+            },
+            "intervalCheck": math.ceil(cluster.probes.interval),
         },
         "fileSystems": [
             {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
@@ -103,7 +104,7 @@ def _iso(t: datetime.datetime | None) -> str | None:
 
 
 @status.get("/systems")
-@operation("The configured systems", tag="status", response=GetSystemsResponse)
+@operation("The configured systems", tag="status", firecrest="get_systems", response=GetSystemsResponse)
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
     parts = runtime()
@@ -133,7 +134,7 @@ async def _cached(
 
 
 @status.get("/<system>/nodes")
-@operation("Compute nodes", tag="status", response=GetNodesResponse)
+@operation("Compute nodes", tag="status", firecrest="get_system_nodes", response=GetNodesResponse)
 async def nodes(system: str) -> dict[str, Any]:
     """The system's compute nodes."""
     found = await _cached(lambda c: c.nodes, lambda backend, lease, _: backend.nodes(lease))
@@ -141,15 +142,18 @@ async def nodes(system: str) -> dict[str, Any]:
 
 
 @status.get("/<system>/partitions")
-@operation("Partitions", tag="status", response=GetPartitionsResponse)
+@operation("Partitions", tag="status", firecrest="get_system_partitions", response=GetPartitionsResponse,
+           query=(Param("show_hidden", {"type": "boolean", "default": False}, "Hidden partitions too (Slurm)"),))
 async def partitions(system: str) -> dict[str, Any]:
-    """The system's partitions (queues)."""
+    """The system's partitions (queues); hidden ones only with `show_hidden`."""
+    show_hidden = query_bool("show_hidden")
     found = await _cached(lambda c: c.partitions, lambda backend, lease, _: backend.partitions(lease))
-    return to_wire(GetPartitionsResponse(found))  # type: ignore[no-any-return]
+    shown = [p for p in found if show_hidden or not p.hidden]
+    return to_wire(GetPartitionsResponse(shown))  # type: ignore[no-any-return]
 
 
 @status.get("/<system>/reservations")
-@operation("Reservations", tag="status", response=GetReservationsResponse)
+@operation("Reservations", tag="status", firecrest="get_system_reservations", response=GetReservationsResponse)
 async def reservations(system: str) -> dict[str, Any]:
     """The system's advance reservations."""
     found = await _cached(lambda c: c.reservations, lambda backend, lease, _: backend.reservations(lease))
@@ -157,7 +161,7 @@ async def reservations(system: str) -> dict[str, Any]:
 
 
 @status.get("/<system>/userinfo")
-@operation("The user on the system", tag="status", response=UserInfo)
+@operation("The user on the system", tag="status", firecrest="get_userinfo", response=UserInfo)
 async def userinfo(system: str) -> dict[str, Any]:
     """The user's uid, groups and scheduler accounts on the system."""
     info = await _cached(lambda c: c.userinfo, lambda backend, lease, user: backend.userinfo(lease, user),

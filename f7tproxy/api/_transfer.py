@@ -36,6 +36,7 @@ from ..transfer import (
 )
 from ._context import body_bool, body_path, current_system, current_user, field, json_body, lease, query_path, source_path
 from ._filesystem import tar_request
+from . import _models as M
 from ._openapi import Param, operation
 
 transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
@@ -66,7 +67,8 @@ async def _two_paths() -> tuple[ClusterConfig, dict[str, Any], str, str, str | N
 
 
 @transfer.post("/<system>/transfer/mv")
-@operation("Move files (a scheduler job)", tag="transfer", status=201)
+@operation("Move files (a scheduler job)", tag="filesystem", firecrest="move_mv", status=201, body=M.MoveRequest,
+           response=M.MoveResponse)
 async def mv(system: str) -> tuple[dict[str, Any], int]:
     cluster, _, source, target, account = await _two_paths()
     script = move_script(cluster.transfer_directives, source, target)
@@ -74,7 +76,8 @@ async def mv(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/cp")
-@operation("Copy files (a scheduler job)", tag="transfer", status=201)
+@operation("Copy files (a scheduler job)", tag="filesystem", firecrest="post_cp", status=201, body=M.CopyRequest,
+           response=M.CopyResponse)
 async def cp(system: str) -> tuple[dict[str, Any], int]:
     cluster, body, source, target, account = await _two_paths()
     script = copy_script(cluster.transfer_directives, source, target, dereference=body_bool(body, "dereference"))
@@ -82,7 +85,8 @@ async def cp(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.delete("/<system>/transfer/rm")
-@operation("Delete files (a scheduler job)", tag="transfer", status=200, query=(Param("path", {"type": "string"}), Param("account", {"type": "string"})))
+@operation("Delete files (a scheduler job)", tag="filesystem", firecrest="delete_rm", status=200, response=M.DeleteResponse,
+           query=(Param("path", {"type": "string"}, required=True), Param("account", {"type": "string"})))
 async def rm(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
     path = query_path()
@@ -95,7 +99,8 @@ async def rm(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/compress")
-@operation("Create a tar archive (a scheduler job)", tag="transfer", status=201)
+@operation("Create a tar archive (a scheduler job)", tag="filesystem", firecrest="compress", status=201,
+           body=M.CompressRequest, response=M.CompressResponse)
 async def compress(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
     body = await json_body()
@@ -107,7 +112,8 @@ async def compress(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/extract")
-@operation("Extract a tar archive (a scheduler job)", tag="transfer", status=201)
+@operation("Extract a tar archive (a scheduler job)", tag="filesystem", firecrest="extract", status=201,
+           body=M.ExtractRequest, response=M.ExtractResponse)
 async def extract(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
     body = await json_body()
@@ -139,7 +145,8 @@ def _staging() -> Staging:
 
 
 @transfer.post("/<system>/transfer/upload")
-@operation("Upload a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
+@operation("Upload a large file through the S3 staging store", tag="filesystem", firecrest="post_upload", status=201,
+           body=M.PostFileUploadRequest, response=M.UploadFileResponse, description=_STAGED)
 async def upload(system: str) -> tuple[dict[str, Any], int]:
     """Client -> S3 -> cluster: presigned part URLs for the client; a job that fetches the object."""
     cluster = current_system().cluster
@@ -188,7 +195,8 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/download")
-@operation("Download a large file through the S3 staging store", tag="transfer", status=201, description=_STAGED)
+@operation("Download a large file through the S3 staging store", tag="filesystem", firecrest="post_download",
+           status=201, body=M.PostFileDownloadRequest, response=M.DownloadFileResponse, description=_STAGED)
 async def download(system: str) -> tuple[dict[str, Any], int]:
     """Cluster -> S3 -> client: a job that uploads the file in parts; a presigned GET for the client."""
     cluster = current_system().cluster

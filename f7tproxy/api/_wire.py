@@ -13,7 +13,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union
 
 import attrs
@@ -31,10 +31,15 @@ def wire_name(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("wire", camel(field.name)))
 
 
+def wire_fields(cls: type) -> list[attrs.Attribute[Any]]:
+    """The fields of attrs class `cls` that are on the wire (metadata `internal` keeps one off it)."""
+    return [f for f in attrs.fields(cls) if not f.metadata.get("internal")]
+
+
 def to_wire(value: Any) -> Any:
     """`value` as JSON-ready data with FirecREST's camelCase names."""
     if attrs.has(type(value)):
-        return {wire_name(f): to_wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return {wire_name(f): to_wire(getattr(value, f.name)) for f in wire_fields(type(value))}
     if isinstance(value, Mapping):
         return {k: to_wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -78,11 +83,12 @@ def field_docs(cls: type) -> dict[str, str]:
 class SchemaRegistry:
     """JSON Schemas (OpenAPI 3.1) of attrs classes, collected under components/schemas."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, name: Callable[[type], str] = lambda cls: cls.__name__) -> None:
         self.components: dict[str, Any] = {}
+        self._name = name
 
     def ref(self, cls: type) -> dict[str, Any]:
-        name = cls.__name__
+        name = self._name(cls)
         if name not in self.components:
             self.components[name] = {}  # placeholder: recursion stops here
             self.components[name] = self._object(cls)
@@ -92,14 +98,16 @@ class SchemaRegistry:
         props: dict[str, Any] = {}
         required: list[str] = []
         docs = field_docs(cls)
-        for f in attrs.fields(cls):
+        for f in wire_fields(cls):
             schema = dict(self.schema(hints(cls)[f.name]))
             if f.name in docs:
                 schema["description"] = docs[f.name]
+            if isinstance(f.default, str | int | float | bool) and "$ref" not in schema:
+                schema["default"] = f.default
             props[wire_name(f)] = schema
             if f.default is attrs.NOTHING:
                 required.append(wire_name(f))
-        out: dict[str, Any] = {"title": cls.__name__, "type": "object", "properties": props}
+        out: dict[str, Any] = {"title": self._name(cls), "type": "object", "properties": props}
         if required:
             out["required"] = required
         if cls.__doc__:
@@ -125,6 +133,8 @@ class SchemaRegistry:
             return {"type": "object", "additionalProperties": self.schema(value)}
         if isinstance(tp, type) and attrs.has(tp):
             return self.ref(tp)
+        if tp is bytes:
+            return {"type": "string", "format": "binary"}
         simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
         if tp in simple:
             return {"type": simple[tp]}

@@ -53,6 +53,8 @@ class HttpKeySource:
         self._jwks_url = jwks_url
         self._issuer = issuer
         self._discovered: str | None = None
+        self.token_endpoint: str | None = None
+        """The IdP's OAuth2 token endpoint, once OIDC discovery has named it."""
         self.description = jwks_url or f"{issuer} (OIDC discovery)"
 
     async def _get_json(self, client: httpx.AsyncClient, url: str) -> Any:
@@ -76,6 +78,8 @@ class HttpKeySource:
                 # OIDC Discovery 4.3: the document must name the issuer it was fetched for.
                 raise KeySourceError(f"{url}: names issuer {doc.get('issuer')!r}, expected {self._issuer!r}")
             self._discovered = doc["jwks_uri"]
+            endpoint = doc.get("token_endpoint")
+            self.token_endpoint = endpoint if isinstance(endpoint, str) else None
         return self._discovered
 
     async def fetch(self) -> Mapping[str, Any]:

@@ -43,6 +43,7 @@ class Auth:
         self.config = config
         self._metrics = metrics
         self.demo_issuer: DemoIssuer | None = None
+        self._idp: HttpKeySource | None = None
         source: KeySource
         issuer: Callable[[], str | None]
         if auth.demo_issuer.enabled:
@@ -51,7 +52,7 @@ class Auth:
             audiences = auth.audiences or (auth.demo_issuer.audience,)
             issuer = lambda: demo.url_or_none or "(demo issuer not bound yet)"  # noqa: E731
         else:
-            source = HttpKeySource(jwks_url=auth.jwks_url, issuer=auth.issuer)
+            source = self._idp = HttpKeySource(jwks_url=auth.jwks_url, issuer=auth.issuer)
             audiences = auth.audiences
             issuer = lambda: auth.issuer  # noqa: E731
         self.keys = KeyStore(
@@ -67,6 +68,14 @@ class Auth:
         if authorizer is None and auth.openfga is not None:
             authorizer = OpenFgaAuthorizer(auth.openfga)
         self.authorizer = authorizer
+
+    @property
+    def token_url(self) -> str | None:
+        """The OAuth2 token endpoint clients get tokens from, when known: the demo issuer's,
+        or the one the IdP's OIDC discovery names."""
+        if self.demo_issuer is not None:
+            return str(self.demo_issuer.discovery()["token_endpoint"]) if self.demo_issuer.url_or_none else None
+        return self._idp.token_endpoint if self._idp is not None else None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the signing keys and open the OpenFGA client; ready once both can serve."""

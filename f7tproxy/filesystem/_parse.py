@@ -13,13 +13,24 @@ TIMEOUT_EXIT = 124
 """coreutils `timeout`'s exit status when it stopped the command."""
 
 
+_CALLERS_MISTAKES = (
+    "File exists", "invalid user", "invalid group", "Is a directory", "Not a directory",
+    "Too many levels of symbolic links", "Directory not empty",
+    # extract: the file is not an archive of the compression asked for
+    "does not look like a tar archive", "not in gzip format", "is not a bzip2 file", "File format not recognized",
+)  # fmt: skip
+"""Remote error texts that name a mistake in the request (FirecREST answers 500 to the later ones)."""
+
+
 def command_error(result: CommandResult) -> ApiError:
     """The API error for a failed command, by FirecREST's rules on its exit status and stderr.
 
     124 (timeout): 408; "No such file or directory": 404; "Permission denied"
-    or "Operation not permitted": 403; "File exists" or "invalid user": 400;
-    anything else: 500. The message is FirecREST's: `Remote process failed with
-    exit status:N and error message:<stderr>` (clients look for substrings of it).
+    or "Operation not permitted": 403; "File exists", "invalid user" and the
+    caller's other mistakes (`_CALLERS_MISTAKES`: a directory where a file is
+    needed, a file where a directory is, a symlink loop): 400; anything else: 500.
+    The message is FirecREST's: `Remote process failed with exit status:N and
+    error message:<stderr>` (clients look for substrings of it).
     """
     status = result.exit_status if result.exit_status is not None else f"signal {result.exit_signal}"
     # Some tools (file -E) report on stdout.
@@ -31,7 +42,7 @@ def command_error(result: CommandResult) -> ApiError:
         return NotFound(message)
     if "Permission denied" in text or "Operation not permitted" in text:
         return Forbidden(message)
-    if "File exists" in text or "invalid user" in text or "invalid group" in text:
+    if any(words in text for words in _CALLERS_MISTAKES):
         return BadRequest(message)
     return InternalError(message)
 

@@ -199,6 +199,8 @@ class Partition:
     partition: str
     cpus: int | None = None
     total_nodes: int | None = None
+    hidden: bool = attrs.field(default=False, metadata={"internal": True})
+    """Hidden from users unless asked for (Slurm's `Hidden=YES`); not on the wire."""
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ..conftest import Testbed
+from ..contract.spec import HOOKS
 from ..server_process import ServerProcess
 
 SYSTEM = "cluster-slurm"
@@ -70,7 +71,8 @@ def api(server: ServerProcess) -> Callable[..., httpx.Client]:
 
     def make(user: str = "fireuser") -> httpx.Client:
         client = httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {token(server, user)}"}, timeout=60
+            base_url=server.url, headers={"Authorization": f"Bearer {token(server, user)}"}, timeout=60,
+            event_hooks=HOOKS,  # every answer checked against FirecREST's document
         )
         clients.append(client)
         return client

@@ -42,7 +42,7 @@ def wait_done(client: httpx.Client, job_id: str, timeout: float = 240) -> dict[s
 def assert_error(answer: httpx.Response, status: int, message: str | None = None) -> dict[str, Any]:
     assert answer.status_code == status, answer.text
     body: dict[str, Any] = answer.json()
-    assert set(body) >= {"errorType", "message", "data", "user"}
+    assert set(body) >= {"errorType", "message", "data", "user", "causedBy"}
     if message is not None:
         assert message in body["message"]
     return body
@@ -181,10 +181,10 @@ def test_submit_refused_by_the_scheduler(api: Api) -> None:
 def test_openapi_and_docs(server: ServerProcess) -> None:
     document = httpx.get(f"{server.url}/openapi.json").json()
     assert document["openapi"].startswith("3.") and document["info"]["version"] == "2.x.x"
-    ops = document["paths"]["/compute/{system}/jobs"]
+    ops = document["paths"]["/compute/{system_name}/jobs"]
     assert ops["post"]["responses"]["201"] and ops["get"]["parameters"]
     assert {"time_window", "name", "allusers", "account"} <= {p["name"] for p in ops["get"]["parameters"]}
-    assert "JobModel" not in document["components"]["schemas"] and "Job" in document["components"]["schemas"]
+    assert "JobModel" in document["components"]["schemas"] and "Job" not in document["components"]["schemas"]
     for page, asset in [("/docs", "/docs/assets/swagger-ui-bundle.js"), ("/redoc", "/redoc/assets/redoc.standalone.js")]:
         html = httpx.get(f"{server.url}{page}")
         assert html.status_code == 200 and asset in html.text and "http" not in html.text.split("<body>")[1]

@@ -149,7 +149,7 @@ async def test_429_after_the_user_burst_with_headers_and_firecrest_body() -> Non
     assert refused.headers["RateLimit-Limit"] == "3"
     assert int(refused.headers["RateLimit-Reset"]) >= 2
     body = await refused.get_json()
-    assert set(body) == {"errorType", "message", "data", "user"} and "Too many requests" in body["message"]
+    assert set(body) == {"errorType", "message", "data", "user", "causedBy"} and "Too many requests" in body["message"]
     # others are not affected; liveness and metrics are exempt
     assert (await client.get("/probe/tiny/jobs/1", headers={"X-Test-User": "bob"})).status_code == 200
     assert (await client.get("/status/liveness/", headers=alice)).status_code == 200

@@ -44,7 +44,8 @@ async def test_requests_past_the_lease_wait_get_429_with_retry_after() -> None:
                     "errorType": "error",
                     "message": "all SSH channels of user alice on fake stayed busy for 0.5 s",
                     "data": None,
-                    "user": None,
+                    "user": "alice",
+                    "causedBy": None,
                 }
                 assert retry_after is not None and int(retry_after) == 1
         text = runtime.metrics.render().decode()

@@ -28,7 +28,7 @@ async def test_a_flood_of_bad_tokens_gets_429_from_the_client_limit() -> None:
         refused = await app.client.get(PROBE, headers=bad, scope_base=CLIENT)
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
         body = await refused.get_json()
-        assert set(body) == {"errorType", "message", "data", "user"} and "client limit" in body["message"]
+        assert set(body) == {"errorType", "message", "data", "user", "causedBy"} and "client limit" in body["message"]
         # Even a good token from that address waits; another address is not affected.
         good = {"Authorization": f"Bearer {tokens.sign()}"}
         assert (await app.client.get(PROBE, headers=good, scope_base=CLIENT)).status_code == 429

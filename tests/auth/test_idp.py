@@ -37,6 +37,10 @@ def test_pyfirecrest_with_tokens_from_the_idp_found_by_discovery(idp: Idp, write
                 assert [s["name"] for s in client.systems()] == ["cluster-slurm"]
             finally:
                 client.close_session()
+        # FirecREST's OAuth2 scheme in the document, with the token URL discovery named
+        document = httpx.get(f"{server.url}/openapi.json", timeout=10).json()
+        flow = document["components"]["securitySchemes"]["APIAuthDependency"]["flows"]["clientCredentials"]
+        assert flow["tokenUrl"] == f"{idp.issuer}/token"
 
 
 def test_configured_jwks_url_and_audience_mismatch(idp: Idp, write_config: WriteConfig) -> None:

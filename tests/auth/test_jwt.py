@@ -40,7 +40,7 @@ async def test_forged_token_gets_401_before_any_handler(name: str) -> None:
         body = await response.get_json()
         assert response.status_code == 401, body
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        assert set(body) == {"errorType", "message", "data", "user"}
+        assert set(body) == {"errorType", "message", "data", "user", "causedBy"}
         # The reason goes to the log, not to the client.
         assert body["message"] in CLIENT_MESSAGES
         assert body["data"] is None

@@ -54,7 +54,7 @@ async def test_allowed_false_is_403_and_never_reaches_the_handler() -> None:
         response = await app.client.get("/compute/cluster-b/probe", headers=_bearer())
         assert response.status_code == 403
         body = await response.get_json()
-        assert set(body) == {"errorType", "message", "data", "user"}
+        assert set(body) == {"errorType", "message", "data", "user", "causedBy"}
         response = await app.client.get("/compute/cluster-a/probe", headers=_bearer("bob"))
         assert response.status_code == 403
         assert app.reached == []

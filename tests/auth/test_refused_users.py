@@ -33,7 +33,7 @@ async def test_root_system_accounts_and_machine_accounts_are_refused_by_default(
     status, body, reached = await _get(AUTH, user, metrics)
     assert status == 403, body
     assert body == {"errorType": "error", "message": f"User '{user}' may not use this service", "data": None,
-                    "user": None}  # fmt: skip
+                    "user": None, "causedBy": None}  # fmt: skip
     assert reached == []
     assert metrics.registry.get_sample_value("f7tproxy_token_failures_total", {"reason": "refused_user"}) == 1
 

@@ -15,7 +15,7 @@ from .test_watcher import Scripted
 async def test_routes_are_declared_and_check_their_inputs() -> None:
     async with app_over(FakeServer(slots=1, duration=0, connect_delay=0)) as (runtime, client):
         document = await (await client.get("/openapi.json")).get_json()
-        for path in ("/compute/{system}/jobs/{job_id}/events", "/compute/{system}/jobs/{job_id}/output"):
+        for path in ("/compute/{system_name}/jobs/{job_id}/events", "/compute/{system_name}/jobs/{job_id}/output"):
             op = document["paths"][path]["get"]
             assert "f7tproxy extension" in op["summary"]
             assert set(op["responses"]["200"]["content"]) == {"text/event-stream"}

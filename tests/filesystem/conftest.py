@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ..conftest import Testbed
-from ..gateway import Gateway, remote, run_gateway, unique
+from ..gateway import Gateway, run_gateway, scratch
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,4 @@ def gateway(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture
 def workdir(testbed: Testbed) -> Iterator[str]:
     """A fresh directory of fireuser's in /scratch/fireuser (0700), removed afterwards."""
-    path = f"/scratch/fireuser/{unique()}"
-    remote(testbed, f"mkdir -p {path}")
-    yield path
-    remote(testbed, f"rm -rf {path}", check=False)
+    yield from scratch(testbed)

@@ -217,9 +217,9 @@ def test_openapi_documents_every_filesystem_route_and_the_size_limits(gateway: G
     ops = {"ls", "head", "tail", "view", "checksum", "file", "stat", "rm", "mkdir", "symlink", "chmod", "chown",
            "download", "upload", "compress", "extract"}  # fmt: skip
     transfers = {"upload", "download", "mv", "cp", "rm", "compress", "extract"}
-    assert paths == {f"/filesystem/{{system}}/ops/{o}" for o in ops} | {
-        f"/filesystem/{{system}}/transfer/{t}" for t in transfers}
+    assert paths == {f"/filesystem/{{system_name}}/ops/{o}" for o in ops} | {
+        f"/filesystem/{{system_name}}/transfer/{t}" for t in transfers}
     for op, method in (("view", "get"), ("download", "get"), ("upload", "post"), ("head", "get")):
-        text = doc["paths"][f"/filesystem/{{system}}/ops/{op}"][method]["description"]
+        text = doc["paths"][f"/filesystem/{{system_name}}/ops/{op}"][method]["description"]
         assert "max_ops_file_size" in text and "413" in text
-    assert "200" in doc["paths"]["/filesystem/{system}/transfer/rm"]["delete"]["responses"]
+    assert "200" in doc["paths"]["/filesystem/{system_name}/transfer/rm"]["delete"]["responses"]

@@ -124,6 +124,10 @@ def test_parse_stat_and_checksum() -> None:
     (124, "", RequestTimeout), (1, "ls: x: No such file or directory", NotFound),
     (1, "x: Permission denied", Forbidden), (1, "chown: Operation not permitted", Forbidden),
     (1, "mkdir: File exists", BadRequest), (1, "chown: invalid user: 'x'", BadRequest), (2, "boom", InternalError),
+    (1, "sha256sum: /home/u: Is a directory", BadRequest), (2, "ls: cannot access '/a/f/x': Not a directory", BadRequest),
+    (1, "stat: cannot stat '/a/loop': Too many levels of symbolic links", BadRequest),
+    (2, "gzip: stdin: not in gzip format\ntar: Child returned status 1", BadRequest),
+    (2, "tar: This does not look like a tar archive", BadRequest),
 ])  # fmt: skip
 def test_command_error_mapping(status: int, stderr: str, error: type) -> None:
     exc = command_error(CommandResult(("x",), status, None, b"", stderr.encode()))

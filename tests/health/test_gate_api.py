@@ -40,7 +40,8 @@ async def test_unhealthy_services_get_503_with_retry_after_and_the_probe_message
             "errorType": "error",
             "message": "The scheduler service of fake is unhealthy: Slurmctld(primary) at vm is DOWN",
             "data": None,
-            "user": None,
+            "user": "alice",
+            "causedBy": None,
         }
         assert 590 <= int(headers["Retry-After"]) <= 600
 

@@ -63,6 +63,9 @@ def test_status_recordings() -> None:
     assert nodes[0].state == ["UNKNOWN"] and nodes[0].idle_cpus == 2 and nodes[0].cpu_load is None
     parts = parse.partitions(recorded("scontrol_partitions.txt"))
     assert [(p.name, p.partition, p.total_nodes) for p in parts] == [("normal", "UP", 1), ("debug", "UP", 1)]
+    assert not any(p.hidden for p in parts)
+    hidden = parse.partitions("PartitionName=staff Hidden=YES State=UP TotalCPUs=2 TotalNodes=1\n")
+    assert [(p.name, p.hidden) for p in hidden] == [("staff", True)]
     assert parse.reservations(recorded("scontrol_reservations.txt"), now=0) == []
     accounts = parse.accounts(recorded("sacctmgr_user.txt"))
     assert [(a.name, a.default) for a in accounts] == [("proj1", True), ("proj2", False)]

@@ -20,7 +20,7 @@ LIMIT = 10_000 * PART
 def refused(r: httpx.Response) -> str:
     assert r.status_code == 400, r.text[:500]
     body = r.json()
-    assert body["errorType"] == "error" and set(body) == {"errorType", "message", "data", "user"}
+    assert body["errorType"] == "error" and set(body) == {"errorType", "message", "data", "user", "causedBy"}
     assert "at most 10000 parts" in body["message"]
     return str(body["message"])
 

@@ -97,7 +97,7 @@ def test_past_the_cap_429_and_nothing_is_submitted(waiting_gateway: tuple[Gatewa
             assert r.status_code == 429, r.text
             assert int(r.headers["Retry-After"]) >= 1
             body = r.json()
-            assert set(body) == {"errorType", "message", "data", "user"} and body["errorType"] == "error"
+            assert set(body) == {"errorType", "message", "data", "user", "causedBy"} and body["errorType"] == "error"
             assert "Too many staged uploads waiting" in body["message"]
             assert user_jobs(testbed) == jobs and open_uploads(testbed) == uploads
             assert len(waiting(admin)) == 1

@@ -323,6 +323,7 @@ def partitions(text: str) -> list[Partition]:
                 partition=kv.get("State", "UNKNOWN"),
                 cpus=to_int(kv.get("TotalCPUs", ""), field="TotalCPUs"),
                 total_nodes=to_int(kv.get("TotalNodes", ""), field="TotalNodes"),
+                hidden=kv.get("Hidden", "NO").upper() == "YES",
             )
         )
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Testbed
+from .conftest import Testbed, _read_env
 
 pytestmark = pytest.mark.testbed
 
@@ -39,13 +39,15 @@ def test_the_replicas_redis_and_balancer_answer(testbed: Testbed) -> None:
     import urllib.error
     import urllib.request
 
+    testbed.ctl("up", "redis", "lb")  # (started by this checkout's scripts if an older one ran `up`)
+    env = _read_env(testbed.dir / "testbed.env")
     with socket.create_connection(("127.0.0.1", 6380), timeout=5) as s:
         s.sendall(b"PING\r\n")
         assert s.recv(16) == b"+PONG\r\n"
-    assert testbed.env["F7T_REDIS_URL"] == "redis://127.0.0.1:6380/0"
+    assert env["F7T_REDIS_URL"] == "redis://127.0.0.1:6380/0"
     # HAProxy answers on 8080 even with no replica behind it (then 503)
     try:
-        status = urllib.request.urlopen(testbed.env["F7T_LB_URL"] + "/status/liveness/", timeout=10).status
+        status = urllib.request.urlopen(env["F7T_LB_URL"] + "/status/liveness/", timeout=10).status
     except urllib.error.HTTPError as exc:
         status = exc.code
     assert status in (200, 503)

@@ -73,21 +73,18 @@ class Replicas:
         self.procs[i] = None
         return proc.stop(signum, timeout=30)
 
+    def _stat(self) -> list[list[str]]:
+        """HAProxy's `show stat` rows of the replicas (CSV fields: 4 scur, 17 status)."""
+        rows = [line.split(",") for line in self.balancer("show stat").splitlines()]
+        return [f for f in rows if len(f) > 17 and f[0] == "replicas" and f[1].startswith("replica")]
+
     def balancer_state(self) -> dict[str, str]:
         """HAProxy's view of each replica: replica1/replica2 -> UP, DOWN, MAINT..."""
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
-            s.connect(self.testbed.env["F7T_LB_SOCKET"])
-            s.sendall(b"show stat\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        out = {}
-        for line in data.decode().splitlines():
-            fields = line.split(",")
-            if len(fields) > 17 and fields[0] == "replicas" and fields[1].startswith("replica"):
-                out[fields[1]] = fields[17]
-        return out
+        return {f[1]: f[17] for f in self._stat()}
+
+    def in_flight(self, i: int) -> int:
+        """Requests HAProxy has on replica `i` now (its current sessions)."""
+        return next(int(f[4] or 0) for f in self._stat() if f[1] == f"replica{i + 1}")
 
     def wait_balanced(self, up: set[str], timeout: float = 30) -> None:
         """Wait until HAProxy sees exactly `up` (e.g. {"replica1", "replica2"}) as UP."""

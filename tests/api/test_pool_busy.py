@@ -69,8 +69,12 @@ def test_pyfirecrest_rides_out_a_burst_of_200_without_a_failed_call(
 ) -> None:
     """200 concurrent `list_files` of one user through pyfirecrest's AsyncFirecrest, on a pool
     of 2 channels that turns away what it cannot serve within 0.5 s: every call succeeds
-    (pyfirecrest sleeps for Retry-After on 429 and retries), bounded in time."""
-    directory = remote(testbed, "d=$(mktemp -d /home/fireuser/burst-XXXXXX) && touch $d/a $d/b && echo $d").strip()
+    (pyfirecrest sleeps for Retry-After on 429 and retries), bounded in time. Each call lists
+    a directory of its own: identical concurrent reads would share one command."""
+    directory = remote(
+        testbed, "d=$(mktemp -d /home/fireuser/burst-XXXXXX) && mkdir $d/{000..199} && "
+                 "for s in $d/*; do touch $s/a $s/b; done && echo $d",
+    ).strip()  # fmt: skip
     url = tight_gateway.url
 
     async def burst() -> list[object]:
@@ -79,7 +83,7 @@ def test_pyfirecrest_rides_out_a_burst_of_200_without_a_failed_call(
         client.timeout = 60
         try:
             return await asyncio.wait_for(
-                asyncio.gather(*(client.list_files("cluster-slurm", directory) for _ in range(200)),
+                asyncio.gather(*(client.list_files("cluster-slurm", f"{directory}/{i:03d}") for i in range(200)),
                                return_exceptions=True),
                 timeout=240,
             )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import attrs
 from quart import current_app, g, request
 from quart_trio import QuartTrio
+from werkzeug.datastructures import ImmutableDict
 
 from ..auth import User
 from ..config import ClusterConfig
@@ -40,6 +41,10 @@ T = TypeVar("T")
 
 class GatewayApp(QuartTrio):
     """QuartTrio with the process's `Runtime` attached."""
+
+    # No automatic OPTIONS answers: as in FirecREST, OPTIONS is a method no route allows
+    # (405 with `Allow`). f7tproxy serves no cross-origin requests, so there is no preflight.
+    default_config = ImmutableDict({**QuartTrio.default_config, "PROVIDE_AUTOMATIC_OPTIONS": False})
 
     runtime: Runtime
 

@@ -67,6 +67,19 @@ def test_status_routes(api: Api) -> None:
     assert httpx.get(f"{c.base_url}/status/liveness/").status_code == 200  # no token
 
 
+def test_hidden_partitions_only_when_asked(api: Api) -> None:
+    # The testbed's `hidden` partition has Hidden=YES (tests/testbed/lib.sh).
+    c = api()
+    names = {p["name"] for p in c.get(f"/status/{SYSTEM}/partitions").json()["partitions"]}
+    assert names == {"normal", "debug"}
+    for no in ("false", "0"):
+        answer = c.get(f"/status/{SYSTEM}/partitions", params={"show_hidden": no})
+        assert {p["name"] for p in answer.json()["partitions"]} == names
+    shown = c.get(f"/status/{SYSTEM}/partitions", params={"show_hidden": "true"}).json()["partitions"]
+    assert {p["name"]: p["partition"] for p in shown} == {"normal": "UP", "debug": "UP", "hidden": "UP"}
+    assert_error(c.get(f"/status/{SYSTEM}/partitions", params={"show_hidden": "AAA"}), 400)
+
+
 def test_unknown_system_and_job(api: Api) -> None:
     c = api()
     for method, path in [("GET", "/status/nope/nodes"), ("GET", "/compute/nope/jobs"),

@@ -28,6 +28,7 @@ def test_sync_client(server: ServerProcess) -> None:
         assert [s["name"] for s in client.systems()] == [SYSTEM]
         assert client.userinfo(SYSTEM)["user"]["name"] == "fireuser"
         assert client.partitions(SYSTEM) and client.nodes(SYSTEM) and client.reservations(SYSTEM) == []
+        assert {p["name"] for p in client.partitions(SYSTEM)} == {"normal", "debug"}  # not the hidden one
         name = "f7t-sync-" + uuid.uuid4().hex[:8]
         job = client.submit(SYSTEM, working_dir=home(), script_str=SCRIPT.replace("echo", f"#SBATCH --job-name={name}\necho"),
                             env_vars={"F7T": "a,b"}, account="proj2")  # fmt: skip

@@ -581,6 +581,9 @@ AccountingStoreFlags=job_comment
 NodeName=$NODE NodeAddr=$LOOPBACK NodeHostname=$NODE CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=normal Nodes=ALL Default=YES MaxTime=1-00:00:00 State=UP
 PartitionName=debug Nodes=ALL MaxTime=00:30:00 State=UP
+# a hidden partition (listed by /status/.../partitions only with show_hidden); without nodes,
+# so the node's partition list and where jobs run stay as they were
+PartitionName=hidden Hidden=YES MaxTime=00:30:00 State=UP
 EOF
 
 	# slurmdbd insists on mode 600, owned by SlurmUser

@@ -326,6 +326,12 @@ class SshConfig:
     """sshd port."""
     pool: PoolConfig = PoolConfig()
     """Connection pool limits and timeouts."""
+    runner: Literal["auto", "off"] = "auto"
+    """How commands run. `auto`: each channel slot keeps one persistent runner (a `python3`
+    process started on its channel, its code sent over it; nothing is installed) and runs
+    each command as its child, without an sshd session per command; where the login node
+    cannot start one, that connection falls back to `off` (logged, and counted in
+    `f7tproxy_ssh_runner_fallbacks_total`). `off`: every command opens its own channel."""
 
 
 # --------------------------------------------------------------------------- cluster

@@ -111,6 +111,8 @@ class _User:
     reconnects: int = 0
     drops: int = 0
     reaped: int = 0
+    runner_starts: int = 0
+    runner_restarts: int = 0
 
     def held(self) -> int:
         """Connections counted against the limits: open, closing or being opened."""
@@ -497,7 +499,7 @@ class PoolSupervisor:
                 self._metrics.ssh_reconnect(sys.cluster.name)
         pooled = _Conn(
             conn, u, sys.config.sessions_per_connection,
-            idle_since=trio.current_time(), scope=trio.CancelScope(), runners=self._runner_set(sys, conn),
+            idle_since=trio.current_time(), scope=trio.CancelScope(), runners=self._runner_set(sys, u, conn),
         )  # fmt: skip
         u.conns.append(pooled)
         log.debug("ssh pool: connected %s", conn.label)
@@ -523,13 +525,15 @@ class PoolSupervisor:
             self._serve_queue(sys)
             self._dispatch(sys, u)
 
-    def _runner_set(self, sys: _System, conn: PoolConnection) -> RunnerSet | None:
+    def _runner_set(self, sys: _System, u: _User, conn: PoolConnection) -> RunnerSet | None:
         if sys.cluster.ssh.runner == "off":
             return None
         name = sys.cluster.name
         metrics = self._metrics
 
         def started(restart: bool) -> None:
+            u.runner_starts += 1
+            u.runner_restarts += restart
             if metrics is not None:
                 metrics.ssh_runner_started(name, restart=restart)
 
@@ -649,6 +653,8 @@ def _user_statistics(u: _User, now: float) -> UserPoolStatistics:
         reconnects=u.reconnects,
         drops=u.drops,
         reaped=u.reaped,
+        runner_starts=u.runner_starts,
+        runner_restarts=u.runner_restarts,
     )
 
 

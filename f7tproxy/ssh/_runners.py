@@ -56,8 +56,6 @@ class RunnerSet:
         """Runners that died and are not replaced yet (the next starts are restarts)."""
         self.unavailable: str | None = None
         """Why this connection cannot start a runner (it runs a channel per command)."""
-        self.starts = 0
-        self.restarts = 0
 
     async def take(self) -> RemoteRunner | None:
         """An idle runner, or a new one; None: run this command on a channel of its own.
@@ -90,8 +88,6 @@ class RunnerSet:
         restart = self._lost > 0
         if restart:
             self._lost -= 1
-            self.restarts += 1
-        self.starts += 1
         self._on_start(restart)
         return runner
 

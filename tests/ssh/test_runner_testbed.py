@@ -161,6 +161,7 @@ async def test_a_killed_runner_fails_its_command_and_is_replaced(testbed: Testbe
             assert len(now) == 2 and len(now - mine) == 1
         s = pool.statistics().user(TESTBED_SYSTEM, "fireuser")
         assert s is not None and s.connects == 1 and s.drops == 0
+    assert (s.runner_starts, s.runner_restarts) == (4, 2)
     text = metrics.render().decode()
     assert 'f7tproxy_ssh_runner_starts_total{kind="restart",system="testbed"} 2.0' in text
     assert 'f7tproxy_ssh_runner_starts_total{kind="start",system="testbed"} 2.0' in text

@@ -21,9 +21,10 @@ the login shell's start-up files print is told apart from the frames.
 Each command runs as `/bin/sh -c COMMAND` in a new session (its own process group), with
 the environment the runner was started with, the runner's working directory and umask,
 and no file descriptor of the runner's but its own three pipes: a command changes nothing
-the next one sees. If the runner is told to stop (TERM, HUP), loses f7tproxy (EOF on
-stdin) or dies, the command in flight is stopped too (the last case through the kernel's
-parent-death signal).
+the next one sees. If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on
+stdin), it stops the command in flight first. If it is killed outright (KILL), the command
+runs on until its remote `timeout`, as one whose channel dropped does: a parent-death
+signal would need a Python hook in every child, which doubled the runner's cost per command.
 """
 
 import os
@@ -67,26 +68,6 @@ def initial_environment():
     return env
 
 
-def parent_death_signal():
-    # type: () -> Optional[Callable[[], None]]
-    """A child set-up that TERMs the child if the runner dies (Linux), or None."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except Exception:
-        return None
-    runner = os.getpid()
-
-    def setup():
-        # type: () -> None
-        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != runner:  # the runner died before prctl took effect
-            os._exit(1)
-
-    return setup
-
-
 class Stop(Exception):
     """The runner must end (its input closed, a protocol error, or a TERM/HUP)."""
 
@@ -114,7 +95,6 @@ class Runner(object):
         # type: () -> None
         self.inbuf = bytearray()
         self.env = initial_environment()
-        self.setup = parent_death_signal()
         self.wake_r, wake_w = os.pipe()
         set_nonblocking(self.wake_r)
         set_nonblocking(wake_w)
@@ -183,7 +163,6 @@ class Runner(object):
             env=self.env,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=self.setup,
         )
         assert proc.stdout is not None and proc.stderr is not None
         kinds = {proc.stdout.fileno(): b"O", proc.stderr.fileno(): b"E"}

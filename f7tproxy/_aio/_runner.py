@@ -218,7 +218,11 @@ class RemoteRunner:
         payload = b"".join(
             (_COMMAND.pack(limit, 1 if stdin else 0), _CMDLEN.pack(len(line)), line, stdin or b"")
         )
-        self._chan.write(_HEAD.pack(b"C", len(payload)) + payload)
+        try:
+            self._chan.write(_HEAD.pack(b"C", len(payload)) + payload)
+        except (asyncssh.Error, OSError) as exc:  # it closed just now: nothing was sent
+            session.current = None
+            raise RunnerLost(f"the runner's channel closed: {exc}", sent=False) from None
         try:
             end = await asyncio.shield(cmd.done)
         except asyncio.CancelledError:
@@ -262,8 +266,11 @@ async def start_runner(conn: asyncssh.SSHClientConnection, *, interpreter: str, 
     opening = conn.create_session(lambda: _RunnerSession(marker.encode()), command, encoding=None)
     chan, session = await opened(conn, opening, _close_opened)
     assert isinstance(session, _RunnerSession)
-    chan.write(_CODE)
     try:
+        # A remote that cannot start the interpreter may close the channel before the code is sent:
+        # then `ready` fails with the exit status.
+        with contextlib.suppress(asyncssh.Error, OSError):
+            chan.write(_CODE)
         version = await asyncio.wait_for(asyncio.shield(session.ready), start_timeout)
     except BaseException as exc:
         await _close_opened((chan, session))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import attrs
 import pytest
 import trio
 
@@ -28,7 +27,7 @@ async def runners_of(testbed: Testbed, user: str = "fireuser") -> list[str]:
 
 
 async def test_hostile_bytes_come_back_intact(testbed_pool: StartPool) -> None:
-    pool = await testbed_pool(sessions_per_connection=1, max_connections_per_user=1)
+    pool = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
     # NULs, every byte value, frame headers, the runner's marker, and a fake end frame.
     fake_end = b"X" + (5).to_bytes(8, "big") + b"0 - -"
     hostile = (
@@ -49,7 +48,7 @@ async def test_hostile_bytes_come_back_intact(testbed_pool: StartPool) -> None:
 
 
 async def test_commands_cannot_change_what_the_next_one_sees(testbed_pool: StartPool) -> None:
-    pool = await testbed_pool(sessions_per_connection=1, max_connections_per_user=1)
+    pool = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
     probe = ["sh", "-c", 'pwd; umask; echo "${F7T_LEAK-unset}"; ls /proc/self/fd | sort -n | tr "\\n" " "']
     async with pool.lease(TESTBED_SYSTEM, "fireuser") as lease:
         before = await lease.run(probe)
@@ -69,7 +68,7 @@ async def test_commands_cannot_change_what_the_next_one_sees(testbed_pool: Start
 
 
 async def test_commands_see_the_environment_of_an_exec_channel(testbed: Testbed, testbed_pool: StartPool) -> None:
-    on = await testbed_pool(sessions_per_connection=1, max_connections_per_user=1)
+    on = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
     off = PoolSupervisor([with_runner(testbed, "off", sessions_per_connection=1, max_connections_per_user=1)])
     async with trio.open_nursery() as n:
         await n.start(off.run)
@@ -85,12 +84,11 @@ async def test_commands_see_the_environment_of_an_exec_channel(testbed: Testbed,
 
 def with_runner(testbed: Testbed, mode: str, **pool: object) -> ClusterConfig:
     """The testbed cluster with `ssh.runner: mode`."""
-    cluster = cluster_of(testbed, **pool)
-    return attrs.evolve(cluster, ssh=attrs.evolve(cluster.ssh, runner=mode))
+    return cluster_of(testbed, runner=mode, **pool)
 
 
 async def test_a_cancelled_command_kills_its_process_group(testbed: Testbed, testbed_pool: StartPool) -> None:
-    pool = await testbed_pool(sessions_per_connection=1, max_connections_per_user=1)
+    pool = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
     async with pool.lease(TESTBED_SYSTEM, "fireuser") as lease:
         async with trio.open_nursery() as n:
             # A child in the background, and one that ignores TERM: the whole group goes.
@@ -116,7 +114,7 @@ async def test_a_cancelled_command_kills_its_process_group(testbed: Testbed, tes
 async def test_a_killed_runner_fails_its_command_and_is_replaced(testbed: Testbed, aio_nursery: trio.Nursery) -> None:
     metrics = Metrics()
     pool = PoolSupervisor(
-        [cluster_of(testbed, sessions_per_connection=2, max_connections_per_user=1)], metrics=metrics
+        [cluster_of(testbed, runner="auto", sessions_per_connection=2, max_connections_per_user=1)], metrics=metrics
     )
     await aio_nursery.start(pool.run)
     for signal in ("TERM", "KILL"):
@@ -172,7 +170,7 @@ async def test_a_killed_runner_fails_its_command_and_is_replaced(testbed: Testbe
 
 
 async def test_no_process_is_left_behind(testbed: Testbed, testbed_pool: StartPool) -> None:
-    pool = await testbed_pool(sessions_per_connection=3, max_connections_per_user=2, idle_timeout=0.5)
+    pool = await testbed_pool(runner="auto", sessions_per_connection=3, max_connections_per_user=2, idle_timeout=0.5)
     async with trio.open_nursery() as n:
         for i in range(6):
             n.start_soon(_one, pool, i)
@@ -191,7 +189,7 @@ async def _one(pool: PoolSupervisor, i: int) -> None:
 
 async def test_a_login_node_without_python3_falls_back(testbed: Testbed, aio_nursery: trio.Nursery) -> None:
     metrics = Metrics()
-    pool = PoolSupervisor([cluster_of(testbed, sessions_per_connection=2)], metrics=metrics)
+    pool = PoolSupervisor([cluster_of(testbed, runner="auto", sessions_per_connection=2)], metrics=metrics)
     await aio_nursery.start(pool.run)
     old = _runners.INTERPRETER
     _runners.INTERPRETER = "python3-not-installed-here"

@@ -29,6 +29,8 @@ access log), the requests still in flight when wrk stopped ("cut off"), server
 CPU ms per answered request (utime + stime of the server process from
 /proc/PID/stat, from wrk's start to its exit), remote commands per answered
 request (audit-log lines carrying the request ids of the answered requests),
+the login node's CPU per request (utime + stime, reaped children's included, of
+the sshd's whole process tree: connections, sessions, shells, commands, runners),
 and the ratios of req/s and CPU per request to the ceiling (ls/stat to
 asyncssh, systems to bare at the same client count). Rounds are interleaved
 (round 1 of everything, then round 2...); the medians of --repeat rounds end
@@ -47,6 +49,9 @@ With --rss-users N (up to 500) it measures memory instead: users bench01..benchN
 each get a token and run one ops/stat, through a second sshd as above, so that each
 holds one pooled SSH connection; it prints f7tproxy's resident memory (VmRSS)
 before and with them.
+
+--runner auto|off sets the cluster's ssh.runner (a persistent runner per slot, or
+a channel per command); run it once with each to compare the two modes.
 
 Everything it starts (servers, sshd, job, files under /scratch) is stopped or
 removed at the end, also on Ctrl-C or an error. Needs root, the testbed up
@@ -223,6 +228,35 @@ class Sshd:
     port: int
     known_hosts: pathlib.Path
     ca_key: pathlib.Path
+    pid: int | None = None
+    """The listener's pid: the login node's CPU is that of its process tree."""
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """utime + stime, with those of reaped children, of `root` and every process below it: the
+    login node's CPU (sshd's connections and sessions, the shells and commands, the runners)."""
+    if root is None:
+        return 0.0
+    kids: dict[int, list[int]] = collections.defaultdict(list)
+    times: dict[int, int] = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            kids[int(fields[1])].append(pid)
+            times[pid] = sum(int(x) for x in fields[11:15])
+    total, queue = 0, [root]
+    while queue:
+        pid = queue.pop()
+        total += times.get(pid, 0)
+        queue.extend(kids[pid])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def testbed_sshd_pid(env: dict[str, str]) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((pathlib.Path(env["F7T_TESTBED_DIR"]) / "ssh/sshd.pid").read_text().split()[0])
+    return None
 
 
 @contextlib.contextmanager
@@ -250,7 +284,7 @@ def bench_sshd(tmp: pathlib.Path, env: dict[str, str], users: Sequence[str]) -> 
                             stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         wait_until("bench sshd", lambda: port_open(BENCH_SSHD_PORT), timeout=15, proc=proc)
-        yield Sshd(BENCH_SSHD_PORT, known_hosts, pathlib.Path(env["F7T_SSH_USER_CA_KEY"]))
+        yield Sshd(BENCH_SSHD_PORT, known_hosts, pathlib.Path(env["F7T_SSH_USER_CA_KEY"]), proc.pid)
     finally:
         # The listener only; its per-connection children end with their connections.
         stop_process(proc, "bench sshd")
@@ -270,9 +304,9 @@ def small_dir() -> Iterator[pathlib.Path]:
 
 
 def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str], token_ttl: float,
-                  pool: dict[str, Any] | None = None) -> pathlib.Path:  # fmt: skip
-    """conf/demo.yaml, on a free port, with its logs and admin socket in `tmp`, a client per user
-    and `pool` settings on top of the demo's."""
+                  pool: dict[str, Any] | None = None, runner: str | None = None) -> pathlib.Path:  # fmt: skip
+    """conf/demo.yaml, on a free port, with its logs and admin socket in `tmp`, a client per user,
+    `pool` settings on top of the demo's (and `ssh.runner: runner`, unless None)."""
     config = yaml.safe_load((ROOT / "conf/demo.yaml").read_text())
     config["server"].update(port=port, admin_socket=str(tmp / "admin.sock"))
     issuer = config["auth"]["demo_issuer"]
@@ -285,6 +319,8 @@ def server_config(tmp: pathlib.Path, port: int, sshd: Sshd, users: Sequence[str]
     assert cluster["name"] == SYSTEM, cluster["name"]
     cluster["ssh"].update(port=sshd.port, known_hosts=str(sshd.known_hosts))
     cluster["ssh"]["credentials"]["ca_key"] = {"file": str(sshd.ca_key)}
+    if runner is not None:
+        cluster["ssh"]["runner"] = runner
     assert cluster["ssh"]["pool"] == {"sessions_per_connection": SESSIONS, "max_connections_per_user": CONNECTIONS}
     cluster["ssh"]["pool"].update(pool or {})
     config["logging"] = {"level": "warning", "access_log": str(tmp / "access.log"), "audit_log": str(tmp / "audit.log")}
@@ -398,6 +434,8 @@ class Run:
     """Non-2xx statuses of the answered requests and their counts, from the server's access log."""
     cut_off: int | None = None
     """Requests still in flight when wrk stopped (the server logs them when it notices)."""
+    login_ms: float | None = None
+    """The login node's CPU (the sshd's process tree) per request."""
 
 
 LUA = """\
@@ -480,6 +518,7 @@ class Server:
     access_log: pathlib.Path | None = None
     audit_log: pathlib.Path | None = None
     metrics_url: str = ""
+    sshd_pid: int | None = None
 
     def settle(self) -> None:
         if self.admin is not None:
@@ -498,9 +537,11 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     access0 = size(server.access_log) if server.access_log else 0
     audit0 = size(server.audit_log) if server.audit_log else 0
     cpu0 = cpu_seconds(server.pid)
+    login0 = tree_cpu_seconds(server.sshd_pid)
     started = time.time()
     reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens)
     cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
+    login_ms = (tree_cpu_seconds(server.sshd_pid) - login0) * 1000 / max(reqs, 1) if server.sshd_pid else None
     if server.access_log is None or server.audit_log is None:
         return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None)
     server.settle()
@@ -510,7 +551,7 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     commands = sum(x.get("request_id") in answered for x in log_lines(server.audit_log, audit0))
     statuses = collections.Counter(s for s in answered.values() if not 200 <= s < 300)
     return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
-               dict(sorted(statuses.items())), max(0, len(served) - reqs))  # fmt: skip
+               dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms)  # fmt: skip
 
 
 @attrs.frozen
@@ -563,10 +604,12 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
 
         await asyncio.gather(*(caller(loop.time() + 0.5, False) for _ in range(callers)))  # warm-up
         r0 = resource.getrusage(resource.RUSAGE_SELF)
+        login0 = tree_cpu_seconds(plain.sshd.pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(caller(loop.time() + plain.duration, True) for _ in range(callers)))
         elapsed = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
+        login = tree_cpu_seconds(plain.sshd.pid) - login0
         if failures:
             print(f"  asyncssh: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
     finally:
@@ -582,7 +625,9 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
         return ordered[min(n - 1, int(p * n))] * 1000 if n else float("nan")
 
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    return Run(n / elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0), cipher
+    login_ms = login * 1000 / max(n, 1) if plain.sshd.pid else None
+    return Run(n / elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
+               login_ms=login_ms), cipher  # fmt: skip
 
 
 def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
@@ -612,6 +657,7 @@ def median(runs: Sequence[Run]) -> Run:
         socket_errors=int(med(r.socket_errors for r in runs)), cpu_ms=med(r.cpu_ms for r in runs),
         commands=med(iter(cmds)) if cmds else None, statuses=dict(sorted(statuses.items())),
         cut_off=None if runs[0].cut_off is None else int(med(r.cut_off or 0 for r in runs)),
+        login_ms=None if runs[0].login_ms is None else med(r.login_ms or 0.0 for r in runs),
     )  # fmt: skip
 
 
@@ -628,12 +674,13 @@ def line(name: str, clients: int | str, r: Run, ceiling: Run | None = None) -> s
         ratio = f"{r.rate / ceiling.rate:.2f}"
         cpu_ratio = f"{r.cpu_ms / ceiling.cpu_ms:.2f}"
     return (f"| {name} | {clients} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {non2xx_text(r)} | "
-            f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} | {cmds} | {ratio} | {cpu_ratio} |")  # fmt: skip
+            f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} | {cmds} | {ratio} | {cpu_ratio} "
+            f"| {'' if r.login_ms is None else f'{r.login_ms:.2f}'} |")  # fmt: skip
 
 
 HEADER = (
     "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req | commands/req "
-    "| × ceiling req/s | × ceiling CPU/req |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+    "| × ceiling req/s | × ceiling CPU/req | login CPU ms/req |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -656,6 +703,8 @@ def parse_args() -> argparse.Namespace:
                              "instead of the load runs")  # fmt: skip
     parser.add_argument("--users", type=int, default=1,
                         help="1: fireuser on the testbed's sshd; N > 1: bench01..benchN on a second sshd (default 1)")  # fmt: skip
+    parser.add_argument("--runner", choices=("auto", "off"), default=None,
+                        help="the cluster's ssh.runner (default: conf/demo.yaml's, else auto)")  # fmt: skip
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",") if c]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
@@ -705,19 +754,21 @@ def main() -> int:
         tmp = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f7t-bench-http-")))
         if args.users == 1:
             sshd = Sshd(int(env["F7T_SSH_PORT"]), pathlib.Path(env["F7T_SSH_KNOWN_HOSTS"]),
-                        pathlib.Path(env["F7T_SSH_USER_CA_KEY"]))  # fmt: skip
+                        pathlib.Path(env["F7T_SSH_USER_CA_KEY"]), testbed_sshd_pid(env))  # fmt: skip
         else:
             sshd = stack.enter_context(bench_sshd(tmp, env, users))
         directory = stack.enter_context(small_dir())
         port = free_port()
         base = f"http://{HOST}:{port}"
-        config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=budget_min * 60 + 600)
+        config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=budget_min * 60 + 600,
+                               runner=args.runner)  # fmt: skip
         server = stack.enter_context(started(
             [PYTHON, "-m", "f7tproxy", "serve", "--config", str(config)], "f7tproxy", tmp / "server.log",
             f"{base}/status/liveness/",
         ))  # fmt: skip
         admin = Admin(tmp / "admin.sock")
-        proxy = Server(server.pid, admin, tuple(users), tmp / "access.log", tmp / "audit.log", f"{base}/metrics")
+        proxy = Server(server.pid, admin, tuple(users), tmp / "access.log", tmp / "audit.log", f"{base}/metrics",
+                       sshd.pid)  # fmt: skip
         tokens = [get_token(base, u) for u in users]
         job_id = stack.enter_context(bench_job(base, get_token(base, "fireuser"), budget_min))
         paths = {
@@ -776,6 +827,7 @@ def main() -> int:
                     say(f"round {rnd}: {line('bare', clients, r)}")
 
     say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
+        f"and ssh.runner {args.runner or 'as configured'} "
         f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
         f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
         f"bare = Quart-Trio on hypercorn's trio worker, fixed /status/systems body. "

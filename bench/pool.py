@@ -164,6 +164,10 @@ class Driver:
             self.errors += not ok
 
 
+RUNNER = "auto"
+"""The pool's ssh.runner (--runner)."""
+
+
 async def pool_case(sshd: BenchSshd, users: Sequence[str], callers: int, total: int) -> Figures:
     cluster = ClusterConfig(
         name="bench",
@@ -174,6 +178,7 @@ async def pool_case(sshd: BenchSshd, users: Sequence[str], callers: int, total: 
                 sessions_per_connection=MAX_SESSIONS - 1, max_connections_per_user=4,
                 lease_timeout=120, command_timeout=30,
             ),
+            runner=RUNNER,
         ),
     )  # fmt: skip
 
@@ -247,7 +252,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; medians are printed (default 3)")
     parser.add_argument("--quick", action="store_true", help="fewer commands per run")
+    parser.add_argument("--runner", choices=("auto", "off"), default="auto",
+                        help="the pool's ssh.runner (default auto: a persistent runner per slot)")  # fmt: skip
     args = parser.parse_args()
+    global RUNNER
+    RUNNER = args.runner
     if os.geteuid() != 0:
         print("bench/pool.py: run as root (it starts its own sshd)", file=sys.stderr)
         return 1
@@ -274,7 +283,8 @@ def main() -> int:
         finally:
             stop_sshd(sshd)
 
-    print(f"\nmedians of {args.repeat} runs (command: {COMMAND!r}, sshd MaxSessions {MAX_SESSIONS})")
+    print(f"\nmedians of {args.repeat} runs (command: {COMMAND!r}, sshd MaxSessions {MAX_SESSIONS}, "
+          f"pool ssh.runner {RUNNER})")
     print(f"{'users':>5} {'callers':>7} | {'pool cmd/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | "
           f"{'plain cmd/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | {'ratio':>5}")
     for n_users, callers in cases:

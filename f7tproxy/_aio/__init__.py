@@ -5,18 +5,20 @@ opened around the root nursery (`asyncio_loop`); the rest of f7tproxy calls them
 through the trio-native APIs here, as trio code, with trio's cancellation and deadlines.
 
     _loop.py     the trio-asyncio loop and `call_aio`, the bridge the others use
+    _channel.py  what commands on a channel share: Completed, ChannelRefused, opening a channel
     _ssh.py      asyncssh: keys, certificates, connections, processes
+    _runner.py   a persistent remote runner per slot: commands without an sshd session each
+    _runner_remote.py  the runner's own code, sent to the cluster when it starts (not imported)
     _openfga.py  openfga-sdk's client (imported only when a client is opened)
 """
 
 from ._loop import asyncio_loop, call_aio
 from ._openfga import OpenFgaChecks, open_openfga
+from ._channel import ChannelRefused, Completed, OutputLimitExceeded
+from ._runner import RemoteRunner, RunnerLost, RunnerUnavailable
 from ._ssh import (
     Certificate,
-    ChannelRefused,
-    Completed,
     Connection,
-    OutputLimitExceeded,
     PrivateKey,
     Process,
     certificate_principals,
@@ -39,6 +41,9 @@ __all__ = [
     "OutputLimitExceeded",
     "PrivateKey",
     "Process",
+    "RemoteRunner",
+    "RunnerLost",
+    "RunnerUnavailable",
     "asyncio_loop",
     "call_aio",
     "certificate_principals",

@@ -24,17 +24,17 @@ import asyncio
 import contextlib
 import logging
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, cast
 
 import asyncssh
-import attrs
 import trio
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
+from ._channel import CLOSE_TIMEOUT, ChannelRefused, Completed, OutputLimitExceeded, opened
 from ._loop import call_aio
+from ._runner import RemoteRunner, start_runner
 
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 # asyncssh logs every channel open and close at INFO; keep only its warnings.
@@ -47,8 +47,7 @@ Certificate = asyncssh.SSHCertificate
 
 _KILL_GRACE = 0.5
 """Seconds a remote process has between TERM and KILL."""
-_CLOSE_TIMEOUT = 2.0
-"""Seconds we wait for the server to confirm a channel or connection close."""
+_CLOSE_TIMEOUT = CLOSE_TIMEOUT
 _READ_CHUNK = 65536
 
 
@@ -131,39 +130,6 @@ def private_key_text(key: PrivateKey) -> str:
 
 
 # --------------------------------------------------------------------------- connections
-
-
-@attrs.frozen
-class Completed:
-    """How a remote command ended, with its raw output."""
-
-    exit_status: int | None
-    """The exit status; None if the process was killed by a signal."""
-    exit_signal: str | None
-    """The signal that ended the process, if any (``TERM``, ``KILL``, ...)."""
-    stdout: bytes
-    stderr: bytes
-
-
-class ChannelRefused(Exception):
-    """The server did not open a channel; the command never started, so it may be retried.
-
-    `connection_closed` says whether the connection itself is gone (retry on
-    another one) or only refused this channel (sshd's MaxSessions, briefly).
-    """
-
-    def __init__(self, reason: str, *, connection_closed: bool) -> None:
-        super().__init__(reason)
-        self.connection_closed = connection_closed
-
-
-class OutputLimitExceeded(Exception):
-    """stdout or stderr of a remote command passed the cap; the process was stopped."""
-
-    def __init__(self, stream: str, limit: int) -> None:
-        super().__init__(f"{stream} passed {limit} bytes")
-        self.stream = stream
-        self.limit = limit
 
 
 async def connect(
@@ -303,6 +269,14 @@ class Connection:
             with trio.CancelScope(shield=True):
                 await call_aio(process._finish)
 
+    async def start_runner(self, *, interpreter: str, start_timeout: float) -> RemoteRunner:
+        """Start a persistent runner (see `_runner.py`) on a new channel of this connection.
+
+        Raises ChannelRefused (no channel; nothing ran), RunnerUnavailable (the runner did
+        not start within `start_timeout`, or cannot start here: no `interpreter`).
+        """
+        return await call_aio(start_runner, self._conn, interpreter=interpreter, start_timeout=start_timeout)
+
     async def aclose(self) -> None:
         """Close the connection and wait (briefly) until it is closed; never raises."""
         with contextlib.suppress(Exception):
@@ -413,33 +387,8 @@ class Process:
 # --------------------------------------------------------------------------- asyncio side
 
 
-async def _opened(conn: asyncssh.SSHClientConnection, opening: Awaitable[T], stop: Callable[[T], Awaitable[None]]) -> T:
-    """Await `opening` (a channel being opened and a command started on it).
-
-    The open runs in its own task: if we are cancelled half-way, asyncssh would
-    leave the channel open and maybe the command started, with no handle to
-    stop it. So we let the open finish (briefly) and `stop` what it started.
-
-    Raises ChannelRefused if the channel could not be opened.
-    """
-    task = asyncio.ensure_future(opening)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(BaseException):
-            await stop(await asyncio.wait_for(task, _CLOSE_TIMEOUT))
-        if not task.done():
-            task.cancel()
-        raise
-    except asyncssh.ChannelOpenError as exc:
-        raise ChannelRefused(exc.reason, connection_closed=conn.is_closed()) from None
-    except (asyncssh.Error, OSError) as exc:
-        # The connection broke while the channel was being opened.
-        raise ChannelRefused(str(exc), connection_closed=True) from None
-
-
 async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
-    return await _opened(conn, conn.create_process(command, encoding=None), _stop)
+    return await opened(conn, conn.create_process(command, encoding=None), _stop)
 
 
 class _Collector(asyncssh.SSHClientSession[bytes]):
@@ -485,7 +434,7 @@ _Session = tuple[asyncssh.SSHClientChannel[bytes], _Collector]
 async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
     # asyncssh types the session as its base class; it is the _Collector we make.
     opening = cast(Awaitable[_Session], conn.create_session(lambda: _Collector(limit), command, encoding=None))
-    chan, session = await _opened(conn, opening, _stop_session)
+    chan, session = await opened(conn, opening, _stop_session)
     try:
         if stdin:
             chan.write(stdin)

@@ -259,6 +259,16 @@ class Metrics:
             "f7tproxy_ssh_failures", "Failed SSH connects, logins and channel opens.",
             ["system", "reason"], registry=r,
         )  # fmt: skip
+        self._runners = Counter(
+            "f7tproxy_ssh_runner_starts",
+            "Persistent command runners started on SSH channels (restart: one replaced a runner that died).",
+            ["system", "kind"], registry=r,
+        )  # fmt: skip
+        self._runner_fallbacks = Counter(
+            "f7tproxy_ssh_runner_fallbacks",
+            "SSH connections that could not start a runner and run a channel per command instead.",
+            ["system"], registry=r,
+        )  # fmt: skip
         self._fast_failed = Counter(
             "f7tproxy_fast_failed_requests",
             "Requests answered 503 at once: the system's circuit breaker was open or the service unhealthy.",
@@ -329,6 +339,14 @@ class Metrics:
     def ssh_failure(self, system: str, reason: str) -> None:
         """Count a failed connect, login or channel open; `reason` from `SSH_FAILURE_REASONS`."""
         self._ssh_failures.labels(system, reason if reason in SSH_FAILURE_REASONS else "other").inc()
+
+    def ssh_runner_started(self, system: str, *, restart: bool) -> None:
+        """Count a runner started on an SSH channel (`restart`: it replaces one that died)."""
+        self._runners.labels(system, "restart" if restart else "start").inc()
+
+    def ssh_runner_fallback(self, system: str) -> None:
+        """Count a connection that could not start a runner (it runs a channel per command)."""
+        self._runner_fallbacks.labels(system).inc()
 
     # -- staging stores
 

@@ -6,6 +6,7 @@
     _breaker.py      CircuitBreaker: fail fast while a cluster is unreachable
     _pool.py         PoolSupervisor: connections, slots, waiters, reaping
     _lease.py        Lease: commands run on one slot; Runner: what callers need of it
+    _runners.py      RunnerSet: a connection's persistent remote runners, one per slot at most
     _stats.py        frozen statistics
 """
 

@@ -9,7 +9,7 @@ import trio
 
 from ..config import ClusterConfig
 from ..errors import SshConnectFailed
-from .._aio import Completed, Process, connect
+from .._aio import Completed, Process, RemoteRunner, connect
 from ._credentials import CredentialSource, credential_source
 
 
@@ -23,6 +23,8 @@ class PoolConnection(Protocol):
     async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed: ...
 
     def open_process(self, command: str, *, stderr_limit: int) -> AbstractAsyncContextManager[Process]: ...
+
+    async def start_runner(self, *, interpreter: str, start_timeout: float) -> RemoteRunner: ...
 
     async def wait_closed(self) -> None: ...
 

@@ -12,9 +12,10 @@ import trio
 
 from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
-from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process
+from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process, RunnerLost
 from ._command import program_name, remote_command
 from ._connector import PoolConnection
+from ._runners import RunnerSet
 
 T = TypeVar("T")
 
@@ -68,6 +69,10 @@ def _audit_error(exc: BaseException) -> str:
     return words.get(type(exc), "error")
 
 
+class _RunnerGone(Exception):
+    """A runner died (or stopped answering) during a command; its connection is fine."""
+
+
 class Runner(Protocol):
     """What the filesystem ops and the scheduler backends need from a lease: run one
     command and collect its output (see `Lease.run`)."""
@@ -110,6 +115,11 @@ class Slot(Protocol):
     @property
     def label(self) -> str:
         """The connection's label, or ``-`` while the slot has none."""
+        ...
+
+    @property
+    def runners(self) -> RunnerSet | None:
+        """The persistent runners of the slot's connection (None: a channel per command)."""
         ...
 
     def command_started(self) -> None: ...
@@ -231,12 +241,35 @@ class Lease(Runner):
 
     async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
         try:
-            return await self._on_a_channel(lambda conn: conn.run(command, stdin=stdin, output_limit=limit))
+            return await self._on_a_channel(lambda conn: self._start(conn, command, stdin, limit))
         except OutputLimitExceeded as exc:
             raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
         except SshConnectionLost:
             self._slot.connection_lost()
             raise
+        except _RunnerGone as exc:
+            # Answered like a lost connection, but the connection and its other runners stay.
+            raise SshConnectionLost(str(exc)) from None
+
+    async def _start(self, conn: PoolConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
+        """Run `command` on one of the connection's runners, or on a channel of its own."""
+        runners = self._slot.runners
+        while runners is not None:
+            runner = await runners.take()
+            if runner is None:
+                break
+            try:
+                return await runner.run(command, stdin=stdin, output_limit=limit)
+            except RunnerLost as exc:
+                if not exc.sent:
+                    continue  # it died idle; nothing ran: take another
+                if conn.is_closed():
+                    raise SshConnectionLost(f"SSH connection lost while running a command: {exc}") from None
+                # Only the runner is gone (the connection stays): the command may have run.
+                raise _RunnerGone(f"the command's runner was lost while it ran: {exc}") from None
+            finally:
+                runners.give_back(runner)
+        return await conn.run(command, stdin=stdin, output_limit=limit)
 
     async def _on_a_channel(self, start: Callable[[PoolConnection], Awaitable[T]]) -> T:
         """`start` a command on the lease's connection; if the server refuses the
@@ -285,6 +318,9 @@ class Lease(Runner):
         argv = tuple(argv)
         with self._command(argv, timeout, stderr_limit) as (command, limit, record):
             async with contextlib.AsyncExitStack() as stack:
+                runners = self._slot.runners
+                if runners is not None:
+                    await stack.enter_async_context(runners.streaming())
                 process = await self._on_a_channel(
                     lambda conn: stack.enter_async_context(conn.open_process(command, stderr_limit=limit))
                 )

@@ -52,6 +52,7 @@ from ..observability import Metrics
 from ._breaker import BreakerState, BreakerStatistics, CircuitBreaker
 from ._connector import ClusterConnector, Connector, PoolConnection
 from ._lease import Lease
+from ._runners import RunnerSet
 from ._stats import PoolStatistics, SystemPoolStatistics, UserPoolStatistics
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class _Conn:
     broken: bool = False
     given_up: bool = False
     """Closed to make room for another user's connection."""
+    runners: RunnerSet | None = None
+    """Its persistent runners (None: `runner: off`, a channel per command)."""
 
     def free(self) -> int:
         return 0 if self.retiring or self.conn.is_closed() else self.slots - self.in_use
@@ -108,6 +111,8 @@ class _User:
     reconnects: int = 0
     drops: int = 0
     reaped: int = 0
+    runner_starts: int = 0
+    runner_restarts: int = 0
 
     def held(self) -> int:
         """Connections counted against the limits: open, closing or being opened."""
@@ -494,7 +499,7 @@ class PoolSupervisor:
                 self._metrics.ssh_reconnect(sys.cluster.name)
         pooled = _Conn(
             conn, u, sys.config.sessions_per_connection,
-            idle_since=trio.current_time(), scope=trio.CancelScope(),
+            idle_since=trio.current_time(), scope=trio.CancelScope(), runners=self._runner_set(sys, u, conn),
         )  # fmt: skip
         u.conns.append(pooled)
         log.debug("ssh pool: connected %s", conn.label)
@@ -519,6 +524,27 @@ class PoolSupervisor:
                 await conn.aclose()
             self._serve_queue(sys)
             self._dispatch(sys, u)
+
+    def _runner_set(self, sys: _System, u: _User, conn: PoolConnection) -> RunnerSet | None:
+        if sys.cluster.ssh.runner == "off":
+            return None
+        name = sys.cluster.name
+        metrics = self._metrics
+
+        def started(restart: bool) -> None:
+            u.runner_starts += 1
+            u.runner_restarts += restart
+            if metrics is not None:
+                metrics.ssh_runner_started(name, restart=restart)
+
+        def fell_back(reason: str) -> None:
+            if metrics is not None:
+                metrics.ssh_runner_fallback(name)
+
+        return RunnerSet(
+            conn, slots=sys.config.sessions_per_connection, start_timeout=sys.config.command_timeout,
+            on_start=started, on_fallback=fell_back,
+        )  # fmt: skip
 
     async def _connect_failed(self, sys: _System, u: _User, exc: BaseException) -> None:
         try:
@@ -627,6 +653,8 @@ def _user_statistics(u: _User, now: float) -> UserPoolStatistics:
         reconnects=u.reconnects,
         drops=u.drops,
         reaped=u.reaped,
+        runner_starts=u.runner_starts,
+        runner_restarts=u.runner_restarts,
     )
 
 
@@ -688,6 +716,11 @@ class _LeaseSlot:
     @property
     def label(self) -> str:
         return self.conn.conn.label if self.conn is not None else "-"
+
+    @property
+    def runners(self) -> RunnerSet | None:
+        assert self.conn is not None
+        return self.conn.runners
 
     def command_started(self) -> None:
         self._user.commands += 1

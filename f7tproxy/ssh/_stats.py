@@ -44,6 +44,10 @@ class UserPoolStatistics:
     """Connections that broke (closed by the server, failed keepalives, lost)."""
     reaped: int
     """Connections closed for being idle (or given up for another user)."""
+    runner_starts: int = 0
+    """Persistent runners started on this user's connections (restarts included)."""
+    runner_restarts: int = 0
+    """Runners started to replace one that died or stopped answering."""
 
 
 @attrs.frozen

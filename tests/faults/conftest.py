@@ -145,11 +145,19 @@ async def settled_pool(tmp: pathlib.Path, *, within: float = 15.0) -> dict[str, 
 # --------------------------------------------------------------------------- the cluster side
 
 
+RUNNER_PROCESS = ("python3 -I -c import os;b=bytearray();n=", "[python3] <defunct>")
+"""How a slot's persistent runner shows in `pgrep -a` (it lives as long as its connection), and
+what is left of one that exited with its connection until sshd reaps it."""
+
+
 def user_processes(user: str = "fireuser") -> list[str]:
     """The user's processes on the (local) cluster, sshd's own per-connection processes (and their
-    zombies, "[sshd] <defunct>") left out."""
+    zombies, "[sshd] <defunct>") and the pool's runners left out: what is left are commands."""
     out = subprocess.run(["pgrep", "-u", user, "-a"], capture_output=True, text=True, timeout=10).stdout
-    return [line for line in out.splitlines() if not (line.split(maxsplit=1) + [""])[1].lstrip("[").startswith("sshd")]
+    return [
+        line for line in out.splitlines()
+        if not (line.split(maxsplit=1) + [""])[1].startswith(("[sshd", "sshd", *RUNNER_PROCESS))
+    ]  # fmt: skip
 
 
 async def quiet_processes(user: str = "fireuser", *, within: float = 10.0) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -44,9 +45,11 @@ def testbed_cluster(
     *,
     credentials: Credentials | None = None,
     known_hosts: str | None = None,
+    runner: str | None = None,
     **pool: Any,
 ) -> ClusterConfig:
-    """The testbed's sshd as a cluster (ssh_ca credentials unless told otherwise)."""
+    """The testbed's sshd as a cluster (ssh_ca credentials unless told otherwise; `ssh.runner` from
+    F7T_TEST_SSH_RUNNER, default off, unless given)."""
     if credentials is None:
         credentials = SshCaCredentials(mode="ssh_ca", ca_key=Secret(testbed.user_ca.read_text(), "file:user_ca"))
     return ClusterConfig(
@@ -57,6 +60,7 @@ def testbed_cluster(
             known_hosts=testbed.dir / "ssh" / (known_hosts or "known_hosts"),
             credentials=credentials,
             pool=PoolConfig(**pool),
+            runner=runner or os.environ.get("F7T_TEST_SSH_RUNNER", "off"),  # type: ignore[arg-type]
         ),
     )
 

@@ -12,7 +12,7 @@ import trio
 from f7tproxy.config import ClusterConfig, PoolConfig, SshConfig, StaticKeysCredentials
 from f7tproxy.errors import ApiError
 from f7tproxy.ssh import Completed, Process
-from f7tproxy._aio import ChannelRefused
+from f7tproxy._aio import ChannelRefused, RemoteRunner, RunnerUnavailable
 
 
 def cluster(name: str = "fake", **pool: object) -> ClusterConfig:
@@ -24,6 +24,7 @@ def cluster(name: str = "fake", **pool: object) -> ClusterConfig:
             known_hosts=pathlib.Path("/dev/null"),
             credentials=StaticKeysCredentials(mode="static_keys"),
             pool=PoolConfig(**pool),  # type: ignore[arg-type]
+            runner="off",
         ),
     )
 
@@ -93,6 +94,9 @@ class FakeConnection:
             self.running -= 1
             self.server.running -= 1
         return Completed(0, None, (stdin or b"") + b"out", b"")
+
+    async def start_runner(self, *, interpreter: str, start_timeout: float) -> RemoteRunner:
+        raise RunnerUnavailable("a fake connection has no runner", permanent=True)
 
     @contextlib.asynccontextmanager
     async def open_process(self, command: str, *, stderr_limit: int) -> AsyncIterator[Process]:

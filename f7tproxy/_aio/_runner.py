@@ -1,0 +1,295 @@
+"""A persistent remote runner on one SSH channel: commands without an sshd session each.
+
+`start_runner` opens one exec channel, the way a command is started, and runs
+`python3 -I -c BOOT MARKER` on it; BOOT reads the runner's code (`_runner_remote.py`)
+from the channel and runs it, so nothing is installed or left on the cluster. Then
+`RemoteRunner.run` sends a command as one frame and reads back length-prefixed frames
+of its stdout and stderr and its end (the protocol is in `_runner_remote.py`).
+
+Cancelling a `run` asks the runner to stop the command's process group (TERM, KILL
+after a grace) and waits, bounded, for its end; a runner that does not answer in time
+is closed (its channel's EOF makes it stop the command and exit; its death TERMs the
+command). A closed or dead runner is not reused: the caller starts another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import secrets
+import shlex
+import struct
+
+import asyncssh
+import trio
+
+from ._loop import call_aio
+from ._channel import ChannelRefused, Completed, OutputLimitExceeded, opened
+
+_HEAD = struct.Struct(">cQ")
+_COMMAND = struct.Struct(">QB")
+_CMDLEN = struct.Struct(">I")
+_KILL_GRACE = 0.5
+"""The runner's own grace between TERM and KILL (`GRACE` in the remote code)."""
+_STOP_WAIT = _KILL_GRACE + 1.0
+"""How long a stopped command's end may take to come back before the runner is given up."""
+_CLOSE_TIMEOUT = 2.0
+_MARKER_SEARCH = 65536
+"""Bytes of start-up output (a chatty login shell) searched for the runner's marker."""
+_ERRORS_KEPT = 4096
+
+_CODE = importlib.resources.files(__package__).joinpath("_runner_remote.py").read_bytes()
+# Reads exactly the code from stdin (a read may return less), then runs it as __main__.
+# One line, no single quotes: it is passed to the login shell quoted, like every command.
+_BOOT = (
+    "import os;b=bytearray();n=%d;"
+    'exec("while len(b)<n:\\n c=os.read(0,n-len(b))\\n if not c:raise SystemExit(3)\\n b+=c");'
+    "exec(bytes(b))"
+) % len(_CODE)
+
+
+class RunnerUnavailable(Exception):
+    """No runner could be started on this connection (nothing ran).
+
+    `permanent`: the remote cannot run one at all (no python3, a broken start); else
+    it may work next time (it was slow to start, or was killed while starting).
+    """
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class RunnerLost(Exception):
+    """The runner died or stopped answering. `sent`: the command had been sent (it may have run)."""
+
+    def __init__(self, reason: str, *, sent: bool) -> None:
+        super().__init__(reason)
+        self.sent = sent
+
+
+class _Lost(Exception):
+    pass
+
+
+class _Command:
+    """One command in flight: its output so far, and its end."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.out = bytearray()
+        self.err = bytearray()
+        self.done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+
+class _RunnerSession(asyncssh.SSHClientSession[bytes]):
+    """Parses the runner's frames as they arrive (no reader tasks)."""
+
+    def __init__(self, marker: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        self._marker = b"\nF7TRUNNER " + marker + b"\n"
+        self._buf = bytearray()
+        self._started = False
+        self.ready: asyncio.Future[str] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.current: _Command | None = None
+        self.errors = bytearray()
+        """The runner's own stderr (the start of it), for messages."""
+        self.lost: str | None = None
+        """Why the runner is gone, once it is."""
+        self.chan: asyncssh.SSHClientChannel[bytes] | None = None
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:
+        self.chan = chan
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if datatype == asyncssh.EXTENDED_DATA_STDERR:
+            self.errors += data[: max(0, _ERRORS_KEPT - len(self.errors))]
+            return
+        buf = self._buf
+        buf += data
+        if not self._started:
+            at = buf.find(self._marker)
+            if at < 0:
+                if len(buf) > _MARKER_SEARCH:
+                    self._give_up("its start-up output had no marker")
+                return
+            del buf[: at + len(self._marker)]
+            self._started = True
+        pos, size = 0, len(buf)
+        while size - pos >= _HEAD.size:
+            kind, length = _HEAD.unpack_from(buf, pos)
+            start = pos + _HEAD.size
+            end = start + length
+            if end > size:
+                break
+            self._frame(kind, buf, start, end)
+            pos = end
+        if pos:
+            del buf[:pos]
+
+    def _frame(self, kind: bytes, buf: bytearray, start: int, end: int) -> None:
+        cur = self.current
+        if kind in (b"O", b"E") and cur is not None:
+            target = cur.out if kind == b"O" else cur.err
+            # The runner enforces the limit; this only bounds what a faulty one could make us keep.
+            room = cur.limit + 1 - len(target)
+            if room > 0:
+                target += buf[start : min(end, start + room)]
+        elif kind == b"X" and cur is not None:
+            self.current = None
+            if not cur.done.done():
+                cur.done.set_result(bytes(buf[start:end]))
+        elif kind == b"R" and not self.ready.done():
+            self.ready.set_result(buf[start:end].decode("ascii", "replace"))
+        else:
+            self._give_up(f"it sent an unexpected frame {kind!r}")
+
+    def _give_up(self, reason: str) -> None:
+        self._lose(f"the runner broke its protocol: {reason}")
+        if self.chan is not None:
+            self.chan.close()
+
+    def _lose(self, reason: str) -> None:
+        if self.lost is None:
+            self.lost = reason
+        for fut in (self.ready, self.current.done if self.current is not None else None):
+            if fut is not None and not fut.done():
+                fut.set_exception(_Lost(self.lost))
+                fut.exception()  # the waiting side may be gone: no "never retrieved" log
+        self.current = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = "its channel closed" if exc is None else f"its channel was lost: {exc}"
+        if self.chan is not None:
+            status = self.chan.get_exit_status()
+            signal = self.chan.get_exit_signal()
+            if signal is not None:
+                reason = f"it was killed by SIG{signal[0]}"
+            elif status is not None:
+                reason = f"it exited with status {status}"
+        first = bytes(self.errors).decode("utf-8", "replace").strip().splitlines()
+        if first:
+            reason += f" ({first[-1][:200]})"
+        self._lose(reason)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class RemoteRunner:
+    """One runner on its own channel, driven from trio; one command at a time."""
+
+    def __init__(self, chan: asyncssh.SSHClientChannel[bytes], session: _RunnerSession, version: str) -> None:
+        self._chan = chan
+        self._session = session
+        self.version = version
+        """The remote Python's version (``python 3.11``)."""
+
+    def is_alive(self) -> bool:
+        """False once the runner is gone (or given up): it must not be used again."""
+        return self._session.lost is None and not self._chan.is_closing()
+
+    async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed:
+        """Run the shell command line `command` as a child of the runner, with `stdin`.
+
+        Cancelling the caller stops the command's process group before this returns.
+
+        Raises OutputLimitExceeded (stdout or stderr passed `output_limit`; the command
+        was stopped), RunnerLost (the runner died or broke; `sent` says whether the
+        command may have run).
+        """
+        return await call_aio(self._run, command, stdin, output_limit)
+
+    async def aclose(self) -> None:
+        """Close the runner's channel (the runner stops its command and exits); never raises."""
+        with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await call_aio(self._close)
+
+    # asyncio side
+
+    async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+        session = self._session
+        if not self.is_alive():
+            raise RunnerLost(session.lost or "the runner was closed", sent=False)
+        cmd = _Command(limit)
+        session.current = cmd
+        line = command.encode()
+        payload = b"".join(
+            (_COMMAND.pack(limit, 1 if stdin else 0), _CMDLEN.pack(len(line)), line, stdin or b"")
+        )
+        try:
+            self._chan.write(_HEAD.pack(b"C", len(payload)) + payload)
+        except (asyncssh.Error, OSError) as exc:  # it closed just now: nothing was sent
+            session.current = None
+            raise RunnerLost(f"the runner's channel closed: {exc}", sent=False) from None
+        try:
+            end = await asyncio.shield(cmd.done)
+        except asyncio.CancelledError:
+            await self._stop(cmd)
+            raise
+        except _Lost as exc:
+            raise RunnerLost(str(exc), sent=True) from None
+        status, signal, overflow = end.split(b" ")
+        if overflow != b"-":
+            raise OutputLimitExceeded(overflow.decode(), limit)
+        return Completed(
+            exit_status=None if status == b"-" else int(status),
+            exit_signal=None if signal == b"-" else signal.decode(),
+            stdout=bytes(cmd.out),
+            stderr=bytes(cmd.err),
+        )
+
+    async def _stop(self, cmd: _Command) -> None:
+        """Stop the command in flight and wait for its end; give the runner up if it does not come."""
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._chan.write(_HEAD.pack(b"K", 0))
+        try:
+            await asyncio.wait_for(asyncio.shield(cmd.done), _STOP_WAIT)
+        except (asyncio.TimeoutError, _Lost):
+            # Given up without waiting for the close (a hung login node would not confirm it):
+            # the runner sees its input end, stops the command and exits.
+            self._session._lose("it did not answer a stop in time")
+            self._chan.close()
+
+    async def _close(self) -> None:
+        self._session._lose("it was closed")
+        self._chan.close()
+        with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
+            await asyncio.wait_for(self._chan.wait_closed(), _CLOSE_TIMEOUT)
+
+
+async def start_runner(conn: asyncssh.SSHClientConnection, *, interpreter: str, start_timeout: float) -> RemoteRunner:
+    """Start a runner on a new channel of `conn` (asyncio side; see `Connection.start_runner`)."""
+    marker = secrets.token_hex(8)
+    command = f"exec {shlex.quote(interpreter)} -I -c {shlex.quote(_BOOT)} {marker}"
+    opening = conn.create_session(lambda: _RunnerSession(marker.encode()), command, encoding=None)
+    chan, session = await opened(conn, opening, _close_opened)
+    assert isinstance(session, _RunnerSession)
+    try:
+        # A remote that cannot start the interpreter may close the channel before the code is sent:
+        # then `ready` fails with the exit status.
+        with contextlib.suppress(asyncssh.Error, OSError):
+            chan.write(_CODE)
+        version = await asyncio.wait_for(asyncio.shield(session.ready), start_timeout)
+    except BaseException as exc:
+        await _close_opened((chan, session))
+        if isinstance(exc, asyncio.TimeoutError):
+            raise RunnerUnavailable(f"the runner did not start within {start_timeout:g} s", permanent=False) from None
+        if not isinstance(exc, _Lost):
+            raise
+        if conn.is_closed():
+            raise ChannelRefused(str(exc), connection_closed=True) from None
+        # Killed while starting may pass; a runner that cannot start at all will not.
+        permanent = chan.get_exit_signal() is None
+        raise RunnerUnavailable(f"the runner did not start: {exc}", permanent=permanent) from None
+    return RemoteRunner(chan, session, version)
+
+
+async def _close_opened(opened: tuple[asyncssh.SSHClientChannel[bytes], asyncssh.SSHClientSession[bytes]]) -> None:
+    chan, session = opened
+    if isinstance(session, _RunnerSession):
+        session._lose("it was closed")
+    chan.close()
+    with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
+        await asyncio.wait_for(chan.wait_closed(), _CLOSE_TIMEOUT)

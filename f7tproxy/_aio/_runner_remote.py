@@ -1,0 +1,316 @@
+"""The remote runner: one Python process per SSH slot that runs f7tproxy's commands one at a time.
+
+This file is not imported by f7tproxy: its text is sent over the runner's channel when the
+runner starts (`python3 -I -c BOOT MARKER`, BOOT reads exactly this file from stdin and
+executes it) and nothing is installed or left on the cluster. It must run on the Python 3
+of a login node (3.6 and later), so it uses nothing newer.
+
+Frames, both ways: one type byte, an 8-byte big-endian payload length, the payload. The
+length says where a frame ends, so no byte of any output can be mistaken for framing.
+
+    f7tproxy -> runner   C  limit (8 bytes), flags (1 byte: 1 = stdin given), the command line,
+                            length-prefixed (4 bytes), then stdin (the rest)
+                         K  stop the command in flight: TERM to its process group, KILL after a grace
+    runner -> f7tproxy   R  ready (payload: the Python version)
+                         O  a chunk of the command's stdout      E  a chunk of its stderr
+                         X  the command ended: b"<status> <signal> <overflow>" ("-" for none)
+
+Before its first frame the runner writes the marker line `F7TRUNNER <marker>`, so anything
+the login shell's start-up files print is told apart from the frames.
+
+Each command runs as `/bin/sh -c COMMAND` in a new session (its own process group), with
+the environment the runner was started with, the runner's working directory and umask,
+and no file descriptor of the runner's but its own three pipes: a command changes nothing
+the next one sees. If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on
+stdin), it stops the command in flight first. If it is killed outright (KILL), the command
+runs on until its remote `timeout`, as one whose channel dropped does: a parent-death
+signal would need a Python hook in every child, which doubled the runner's cost per command.
+"""
+
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+try:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+except ImportError:  # pragma: no cover - typing is in every Python 3 since 3.5
+    pass
+
+HEAD = struct.Struct(">cQ")
+COMMAND = struct.Struct(">QB")
+CMDLEN = struct.Struct(">I")
+GRACE = 0.5
+"""Seconds between TERM and KILL when a command is stopped."""
+CHUNK = 65536
+
+
+def initial_environment():
+    # type: () -> Optional[Dict[bytes, bytes]]
+    """The environment this process was started with.
+
+    Python changes its own (it may set LC_CTYPE to coerce a C locale); the kernel keeps
+    the one it was started with in /proc/self/environ. None: use os.environ.
+    """
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    env = {}  # type: Dict[bytes, bytes]
+    for item in raw.split(b"\0"):
+        key, eq, value = item.partition(b"=")
+        if eq:
+            env[key] = value
+    return env
+
+
+class Stop(Exception):
+    """The runner must end (its input closed, a protocol error, or a TERM/HUP)."""
+
+
+def write_all(data):
+    # type: (bytes) -> None
+    view = memoryview(data)
+    while view:
+        n = os.write(1, view)
+        view = view[n:]
+
+
+def send(kind, payload=b""):
+    # type: (bytes, bytes) -> None
+    write_all(HEAD.pack(kind, len(payload)) + payload)
+
+
+def set_nonblocking(fd):
+    # type: (int) -> None
+    os.set_blocking(fd, False)
+
+
+class Runner(object):
+    def __init__(self):
+        # type: () -> None
+        self.inbuf = bytearray()
+        self.env = initial_environment()
+        self.wake_r, wake_w = os.pipe()
+        set_nonblocking(self.wake_r)
+        set_nonblocking(wake_w)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        self.proc = None  # type: Optional[subprocess.Popen[bytes]]
+        self.closed_input = False
+
+    # input
+
+    def read_input(self):
+        # type: () -> None
+        data = os.read(0, CHUNK)
+        if not data:
+            self.closed_input = True
+        self.inbuf += data
+
+    def next_frame(self):
+        # type: () -> Optional[Tuple[bytes, bytes]]
+        if len(self.inbuf) < HEAD.size:
+            return None
+        kind, size = HEAD.unpack_from(self.inbuf)
+        end = HEAD.size + size
+        if len(self.inbuf) < end:
+            return None
+        payload = bytes(self.inbuf[HEAD.size:end])
+        del self.inbuf[:end]
+        return kind, payload
+
+    def wait_frame(self):
+        # type: () -> Tuple[bytes, bytes]
+        while True:
+            frame = self.next_frame()
+            if frame is not None:
+                return frame
+            if self.closed_input:
+                raise Stop()
+            self.read_input()
+
+    def serve(self):
+        # type: () -> None
+        send(b"R", ("python %d.%d" % sys.version_info[:2]).encode())
+        while True:
+            kind, payload = self.wait_frame()
+            if kind == b"K":
+                continue  # for a command that already ended
+            if kind != b"C":
+                raise Stop()
+            limit, flags = COMMAND.unpack_from(payload)
+            at = COMMAND.size
+            (size,) = CMDLEN.unpack_from(payload, at)
+            at += CMDLEN.size
+            command = payload[at:at + size]
+            stdin = payload[at + size:] if flags & 1 else None
+            send(b"X", self.run(command, stdin, limit))
+
+    # one command
+
+    def run(self, command, stdin, limit):
+        # type: (bytes, Optional[bytes], int) -> bytes
+        self.proc = proc = subprocess.Popen(
+            [b"/bin/sh", b"-c", command],
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        kinds = {proc.stdout.fileno(): b"O", proc.stderr.fileno(): b"E"}
+        counts = {b"O": 0, b"E": 0}
+        for fd in kinds:
+            set_nonblocking(fd)
+        pending = memoryview(stdin or b"")
+        in_fd = None  # type: Optional[int]
+        if proc.stdin is not None:
+            in_fd = proc.stdin.fileno()
+            set_nonblocking(in_fd)
+            if not pending:
+                self.close_stdin(proc)
+                in_fd = None
+        overflow = None  # type: Optional[bytes]
+        kill_at = None  # type: Optional[float]
+        killed = False
+        while True:
+            if proc.returncode is None:
+                proc.poll()
+            if proc.returncode is not None and (not kinds or killed):
+                break
+            readers = list(kinds) + [self.wake_r]
+            if not self.closed_input:
+                readers.append(0)
+            writers = [in_fd] if in_fd is not None else []
+            wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
+            ready_r, ready_w, _ = select.select(readers, writers, [], wait)
+            stop = False
+            for fd in ready_r:
+                if fd == self.wake_r:
+                    self.drain_wakeups()
+                elif fd == 0:
+                    self.read_input()
+                    frame = self.next_frame()
+                    while frame is not None:
+                        if frame[0] != b"K":
+                            raise Stop()
+                        stop = True
+                        frame = self.next_frame()
+                    if self.closed_input:
+                        stop = True
+                else:
+                    data = os.read(fd, CHUNK)
+                    kind = kinds[fd]
+                    if not data:
+                        del kinds[fd]
+                        os.close(fd)
+                        continue
+                    if overflow is not None:
+                        continue
+                    counts[kind] += len(data)
+                    if counts[kind] > limit:
+                        overflow = b"stdout" if kind == b"O" else b"stderr"
+                        stop = True
+                    else:
+                        send(kind, data)
+            if in_fd is not None and in_fd in ready_w:
+                try:
+                    n = os.write(in_fd, pending[:CHUNK])
+                    pending = pending[n:]
+                except OSError:  # EPIPE: the command does not read its stdin
+                    pending = pending[:0]
+                if not pending:
+                    self.close_stdin(proc)
+                    in_fd = None
+            if stop and kill_at is None and not killed:
+                self.signal_group(signal.SIGTERM)
+                kill_at = time.monotonic() + GRACE
+            if kill_at is not None and time.monotonic() >= kill_at:
+                self.signal_group(signal.SIGKILL)
+                kill_at, killed = None, True
+        for fd in kinds:
+            os.close(fd)
+        if in_fd is not None:
+            self.close_stdin(proc)
+        self.proc = None
+        if self.closed_input:
+            raise Stop()
+        code = proc.returncode
+        status = b"%d" % code if code >= 0 else b"-"
+        name = b"-"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name[3:].encode()
+            except ValueError:
+                name = b"%d" % -code
+        return b" ".join([status, name, overflow or b"-"])
+
+    def close_stdin(self, proc):
+        # type: (subprocess.Popen[bytes]) -> None
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def drain_wakeups(self):
+        # type: () -> None
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except OSError:
+            pass
+
+    def signal_group(self, signum):
+        # type: (int) -> None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signum)
+            except OSError:
+                pass
+
+    def stop_command(self):
+        # type: () -> None
+        """TERM the command in flight, KILL it after the grace (used when the runner ends)."""
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        self.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.signal_group(signal.SIGKILL)
+        try:
+            proc.wait(GRACE)
+        except Exception:
+            pass
+
+
+def main(marker):
+    # type: (str) -> None
+    def ending(signum, frame):
+        # type: (int, Any) -> None
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, ending)
+    signal.signal(signal.SIGHUP, ending)
+    os.set_blocking(1, True)
+    runner = Runner()
+    try:
+        write_all(b"\nF7TRUNNER " + marker.encode() + b"\n")
+        runner.serve()
+    except (Stop, OSError, KeyboardInterrupt):
+        pass
+    finally:
+        runner.stop_command()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "")

@@ -217,7 +217,7 @@ class Lease(Runner):
                 with trio.move_on_after(timeout) as scope:
                     yield command, limit, record
                 if scope.cancelled_caught:
-                    raise CommandTimeout(f"command {argv[0]!r} ran past its {timeout:g} s deadline and was killed")
+                    raise CommandTimeout(f"command {program_name(argv)!r} ran past its {timeout:g} s deadline and was killed")
             except ApiError:
                 self._slot.command_failed()
                 raise

@@ -246,6 +246,16 @@ async def test_streams_are_counted_retried_and_bounded_like_commands(
     assert all("timeout" in command for command in server.commands)
 
 
+async def test_a_timeout_names_the_program_not_its_wrapper(
+    autojump_clock: trio.abc.Clock, start_pool: StartPool
+) -> None:
+    pool = await start_pool(FakeServer(slots=1))
+    async with pool.lease("fake", "alice") as lease:
+        with pytest.raises(CommandTimeout, match="'sbatch' ran past its 2 s deadline"):
+            async with lease.stream(["env", "-u", "X", "SLURM_X=1", "sbatch", "--parsable"], timeout=2):
+                await trio.sleep(5)
+
+
 async def test_a_connect_failure_reaches_every_waiter(autojump_clock: trio.abc.Clock, start_pool: StartPool) -> None:
     server = FakeServer(slots=3, fail_connects=HostKeyMismatch("SSH host key of x did not match"))
     pool = await start_pool(server, max_connections_per_user=1)

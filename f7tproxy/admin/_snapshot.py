@@ -9,12 +9,9 @@ from typing import Any
 import attrs
 import trio
 
+from .._iso import iso_z
 from .._version import __version__
 from ._source import AdminSource
-
-
-def _iso(t: datetime.datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:
@@ -41,7 +38,7 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
             "sharing": attrs.asdict(source.metrics.sharing(cluster.name)),
             "breaker": {"state": "closed", "since": None, "failures": 0} if stats is None else {
                 "state": stats.breaker.state,
-                "since": _iso(stats.breaker.since),
+                "since": iso_z(stats.breaker.since),
                 "failures": stats.breaker.failures,
             },
         })
@@ -57,11 +54,11 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
     requests = source.requests.statistics(now)
     token_hits, token_misses = source.metrics.token_cache()
     errors: list[dict[str, Any]] = [
-        {"at": _iso(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
+        {"at": iso_z(e.at), "kind": "request", "text": f"{e.method} {e.path} -> {e.status}: {e.message or ''}".rstrip(": "),
          "user": e.user}
         for e in requests.errors
     ] + [
-        {"at": _iso(e.at), "kind": "health",
+        {"at": iso_z(e.at), "kind": "health",
          "text": f"{e.system} {e.service}{' ' + e.path if e.path else ''}: "
                  + ("healthy again" if e.healthy else f"unhealthy: {e.message}"),
          "user": None}
@@ -70,7 +67,7 @@ def snapshot(source: AdminSource) -> dict[str, Any]:
     errors.sort(key=lambda e: e["at"])
     return {
         "version": __version__,
-        "at": _iso(datetime.datetime.now(datetime.UTC)),
+        "at": iso_z(datetime.datetime.now(datetime.UTC)),
         "uptime": round(time.time() - source.started_at, 1),
         "systems": systems,
         "pools": pools,

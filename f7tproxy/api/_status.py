@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 import attrs
 from quart import Blueprint
 
+from .._iso import iso_z
 from .. import errors
 from ..config import ClusterConfig
 from ..health import HealthChecker
@@ -84,7 +84,7 @@ def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
             "connectionMode": "ssh",
         },
         "servicesHealth": health.services_health(cluster.name),
-        "lastHealthCheck": _iso(health.last_health_check(cluster.name)),
+        "lastHealthCheck": iso_z(health.last_health_check(cluster.name)),
         "probing": {
             # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
             "services": {
@@ -97,10 +97,6 @@ def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
             for fs in cluster.file_systems
         ],
     }
-
-
-def _iso(t: datetime.datetime | None) -> str | None:
-    return None if t is None else t.isoformat().replace("+00:00", "Z")
 
 
 @status.get("/systems")

@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._iso import iso_z
 from ..config import ClusterConfig, Config
 from ..errors import ApiError, NotFound, ServiceUnavailable
 from ..observability import Metrics
@@ -297,7 +298,7 @@ class HealthChecker:
         breaker = self._pool.breaker_statistics(system.lower()) if self._pool is not None else None
         if breaker is not None and breaker.state != "closed":
             # FirecREST's shape has no place for it: the ssh entry's message says it.
-            since = breaker.since.isoformat(timespec="seconds").replace("+00:00", "Z")
+            since = iso_z(breaker.since, "seconds")
             note = f"circuit breaker {breaker.state} since {since} after {breaker.failures} failure(s)"
             for item in answer:
                 if item["serviceType"] == "ssh":
@@ -329,7 +330,7 @@ class HealthChecker:
         for name in self._entries:
             when = self.last_health_check(name)
             if when is not None:
-                runs[name] = when.isoformat().replace("+00:00", "Z")
+                runs[name] = iso_z(when)
         ages = [r.age(now) for r in self.results()]
         known = [a for a in ages if a is not None]
         stale = [

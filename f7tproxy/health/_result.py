@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import attrs
 
+from .._iso import iso_z
+
 Service = Literal["ssh", "scheduler", "filesystem", "s3"]
 SERVICES: tuple[Service, ...] = ("ssh", "scheduler", "filesystem", "s3")
 
@@ -77,7 +79,7 @@ class ServiceHealth:
         """FirecREST's `servicesHealth` entry: serviceType, lastChecked, latency, healthy, message[, path]."""
         entry: dict[str, Any] = {
             "serviceType": self.service,
-            "lastChecked": _iso(self.last_checked),
+            "lastChecked": iso_z(self.last_checked),
             "latency": None if self.latency is None else round(self.latency, 6),
             "healthy": bool(self.healthy),
             "message": self.message,
@@ -99,10 +101,6 @@ class ServiceHealth:
             "interval": self.interval,
             "nextIn": _round(None if self.next_due is None else max(0.0, self.next_due - now)),
         }
-
-
-def _iso(t: datetime.datetime | None) -> str | None:
-    return None if t is None else t.isoformat().replace("+00:00", "Z")
 
 
 def _round(x: float | None) -> float | None:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .._iso import iso_z
 from ..config import LoggingConfig
 from ._context import RequestInfo, current_request
 
@@ -34,7 +35,7 @@ class JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
-        line = {"ts": ts.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        line = {"ts": iso_z(ts, "milliseconds"),
                 "log": record.name.rpartition(".")[2],
                 **getattr(record, "fields", {"message": record.getMessage()})}  # fmt: skip
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 import attrs
 import trio
 
+from .._iso import iso_z
 from ..errors import TooManyUploads
 
 
@@ -54,7 +55,7 @@ class WaitingUpload:
     def to_json(self) -> dict[str, str]:
         """The admin snapshot's shape: user, jobId, path, since (ISO 8601)."""
         return {"user": self.user, "jobId": self.job_id, "path": self.path,
-                "since": self.since.isoformat().replace("+00:00", "Z")}  # fmt: skip
+                "since": iso_z(self.since)}  # fmt: skip
 
 
 @attrs.define

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Response, g, jsonify, request
+from quart import Response, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import errors
@@ -13,7 +13,7 @@ from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
 from ._events import job_events as _registers_event_routes  # noqa: F401  (on the compute blueprint)
-from ._context import GatewayApp, require_system, resolve_request
+from ._context import GatewayApp, require_system, resolve_request, this_request
 from ._filesystem import filesystem
 from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
@@ -105,9 +105,10 @@ async def _finish_response(response: Response) -> Response:
     # A request body left unread (an error answered before the handler read it,
     # a GET with a body) was seen to stall the next request on the same kept-alive
     # connection: read small ones to the end, and close after large ones.
-    length = request.content_length or 0
+    req = this_request()
+    length = req.content_length or 0
     if 0 < length <= _DRAIN_LIMIT:
-        await request.get_data(cache=True)
+        await req.get_data(cache=True)
     elif length > _DRAIN_LIMIT and response.status_code >= 400:
         response.headers["Connection"] = "close"
     if response.status_code == 204:

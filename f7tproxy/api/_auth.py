@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import current_app, g, request
+from quart import current_app, g
 
 from ..observability import note_user
-from ._context import resolved_system, runtime
+from ._context import resolved_system, runtime, this_request
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -28,13 +28,14 @@ def public(view: F) -> F:
 
 async def authenticate_request() -> None:
     """`before_request` hook: authenticate, then authorize for the named system."""
-    if request.routing_exception is not None:
+    req = this_request()
+    if req.routing_exception is not None:
         return  # unknown route or method: let routing answer 404/405
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = current_app.view_functions.get(req.endpoint or "")
     if view is None or getattr(view, _PUBLIC, False):
         return
     auth = runtime().auth
-    user = await auth.authenticate(request.headers.get("Authorization"))
+    user = await auth.authenticate(req.headers.get("Authorization"))
     g.user = user
     note_user(user.name)  # for the access log and the per-user rate limits
     # Only configured systems are checked; an unknown one is the route's 404.

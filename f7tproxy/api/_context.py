@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import attrs
-from quart import current_app, g, request
+from quart import Request, current_app, g, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import ImmutableDict
 
@@ -98,9 +98,22 @@ def runtime() -> Runtime:
     return app.runtime
 
 
+def this_request() -> Request:
+    """The request being served, itself: `quart.request` looks it up again at every attribute
+    (a context lookup and several calls each), so steps that read several attributes take it once."""
+    found: Request = request._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy API
+    return found
+
+
+def blueprint_of(req: Request) -> str | None:
+    """`req.blueprint`, reading the matched endpoint once (Quart's property reads it three times)."""
+    endpoint = req.endpoint
+    return endpoint.rpartition(".")[0] or None if endpoint is not None else None
+
+
 async def resolve_request() -> None:
     """`before_request` step: resolve the route's `{system}` once (None: none, or not configured)."""
-    name = (request.view_args or {}).get("system")
+    name = (this_request().view_args or {}).get("system")
     found = None
     if isinstance(name, str):
         parts = runtime()
@@ -113,7 +126,8 @@ async def resolve_request() -> None:
 async def require_system() -> None:
     """`before_request` step, after authentication and the rate limits: a route of the API
     naming an unknown system answers 404 before its handler reads anything."""
-    if request.blueprint is not None and "system" in (request.view_args or {}):
+    req = this_request()
+    if blueprint_of(req) is not None and "system" in (req.view_args or {}):
         current_system()
 
 

@@ -26,7 +26,7 @@ from .. import errors
 from ..observability import UNMATCHED, Metrics, RequestInfo, RequestStats, current_request, is_error, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
-from ._context import runtime
+from ._context import runtime, this_request
 
 CLIENT_CLOSED = 499
 """The status logged and counted for a request whose client closed the connection before any answer."""
@@ -56,11 +56,17 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = correlation_id = None
+        for name, value in scope["headers"]:  # only these two are read here: no dictionary of them all
+            name = name.lower()
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"x-correlation-id":
+                correlation_id = value.decode("latin-1")
         client = scope.get("client")
         info = RequestInfo(
-            request_id=clean_id(headers.get("x-request-id")) or new_request_id(),
-            correlation_id=clean_id(headers.get("x-correlation-id")),
+            request_id=clean_id(request_id) or new_request_id(),
+            correlation_id=clean_id(correlation_id),
             method=scope["method"],
             path=scope["path"],
             client=client[0] if client else None,
@@ -137,9 +143,10 @@ def record_route() -> None:
     info = current_request()
     if info is None:
         return
-    rule = request.url_rule
+    req = this_request()
+    rule = req.url_rule
     info.endpoint = route_template(rule.rule) if rule is not None else None
-    system = (request.view_args or {}).get("system")
+    system = (req.view_args or {}).get("system")
     info.system = system if isinstance(system, str) else None
 
 

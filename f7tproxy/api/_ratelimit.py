@@ -21,9 +21,11 @@ from ._context import resolved_system, runtime
 
 
 def _limited(info: RequestInfo) -> bool:
-    """Whether the request's route is rate-limited: not unmatched, the metrics route or exempt."""
-    config = runtime().config
-    return not (
+    """Whether the request's route is rate-limited: some limit is configured, and the route is not
+    unmatched, the metrics route or exempt."""
+    parts = runtime()
+    config = parts.config
+    return parts.rate_limiter.enabled and not (
         info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt
     )
 

@@ -103,14 +103,14 @@ class ObserveMiddleware:
             await send(message)
 
         token = enter_request(info)
-        self.metrics.in_flight.inc()
+        self.metrics.request_started()
         try:
             await self.app(scope, receive_noting_disconnect, send_with_ids)
         finally:
             if status is None:
                 # No answer was sent: the client went away first (nginx's 499), or the app failed.
                 status = CLIENT_CLOSED if disconnected else 500
-            self.metrics.in_flight.dec()
+            self.metrics.request_ended()
             exit_request(token)
             duration = time.perf_counter() - started
             self.metrics.observe_request(info.endpoint, info.method, status, duration, commands=info.commands)

@@ -89,15 +89,16 @@ async def _prepare_request() -> None:
 
     One hook rather than one per check: Quart looks each hook up and awaits it on every request.
     """
-    record_route()  # the route template and `{system}`, for the logs, metrics and limits
-    await resolve_request()  # the route's system, once, for every later step
+    req = this_request()  # once, for every step
+    record_route(req)  # the route template and `{system}`, for the logs, metrics and limits
+    resolve_request(req)  # the route's system, once, for every later step
     # The client's bucket before the token is checked: floods of bad tokens get 429 too.
     await enforce_client_rate_limit()
-    await authenticate_request()  # records the user (`note_user`) for the per-user limits
-    await note_write()  # a write's epoch starts before anything it does
-    await gate_request()
+    await authenticate_request(req)  # records the user (`note_user`) for the per-user limits
+    note_write(req.method)  # a write's epoch starts before anything it does
+    gate_request(req)
     await enforce_rate_limit()  # the user's and the system's buckets, after auth
-    await require_system()  # after the rate limits: a 404 is charged like any answer
+    require_system(req)  # after the rate limits: a 404 is charged like any answer
 
 
 async def _finish_response(response: Response) -> Response:
@@ -115,5 +116,5 @@ async def _finish_response(response: Response) -> Response:
         response.headers.pop("Content-Type", None)  # no content, so no type (Quart sets text/html)
     # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
     response.headers["F7T-AppVersion"] = APP_VERSION
-    return await suspect_after_failure(response)
+    return suspect_after_failure(response, req)
 

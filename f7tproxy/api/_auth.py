@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import current_app, g
+from quart import Request, current_app, g
 
 from ..observability import note_user
-from ._context import resolved_system, runtime, this_request
+from ._context import resolved_system, runtime
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -26,9 +26,8 @@ def public(view: F) -> F:
     return view
 
 
-async def authenticate_request() -> None:
+async def authenticate_request(req: Request) -> None:
     """`before_request` hook: authenticate, then authorize for the named system."""
-    req = this_request()
     if req.routing_exception is not None:
         return  # unknown route or method: let routing answer 404/405
     view = current_app.view_functions.get(req.endpoint or "")

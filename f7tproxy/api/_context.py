@@ -111,9 +111,9 @@ def blueprint_of(req: Request) -> str | None:
     return endpoint.rpartition(".")[0] or None if endpoint is not None else None
 
 
-async def resolve_request() -> None:
+def resolve_request(req: Request) -> None:
     """`before_request` step: resolve the route's `{system}` once (None: none, or not configured)."""
-    name = (this_request().view_args or {}).get("system")
+    name = (req.view_args or {}).get("system")
     found = None
     if isinstance(name, str):
         parts = runtime()
@@ -123,10 +123,9 @@ async def resolve_request() -> None:
     g.f7t_system = found
 
 
-async def require_system() -> None:
+def require_system(req: Request) -> None:
     """`before_request` step, after authentication and the rate limits: a route of the API
     naming an unknown system answers 404 before its handler reads anything."""
-    req = this_request()
     if blueprint_of(req) is not None and "system" in (req.view_args or {}):
         current_system()
 

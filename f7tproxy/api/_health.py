@@ -25,7 +25,7 @@ from typing import TypeVar
 from quart import Request, Response, current_app, g
 
 from ..health import Service
-from ._context import SystemContext, blueprint_of, resolved_system, this_request
+from ._context import SystemContext, blueprint_of, resolved_system
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -46,9 +46,8 @@ def health_exempt(view: F) -> F:
     return view
 
 
-async def gate_request() -> None:
+def gate_request(req: Request) -> None:
     """`before_request` hook (after authentication): gate the services of routes naming a configured system."""
-    req = this_request()
     blueprint = blueprint_of(req)
     system = _gated_system(req, blueprint)
     if system is not None:
@@ -68,11 +67,10 @@ def _gated_system(req: Request, blueprint: str | None) -> SystemContext | None:
     return resolved_system()
 
 
-async def suspect_after_failure(response: Response) -> Response:
+def suspect_after_failure(response: Response, req: Request) -> Response:
     """`after_request` hook: after a failure a sick service explains, probe the route's services soon."""
     if response.status_code not in _SUSPECT_STATUSES:
         return response
-    req = this_request()
     blueprint = blueprint_of(req)
     if (system := _gated_system(req, blueprint)) is not None:
         services = _BLUEPRINT_SERVICES.get(blueprint or "", ("ssh",))

@@ -20,13 +20,13 @@ from typing import Any
 import trio
 
 from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, ASGISendEvent, Scope
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 
 from .. import errors
 from ..observability import UNMATCHED, Metrics, RequestInfo, RequestStats, current_request, is_error, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
-from ._context import runtime, this_request
+from ._context import runtime
 
 CLIENT_CLOSED = 499
 """The status logged and counted for a request whose client closed the connection before any answer."""
@@ -138,12 +138,11 @@ def _message(body: bytearray | None) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def record_route() -> None:
+def record_route(req: Request) -> None:
     """Record the matched route's template and `{system}` in the request's record."""
     info = current_request()
     if info is None:
         return
-    req = this_request()
     rule = req.url_rule
     info.endpoint = route_template(rule.rule) if rule is not None else None
     system = (req.view_args or {}).get("system")

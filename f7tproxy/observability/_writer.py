@@ -7,12 +7,12 @@ every handler of the process's loggers behind a bounded queue drained by its own
 thread; when the queue is full, records are dropped and counted rather than
 blocking the server.
 
-The thread writes in batches: it takes everything queued at once, writes it with one
-flush (and, for a log file, one check that logrotate has not moved it), and after a
-batch of more than one record lingers a few milliseconds before the next, so that under
-load it wakes (and takes the interpreter from the request loop) a few hundred times a
-second, not once per request. Handing a record over costs the request loop one deque
-append; it wakes the thread only when the thread waits.
+The thread writes in batches: woken by a record, it lingers a few milliseconds, then
+takes everything queued at once and writes it with one flush (and, for a log file, one
+check that logrotate has not moved it), so that it wakes (and takes the interpreter from
+the request loop) at most a couple of hundred times a second, not once per request.
+Handing a record over costs the request loop one deque append; it wakes the thread only
+when the thread waits. A line so reaches its file within a few milliseconds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _BATCH = 1_000
 """Records written per batch at most (with one flush)."""
 
 _LINGER = 0.005
-"""Seconds the thread waits after a batch of more than one record, letting the next one grow."""
+"""Seconds the thread waits, once woken, before it takes the batch (letting it grow)."""
 
 _STOP_TIMEOUT = 10.0
 """At exit, how long to wait for the writer thread to write what is queued (the output may be stuck)."""
@@ -91,14 +91,14 @@ class _Deferred(logging.handlers.QueueHandler):
     def _run(self) -> None:
         while True:
             self._wake.wait()
+            if not self._stopping:
+                time.sleep(_LINGER)  # let the batch grow: one wake-up per burst, not per line
             self._wake.clear()
             batch = self._take()
             if batch:
                 self._write(batch)
             if self._stopping and not self._pending:
                 return
-            if len(batch) > 1:
-                time.sleep(_LINGER)
 
     def _take(self) -> list[logging.LogRecord]:
         batch: list[logging.LogRecord] = []

@@ -50,6 +50,14 @@ each get a token and run one ops/stat, through a second sshd as above, so that e
 holds one pooled SSH connection; it prints f7tproxy's resident memory (VmRSS)
 before and with them.
 
+--profile DIR adds, after the timed rounds, one more wrk run per scenario and client
+count with py-spy (pip install py-spy into the venv; not a dependency of f7tproxy)
+sampling the f7tproxy process's thread that holds the GIL (Python's CPU; waits and
+system calls that release the GIL, such as socket sends, are not sampled): it prints
+the functions with most samples by self and by total (line numbers dropped) and keeps
+the collapsed stacks in DIR. py-spy pauses the process at each sample, so those runs
+are not timed.
+
 --runner auto|off sets the cluster's ssh.runner (a persistent runner per slot, or
 a channel per command); run it once with each to compare the two modes.
 
@@ -640,6 +648,51 @@ def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
     fail(f"no successful {action!r} command in {audit_log}")
 
 
+def py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=os.path.dirname(PYTHON))
+    if found is None:
+        fail("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return found
+
+
+def profile_http(binary: str, wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server,
+                 out: pathlib.Path, top: int = 25) -> None:  # fmt: skip
+    """One untimed wrk run with py-spy sampling `server` (the thread holding the GIL); prints its
+    busiest functions."""
+    server.settle()
+    argv = [binary, "record", "--pid", str(server.pid), "--rate", "250", "--duration", str(wrk.duration + 1),
+            "--format", "raw", "--output", str(out), "--gil"]  # fmt: skip
+    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)  # py-spy attaches
+        wrk.run(url, clients, tokens)
+        _, err = spy.communicate(timeout=wrk.duration + 60)
+    finally:
+        if spy.poll() is None:
+            spy.kill()
+            spy.wait(timeout=10)
+    if spy.returncode != 0 or not out.exists():
+        fail(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for stack_line in out.read_text().splitlines():
+        stack, _, count_text = stack_line.rpartition(" ")
+        frames = [frame.split(":")[0] + ")" if ":" in frame else frame for frame in stack.split(";")]
+        count = int(count_text)
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    say(f"  {samples} samples; by self:")
+    for frame, n in own.most_common(top):
+        say(f"  {100 * n / max(samples, 1):5.1f}% {frame}")
+    say("  by total (self and callees):")
+    for frame, n in total.most_common(top * 2):
+        say(f"  {100 * n / max(samples, 1):5.1f}% {frame}")
+    say(f"  collapsed stacks: {out}")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -703,6 +756,9 @@ def parse_args() -> argparse.Namespace:
                              "instead of the load runs")  # fmt: skip
     parser.add_argument("--users", type=int, default=1,
                         help="1: fireuser on the testbed's sshd; N > 1: bench01..benchN on a second sshd (default 1)")  # fmt: skip
+    parser.add_argument("--profile", type=pathlib.Path, default=None, metavar="DIR",
+                        help="after the timed rounds, one py-spy profile of f7tproxy per scenario and client count, "
+                             "kept in DIR")  # fmt: skip
     parser.add_argument("--runner", choices=("auto", "off"), default=None,
                         help="the cluster's ssh.runner (default: conf/demo.yaml's, else auto)")  # fmt: skip
     args = parser.parse_args()
@@ -735,6 +791,7 @@ def main() -> int:
     if args.rss_users:
         return rss_figure(args.rss_users, env)
     wrk_binary = ensure_wrk()
+    spy = py_spy() if args.profile else None
     users = ["fireuser"] if args.users == 1 else [f"bench{i:02d}" for i in range(1, args.users + 1)]
     missing = [u for u in users if subprocess.run(["id", u], capture_output=True, check=False).returncode]
     if missing:
@@ -825,6 +882,13 @@ def main() -> int:
                     r = measure_http(wrk, url, clients, tokens, Server(bare.pid))
                     results[("bare", clients)].append(r)
                     say(f"round {rnd}: {line('bare', clients, r)}")
+        if spy is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            for name in args.scenarios:
+                for clients in args.clients:
+                    say(f"\nprofile of f7tproxy, {name} at {clients} clients (py-spy, untimed):")
+                    profile_http(spy, wrk, base + paths[name], clients, tokens, proxy,
+                                 args.profile / f"{name}-{clients}.txt")  # fmt: skip
 
     say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
         f"and ssh.runner {args.runner or 'as configured'} "

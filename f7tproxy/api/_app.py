@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Response, g, jsonify, request
+from quart import Response, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import errors
@@ -13,12 +13,13 @@ from ..runtime import Runtime
 from ._auth import authenticate_request
 from ._compute import compute
 from ._events import job_events as _registers_event_routes  # noqa: F401  (on the compute blueprint)
-from ._context import GatewayApp, require_system, resolve_request
+from ._context import GatewayApp, require_system, resolve_request, this_request
 from ._filesystem import filesystem
 from ._health import gate_request, suspect_after_failure
 from ._observe import install as install_observe
+from ._observe import record_route
 from ._openapi import APP_VERSION, docs
-from ._ratelimit import client_rate_limit_hook
+from ._ratelimit import enforce_client_rate_limit, enforce_rate_limit
 from ._share import note_write, note_write_end
 from ._status import status
 from ._token import demo_issuer
@@ -53,14 +54,9 @@ def create_app(runtime: Runtime) -> GatewayApp:
     app.register_blueprint(docs)
     if runtime.auth.demo_issuer is not None:
         app.register_blueprint(demo_issuer)
-    app.before_request(resolve_request)  # the route's system, once, for every later step
-    # The client's bucket before the token is checked: floods of bad tokens get 429 too.
-    app.before_request(client_rate_limit_hook)
-    app.before_request(authenticate_request)
-    app.before_request(note_write)  # a write's epoch starts before anything it does
-    app.teardown_request(note_write_end)  # and another once it has ended, before its answer
-    app.before_request(gate_request)
-    app.after_request(suspect_after_failure)
+    app.before_request(_prepare_request)
+    app.teardown_request(note_write_end)  # a write's second epoch: once it has ended, before its answer
+    app.after_request(_finish_response)
 
     @app.errorhandler(errors.ApiError)
     async def api_error(exc: errors.ApiError) -> Response:
@@ -80,26 +76,45 @@ def create_app(runtime: Runtime) -> GatewayApp:
         log.exception("unhandled error")
         return _error_response(errors.InternalError("Internal server error"))
 
-    @app.after_request
-    async def common_headers(response: Response) -> Response:
-        # A request body left unread (an error answered before the handler read it,
-        # a GET with a body) was seen to stall the next request on the same kept-alive
-        # connection: read small ones to the end, and close after large ones.
-        length = request.content_length or 0
-        if 0 < length <= _DRAIN_LIMIT:
-            await request.get_data(cache=True)
-        elif length > _DRAIN_LIMIT and response.status_code >= 400:
-            response.headers["Connection"] = "close"
-        if response.status_code == 204:
-            response.headers.pop("Content-Type", None)  # no content, so no type (Quart sets text/html)
-        # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
-        response.headers["F7T-AppVersion"] = APP_VERSION
-        return response
-
-    # Last: request ids, access log, metrics, the user's and system's rate limits (after auth's hooks).
+    # Last: request ids, access log, metrics, the route recorded for them.
     metrics = runtime.config.metrics
     install_observe(
         app, runtime.metrics, metrics_path=metrics.path if metrics.enabled else None, requests=runtime.requests
     )
-    app.before_request(require_system)  # after the rate limits: a 404 is charged like any answer
     return app
+
+
+async def _prepare_request() -> None:
+    """The app's one `before_request` step: the request path's checks, in order.
+
+    One hook rather than one per check: Quart looks each hook up and awaits it on every request.
+    """
+    req = this_request()  # once, for every step
+    record_route(req)  # the route template and `{system}`, for the logs, metrics and limits
+    resolve_request(req)  # the route's system, once, for every later step
+    # The client's bucket before the token is checked: floods of bad tokens get 429 too.
+    await enforce_client_rate_limit()
+    await authenticate_request(req)  # records the user (`note_user`) for the per-user limits
+    note_write(req.method)  # a write's epoch starts before anything it does
+    gate_request(req)
+    await enforce_rate_limit()  # the user's and the system's buckets, after auth
+    require_system(req)  # after the rate limits: a 404 is charged like any answer
+
+
+async def _finish_response(response: Response) -> Response:
+    """The app's one `after_request` step: common headers, then the health hint of a failure."""
+    # A request body left unread (an error answered before the handler read it,
+    # a GET with a body) was seen to stall the next request on the same kept-alive
+    # connection: read small ones to the end, and close after large ones.
+    req = this_request()
+    length = req.content_length or 0
+    if 0 < length <= _DRAIN_LIMIT:
+        await req.get_data(cache=True)
+    elif length > _DRAIN_LIMIT and response.status_code >= 400:
+        response.headers["Connection"] = "close"
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)  # no content, so no type (Quart sets text/html)
+    # pyfirecrest reads this to pick its API level; "2.x.x" keeps all of its 2.6.0 features.
+    response.headers["F7T-AppVersion"] = APP_VERSION
+    return suspect_after_failure(response, req)
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import current_app, g, request
+from quart import Request, current_app, g
 
 from ..observability import note_user
 from ._context import resolved_system, runtime
@@ -26,15 +26,15 @@ def public(view: F) -> F:
     return view
 
 
-async def authenticate_request() -> None:
+async def authenticate_request(req: Request) -> None:
     """`before_request` hook: authenticate, then authorize for the named system."""
-    if request.routing_exception is not None:
+    if req.routing_exception is not None:
         return  # unknown route or method: let routing answer 404/405
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = current_app.view_functions.get(req.endpoint or "")
     if view is None or getattr(view, _PUBLIC, False):
         return
     auth = runtime().auth
-    user = await auth.authenticate(request.headers.get("Authorization"))
+    user = await auth.authenticate(req.headers.get("Authorization"))
     g.user = user
     note_user(user.name)  # for the access log and the per-user rate limits
     # Only configured systems are checked; an unknown one is the route's 404.

@@ -12,14 +12,16 @@ body and query parameters (one reader, one validation-error builder).
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import attrs
-from quart import current_app, g, request
+from quart import Request, current_app, g, request
 from quart_trio import QuartTrio
 from werkzeug.datastructures import ImmutableDict
 
@@ -47,6 +49,14 @@ class GatewayApp(QuartTrio):
     default_config = ImmutableDict({**QuartTrio.default_config, "PROVIDE_AUTOMATIC_OPTIONS": False})
 
     runtime: Runtime
+
+    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        # Quart asks this of every hook and view on every request, and its answer
+        # (`inspect.iscoroutinefunction`: unwrapping, several checks) is the costlier part
+        # of calling a hook. A plain `async def` function is answered from its code flags.
+        if type(func) is types.FunctionType and func.__code__.co_flags & inspect.CO_COROUTINE:
+            return func
+        return super().ensure_async(func)
 
 
 @attrs.frozen
@@ -88,9 +98,22 @@ def runtime() -> Runtime:
     return app.runtime
 
 
-async def resolve_request() -> None:
+def this_request() -> Request:
+    """The request being served, itself: `quart.request` looks it up again at every attribute
+    (a context lookup and several calls each), so steps that read several attributes take it once."""
+    found: Request = request._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy API
+    return found
+
+
+def blueprint_of(req: Request) -> str | None:
+    """`req.blueprint`, reading the matched endpoint once (Quart's property reads it three times)."""
+    endpoint = req.endpoint
+    return endpoint.rpartition(".")[0] or None if endpoint is not None else None
+
+
+def resolve_request(req: Request) -> None:
     """`before_request` step: resolve the route's `{system}` once (None: none, or not configured)."""
-    name = (request.view_args or {}).get("system")
+    name = (req.view_args or {}).get("system")
     found = None
     if isinstance(name, str):
         parts = runtime()
@@ -100,10 +123,10 @@ async def resolve_request() -> None:
     g.f7t_system = found
 
 
-async def require_system() -> None:
+def require_system(req: Request) -> None:
     """`before_request` step, after authentication and the rate limits: a route of the API
     naming an unknown system answers 404 before its handler reads anything."""
-    if request.blueprint is not None and "system" in (request.view_args or {}):
+    if blueprint_of(req) is not None and "system" in (req.view_args or {}):
         current_system()
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import Response, current_app, g, request
+from quart import Request, Response, current_app, g
 
 from ..health import Service
-from ._context import SystemContext, resolved_system
+from ._context import SystemContext, blueprint_of, resolved_system
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -46,31 +46,35 @@ def health_exempt(view: F) -> F:
     return view
 
 
-async def gate_request() -> None:
+def gate_request(req: Request) -> None:
     """`before_request` hook (after authentication): gate the services of routes naming a configured system."""
-    system = _gated_system()
+    blueprint = blueprint_of(req)
+    system = _gated_system(req, blueprint)
     if system is not None:
-        services = _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",))
+        services = _BLUEPRINT_SERVICES.get(blueprint or "", ("ssh",))
         g.f7t_services = services  # the request's lease is cancelled if one turns unhealthy
         for service in services:
             system.gate(service)
 
 
-def _gated_system() -> SystemContext | None:
-    """The configured system a gated route names (None for status, exempt or unmatched routes)."""
-    if request.routing_exception is not None or request.blueprint in _EXEMPT_BLUEPRINTS:
+def _gated_system(req: Request, blueprint: str | None) -> SystemContext | None:
+    """The configured system a gated route (of `blueprint`) names (None for status, exempt or unmatched routes)."""
+    if req.routing_exception is not None or blueprint in _EXEMPT_BLUEPRINTS:
         return None
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = current_app.view_functions.get(req.endpoint or "")
     if view is None or getattr(view, _EXEMPT, False):
         return None
     return resolved_system()
 
 
-async def suspect_after_failure(response: Response) -> Response:
+def suspect_after_failure(response: Response, req: Request) -> Response:
     """`after_request` hook: after a failure a sick service explains, probe the route's services soon."""
-    if response.status_code in _SUSPECT_STATUSES and (system := _gated_system()) is not None:
-        services = _BLUEPRINT_SERVICES.get(request.blueprint or "", ("ssh",))
-        if request.blueprint == "transfer":
+    if response.status_code not in _SUSPECT_STATUSES:
+        return response
+    blueprint = blueprint_of(req)
+    if (system := _gated_system(req, blueprint)) is not None:
+        services = _BLUEPRINT_SERVICES.get(blueprint or "", ("ssh",))
+        if blueprint == "transfer":
             services += ("s3",)  # gated per handler (`_transfer._staging`), suspected for all
         for service in services:
             system.health.suspect(system.name, service)

@@ -3,13 +3,9 @@
 `install(app)` wraps the app in an ASGI middleware that sees every HTTP request
 from its first byte to the end of its response (so durations include streaming
 bodies and the status is the one really sent), and times it once for the access
-log, the Prometheus metrics and the admin socket's request statistics. It also adds:
-
-- a URL-value preprocessor, which runs before every before_request function, that
-  records the route template and `{system}` of the matched route;
-- the after-auth rate-limit before_request (`_ratelimit.rate_limit_hook`; the client's
-  bucket is taken before auth, by `create_app`);
-- the metrics route.
+log, the Prometheus metrics and the admin socket's request statistics. It also adds
+the metrics route. `record_route` (the first step of the app's before_request) records
+the route template and `{system}` of the matched route.
 """
 
 from __future__ import annotations
@@ -24,14 +20,13 @@ from typing import Any
 import trio
 
 from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, ASGISendEvent, Scope
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 
 from .. import errors
 from ..observability import UNMATCHED, Metrics, RequestInfo, RequestStats, current_request, is_error, log_access
 from ..observability._context import clean_id, enter_request, exit_request, new_request_id
 from ._auth import public
 from ._context import runtime
-from ._ratelimit import rate_limit_hook
 
 CLIENT_CLOSED = 499
 """The status logged and counted for a request whose client closed the connection before any answer."""
@@ -61,11 +56,17 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = correlation_id = None
+        for name, value in scope["headers"]:  # only these two are read here: no dictionary of them all
+            name = name.lower()
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"x-correlation-id":
+                correlation_id = value.decode("latin-1")
         client = scope.get("client")
         info = RequestInfo(
-            request_id=clean_id(headers.get("x-request-id")) or new_request_id(),
-            correlation_id=clean_id(headers.get("x-correlation-id")),
+            request_id=clean_id(request_id) or new_request_id(),
+            correlation_id=clean_id(correlation_id),
             method=scope["method"],
             path=scope["path"],
             client=client[0] if client else None,
@@ -102,14 +103,14 @@ class ObserveMiddleware:
             await send(message)
 
         token = enter_request(info)
-        self.metrics.in_flight.inc()
+        self.metrics.request_started()
         try:
             await self.app(scope, receive_noting_disconnect, send_with_ids)
         finally:
             if status is None:
                 # No answer was sent: the client went away first (nginx's 499), or the app failed.
                 status = CLIENT_CLOSED if disconnected else 500
-            self.metrics.in_flight.dec()
+            self.metrics.request_ended()
             exit_request(token)
             duration = time.perf_counter() - started
             self.metrics.observe_request(info.endpoint, info.method, status, duration, commands=info.commands)
@@ -137,13 +138,14 @@ def _message(body: bytearray | None) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def _record_route(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+def record_route(req: Request) -> None:
+    """Record the matched route's template and `{system}` in the request's record."""
     info = current_request()
     if info is None:
         return
-    rule = request.url_rule
+    rule = req.url_rule
     info.endpoint = route_template(rule.rule) if rule is not None else None
-    system = (values or {}).get("system")
+    system = (req.view_args or {}).get("system")
     info.system = system if isinstance(system, str) else None
 
 
@@ -159,13 +161,7 @@ async def _metrics_view() -> Response:
 
 
 def install(app: Quart, metrics: Metrics, *, metrics_path: str | None, requests: RequestStats | None = None) -> None:
-    """Add the operator surface to `app`; call it last in `create_app`.
-
-    Its before_request (rate limits) is registered last, so it runs after the auth
-    step's app-level before_request has recorded the user (`note_user`).
-    """
-    app.url_value_preprocessor(_record_route)
-    app.before_request(rate_limit_hook)
+    """Add the operator surface to `app`; call it last in `create_app`."""
     if metrics_path is not None:
         app.add_url_rule(metrics_path, "metrics", _metrics_view, methods=["GET"])
     app.asgi_app = ObserveMiddleware(app.asgi_app, metrics, requests=requests)  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 the user's and the system's after it; each once per request.
 
 Order in the request path: the route is matched (template and `{system}` recorded);
-`client_rate_limit_hook` takes a token from the client address's bucket, for every
+`enforce_client_rate_limit` takes a token from the client address's bucket, for every
 request to a limited route, before the token is looked at, so a flood of bad tokens
 is refused with 429 without costing a signature check each; the auth step validates
 the token and calls `note_user(user)`; then `enforce_rate_limit` takes a token from
@@ -21,9 +21,11 @@ from ._context import resolved_system, runtime
 
 
 def _limited(info: RequestInfo) -> bool:
-    """Whether the request's route is rate-limited: not unmatched, the metrics route or exempt."""
-    config = runtime().config
-    return not (
+    """Whether the request's route is rate-limited: some limit is configured, and the route is not
+    unmatched, the metrics route or exempt."""
+    parts = runtime()
+    config = parts.config
+    return parts.rate_limiter.enabled and not (
         info.endpoint is None or info.endpoint == config.metrics.path or info.endpoint in config.rate_limit.exempt
     )
 
@@ -59,9 +61,7 @@ async def enforce_client_rate_limit() -> None:
 async def enforce_rate_limit() -> None:
     """Apply the user's and the system's limits to the current request, unless done already.
 
-    Registered as the app's last before_request; the auth step may also call it
-    right after `note_user` if it runs in a blueprint-level hook (those run after
-    the app-level ones). The client's bucket was taken before authentication
+    A step of the app's before_request, after the auth step. The client's bucket was taken before authentication
     (`enforce_client_rate_limit`) and is not charged again. Exempt: unmatched
     routes, the metrics route and `rate_limit.exempt`.
 
@@ -79,13 +79,3 @@ async def enforce_rate_limit() -> None:
     name = system.name if system is not None else None
     _apply(info, await runtime().rate_limiter.take(user=info.user, system=name, client=None))
 
-
-async def client_rate_limit_hook() -> None:
-    """The before_request form of `enforce_client_rate_limit`; register it before the auth step."""
-    await enforce_client_rate_limit()
-
-
-async def rate_limit_hook() -> None:
-    """The before_request form of `enforce_rate_limit` (async: Quart-Trio would run a sync
-    hook in a worker thread, away from trio's clock)."""
-    await enforce_rate_limit()

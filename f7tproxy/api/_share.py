@@ -38,19 +38,19 @@ def shared_read(view: F) -> F:
     return shared  # type: ignore[return-value]
 
 
-async def note_write() -> None:
-    """`before_request` step after authentication: a mutating request of a user on a system
-    starts a new write epoch there, so no later read shares a command started before it."""
-    _bump()
+def note_write(method: str) -> None:
+    """`before_request` step after authentication: a mutating request (`method`) of a user on a
+    system starts a new write epoch there, so no later read shares a command started before it."""
+    _bump(method)
 
 
 async def note_write_end(_exc: BaseException | None) -> None:
     """`teardown_request` step: the write has ended (however), before its answer is sent."""
-    _bump()
+    _bump(request.method)
 
 
-def _bump() -> None:
-    if request.method not in _WRITES:
+def _bump(method: str) -> None:
+    if method not in _WRITES:
         return
     system, user = resolved_system(), g.get("user")
     if system is not None and user is not None:

@@ -182,6 +182,16 @@ class _StreamCollector(Collector):
         yield from (streams, watchers)
 
 
+class _InFlightCollector(Collector):
+    """HTTP requests being served: a plain count (two updates per request), read at scrape time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("f7tproxy_http_requests_in_flight", "HTTP requests being served.", value=self.count)
+
+
 class Metrics:
     """The process's metrics (its own registry, so tests can make as many as they like)."""
 
@@ -208,7 +218,8 @@ class Metrics:
             "f7tproxy_http_requests_total: remote commands per request).",
             ["endpoint"], registry=r,
         )  # fmt: skip
-        self.in_flight = Gauge("f7tproxy_http_requests_in_flight", "HTTP requests being served.", registry=r)
+        self._in_flight = _InFlightCollector()
+        r.register(self._in_flight)
         self._rate_limited = Counter(
             "f7tproxy_rate_limited", "Requests refused with 429, by the limit that refused them.",
             ["scope"], registry=r,
@@ -298,6 +309,14 @@ class Metrics:
         )  # fmt: skip
 
     # -- HTTP (called by the API's middleware and rate limiter)
+
+    def request_started(self) -> None:
+        """One more HTTP request being served (the middleware, on the event loop's thread)."""
+        self._in_flight.count += 1
+
+    def request_ended(self) -> None:
+        """One HTTP request fewer being served."""
+        self._in_flight.count -= 1
 
     def observe_request(
         self, endpoint: str | None, method: str, status: int, duration: float, *, commands: int = 0

@@ -62,11 +62,13 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._last_sweep: float | None = None
+        c = config
+        self._enabled = any((c.per_user, c.per_system, c.per_user_system, c.per_client, c.users, c.systems))
 
     @property
     def enabled(self) -> bool:
-        c = self.config
-        return any((c.per_user, c.per_system, c.per_user_system, c.per_client, c.users, c.systems))
+        """Whether any limit is configured (when none is, `check` always answers None)."""
+        return self._enabled
 
     def _rules(self, user: str | None, system: str | None, client: str | None) -> list[tuple[str, tuple[str, ...], RateRule]]:
         c = self.config

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import pathlib
+import random
 from collections.abc import Iterator
 
 import pytest
 
+from f7tproxy._iso import iso_z
 from f7tproxy.config import LoggingConfig
 from f7tproxy.observability import RequestInfo, audit, configure_logging, log_access
 from f7tproxy.observability._context import enter_request, exit_request
+from f7tproxy.observability._logs import log_time
 
 from ..conftest import lines
 
@@ -61,3 +65,10 @@ def test_access_line_schema(log_files: tuple[pathlib.Path, pathlib.Path]) -> Non
         "system": None, "method": "GET", "endpoint": "/status/liveness/", "path": "/status/liveness/",
         "status": 200, "duration": 0.0015, "client": "127.0.0.1",
     }  # fmt: skip
+
+
+def test_log_time_is_the_datetime_formula_to_the_millisecond() -> None:
+    rng = random.Random(7)
+    edges = [0.0005, 1700000000.0, 1700000000.0004999, 1700000000.9994999, 1700000000.9995, 1700000000.9999996]
+    for t in [*edges, *(rng.uniform(0, 4e9) for _ in range(20_000)), *(1.7e9 + k / 997 for k in range(5_000))]:
+        assert log_time(t) == iso_z(datetime.datetime.fromtimestamp(t, datetime.UTC), "milliseconds"), t

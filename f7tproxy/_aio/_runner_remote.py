@@ -23,7 +23,8 @@ the environment the runner was started with, the runner's working directory and 
 and no file descriptor of the runner's but its own three pipes: a command changes nothing
 the next one sees. It is started with posix_spawn (a vfork-style clone: no copy of the
 runner's memory, no Python in the child) where the Python has it (3.8 and later), else
-with subprocess.
+with subprocess. Its output is sent when it ends, with its end frame, in one write (so
+usually one SSH packet), or in 64 KiB pieces while it runs if it writes more.
 
 If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on stdin), it stops the
 command in flight first. If it is killed outright (KILL), the command
@@ -40,7 +41,7 @@ import sys
 import time
 
 try:
-    from typing import Any, Callable, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 except ImportError:  # pragma: no cover - typing is in every Python 3 since 3.5
     pass
 
@@ -83,7 +84,7 @@ class Stop(Exception):
 
 
 def write_all(data):
-    # type: (bytes) -> None
+    # type: (Union[bytes, bytearray]) -> None
     view = memoryview(data)
     while view:
         n = os.write(1, view)
@@ -198,6 +199,8 @@ class Runner(object):
         self.proc = None  # type: Optional[Child]
         self.closed_input = False
         self.spawn = no_inherited_fds()
+        self.outbuf = bytearray()
+        """Frames not written yet: a command's output goes out with its end, or in CHUNK pieces."""
 
     # input
 
@@ -245,7 +248,21 @@ class Runner(object):
             at += CMDLEN.size
             command = payload[at:at + size]
             stdin = payload[at + size:] if flags & 1 else None
-            send(b"X", self.run(command, stdin, limit))
+            end = self.run(command, stdin, limit)
+            self.outbuf += HEAD.pack(b"X", len(end)) + end
+            self.flush()
+
+    def queue(self, kind, data):
+        # type: (bytes, bytes) -> None
+        self.outbuf += HEAD.pack(kind, len(data)) + data
+        if len(self.outbuf) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        # type: () -> None
+        if self.outbuf:
+            write_all(self.outbuf)
+            del self.outbuf[:]
 
     # one command
 
@@ -305,7 +322,7 @@ class Runner(object):
                         overflow = b"stdout" if kind == b"O" else b"stderr"
                         stop = True
                     else:
-                        send(kind, data)
+                        self.queue(kind, data)
             if in_fd is not None and in_fd in ready_w:
                 try:
                     n = os.write(in_fd, pending[:CHUNK])

@@ -1,0 +1,35 @@
+"""Fewer packets and socket writes per command."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .conftest import fireuser_connection
+
+if TYPE_CHECKING:
+    from ..conftest import Testbed
+
+pytestmark = pytest.mark.testbed
+
+
+async def test_a_runner_sends_a_small_command_s_output_and_end_in_one_packet(testbed: Testbed, aio: None) -> None:
+    async with fireuser_connection(testbed) as conn:
+        runner = await conn.start_runner(interpreter="python3", start_timeout=30)
+        session: Any = runner._session
+        received = 0
+        data_received = session.data_received
+
+        def counted(data: bytes, datatype: Any) -> None:
+            nonlocal received
+            received += 1
+            data_received(data, datatype)
+
+        session.data_received = counted
+        for n in range(5):
+            # stdout and stderr, written apart: still one write of the runner's, so one packet of sshd's.
+            result = await runner.run(f"echo out{n}; echo err{n} >&2", stdin=None, output_limit=1000)
+            assert (result.exit_status, result.stdout, result.stderr) == (0, f"out{n}\n".encode(), f"err{n}\n".encode())
+        assert received == 5
+        await runner.aclose()

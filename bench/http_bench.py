@@ -118,6 +118,8 @@ SCENARIOS = ("ls", "stat", "jobs", "job", "userinfo", "systems")
 RSS_USERS_MAX = 500
 CEILING_OF = {"ls": "asyncssh ls", "stat": "asyncssh stat", "systems": "bare"}
 DIR_ENTRIES = 16
+LOG_DELAY = 0.3
+"""Seconds f7tproxy may take to write its last log lines (its log writer runs every 50 ms)."""
 DISTINCT = 200
 """With --distinct: subdirectories of the bench's directory that ls and stat rotate over."""
 
@@ -608,6 +610,7 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     if server.access_log is None or server.audit_log is None:
         return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None)
     server.settle()
+    time.sleep(LOG_DELAY)
     stopped = started + seconds
     served = [x for x in log_lines(server.access_log, access0) if x.get("path") != "/metrics"]
     answered = {x["request_id"]: int(x["status"]) for x in served if logged_at(x) <= stopped}

@@ -1,4 +1,4 @@
-"""Fewer packets and socket writes per command."""
+"""Fewer packets and socket writes per command: coalesced writes, and a runner's one write per command."""
 
 from __future__ import annotations
 
@@ -12,6 +12,31 @@ if TYPE_CHECKING:
     from ..conftest import Testbed
 
 pytestmark = pytest.mark.testbed
+
+
+async def test_a_command_costs_fewer_socket_writes_than_packets(testbed: Testbed, aio: None) -> None:
+    async with fireuser_connection(testbed) as conn:
+        ssh: Any = conn._conn
+        # The stdlib transport under whatever f7tproxy put in front of it: count its writes.
+        real = getattr(ssh._transport, "_transport", ssh._transport)
+        writes = 0
+        write = real.write
+
+        def counted(data: bytes) -> None:
+            nonlocal writes
+            writes += 1
+            write(data)
+
+        real.write = counted
+        packets = ssh._send_seq
+        for _ in range(3):
+            result = await conn.run("printf 'ok'", stdin=b"in", output_limit=1000)
+            assert (result.exit_status, result.stdout) == (0, b"ok")
+        packets = ssh._send_seq - packets
+        # asyncssh sends an SSH_MSG_IGNORE before each of the channel's packets: at least
+        # open, exec, stdin, EOF and close per command, twice over.
+        assert packets >= 3 * 8
+        assert writes <= packets // 2
 
 
 async def test_a_runner_sends_a_small_command_s_output_and_end_in_one_packet(testbed: Testbed, aio: None) -> None:

@@ -58,8 +58,18 @@ the functions with most samples by self and by total (line numbers dropped) and 
 the collapsed stacks in DIR. py-spy pauses the process at each sample, so those runs
 are not timed.
 
+--py-spy DIR samples f7tproxy with py-spy (.venv/bin/pip install py-spy) during
+each timed run and writes its collapsed stacks to DIR, one file per run.
+
 --runner auto|off sets the cluster's ssh.runner (a persistent runner per slot, or
 a channel per command); run it once with each to compare the two modes.
+
+--distinct makes ls and stat ask DISTINCT (200) different paths (subdirectories of
+the bench's directory, each with the same 16 files, and a file in each): each wrk
+thread walks its own share of them, so concurrent requests seldom ask the same path
+and nearly every request needs a remote command of its own (commands/req ~1). Without
+it, 50 clients ask one path and shared reads answer them with one command: that
+measures the coalescing, not the SSH path.
 
 Everything it starts (servers, sshd, job, files under /scratch) is stopped or
 removed at the end, also on Ctrl-C or an error. Needs root, the testbed up
@@ -116,6 +126,10 @@ SCENARIOS = ("ls", "stat", "jobs", "job", "userinfo", "systems")
 RSS_USERS_MAX = 500
 CEILING_OF = {"ls": "asyncssh ls", "stat": "asyncssh stat", "systems": "bare"}
 DIR_ENTRIES = 16
+LOG_DELAY = 0.3
+"""Seconds f7tproxy may take to write its last log lines (its log writer runs every 50 ms)."""
+DISTINCT = 200
+"""With --distinct: subdirectories of the bench's directory that ls and stat rotate over."""
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -240,25 +254,44 @@ class Sshd:
     """The listener's pid: the login node's CPU is that of its process tree."""
 
 
-def tree_cpu_seconds(root: int | None) -> float:
+LOGIN_PARTS = ("sshd", "sessions", "runners", "commands")
+"""The login node's CPU split (`tree_cpu`): sshd processes' own; what sshd reaped (a channel per
+command: the user's shell and the command); the runners' own (python3); everything else (the
+commands the runners reaped, and processes alive at the snapshot)."""
+
+
+def tree_cpu(root: int | None) -> tuple[float, ...]:
     """utime + stime, with those of reaped children, of `root` and every process below it: the
-    login node's CPU (sshd's connections and sessions, the shells and commands, the runners)."""
+    login node's CPU (sshd's connections and sessions, the shells and commands, the runners),
+    in seconds, split as LOGIN_PARTS says."""
     if root is None:
-        return 0.0
+        return (0.0,) * len(LOGIN_PARTS)
     kids: dict[int, list[int]] = collections.defaultdict(list)
-    times: dict[int, int] = {}
+    times: dict[int, tuple[str, int, int]] = {}
     for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            head, tail = stat.read_text().rsplit(")", 1)
+            fields = tail.split()
             pid = int(stat.parent.name)
             kids[int(fields[1])].append(pid)
-            times[pid] = sum(int(x) for x in fields[11:15])
-    total, queue = 0, [root]
+            times[pid] = (head.partition("(")[2], int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+    parts = [0] * len(LOGIN_PARTS)
+    queue = [root]
     while queue:
         pid = queue.pop()
-        total += times.get(pid, 0)
         queue.extend(kids[pid])
-    return total / os.sysconf("SC_CLK_TCK")
+        if pid not in times:
+            continue
+        comm, own, reaped = times[pid]
+        if comm == "sshd":
+            parts[0] += own
+            parts[1] += reaped
+        elif comm.startswith("python"):
+            parts[2] += own
+            parts[3] += reaped
+        else:
+            parts[3] += own + reaped
+    return tuple(x / os.sysconf("SC_CLK_TCK") for x in parts)
 
 
 def testbed_sshd_pid(env: dict[str, str]) -> int | None:
@@ -298,14 +331,27 @@ def bench_sshd(tmp: pathlib.Path, env: dict[str, str], users: Sequence[str]) -> 
         stop_process(proc, "bench sshd")
 
 
+def fill_dir(path: pathlib.Path) -> None:
+    path.chmod(0o755)
+    for i in range(DIR_ENTRIES):
+        (path / f"file{i:02d}.txt").write_text(f"line {i}\n" * (i + 1))
+
+
+def distinct_dirs(path: pathlib.Path) -> list[pathlib.Path]:
+    """The subdirectories --distinct rotates over (made by `small_dir(distinct=True)`)."""
+    return [path / f"d{i:03d}" for i in range(DISTINCT)]
+
+
 @contextlib.contextmanager
-def small_dir() -> Iterator[pathlib.Path]:
-    """A directory of DIR_ENTRIES small files under /scratch that every user may read."""
+def small_dir(*, distinct: bool = False) -> Iterator[pathlib.Path]:
+    """A directory of DIR_ENTRIES small files under /scratch that every user may read;
+    `distinct`: and DISTINCT subdirectories with the same files (`distinct_dirs`)."""
     path = pathlib.Path(tempfile.mkdtemp(prefix="f7t-bench-http.", dir="/scratch"))
     try:
-        path.chmod(0o755)
-        for i in range(DIR_ENTRIES):
-            (path / f"file{i:02d}.txt").write_text(f"line {i}\n" * (i + 1))
+        fill_dir(path)
+        for sub in distinct_dirs(path) if distinct else ():
+            sub.mkdir()
+            fill_dir(sub)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -444,16 +490,29 @@ class Run:
     """Requests still in flight when wrk stopped (the server logs them when it notices)."""
     login_ms: float | None = None
     """The login node's CPU (the sshd's process tree) per request."""
+    login_parts: tuple[float, ...] | None = None
+    """`login_ms` split as LOGIN_PARTS says."""
 
 
 LUA = """\
 local tokens = {%(tokens)s}
-local path = %(path)s
+local paths = {%(paths)s}
+local threads = %(threads)d
+local counter = 0
 local reqs = {}
 local n = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
 function init(args)
-  for i, t in ipairs(tokens) do
-    reqs[i] = wrk.format("GET", path, {["Authorization"] = "Bearer " .. t})
+  -- each thread walks its own share of the paths (all of them if there are fewer paths than threads)
+  local first, step = id + 1, threads
+  if #paths < threads then first, step = 1, 1 end
+  for i = first, #paths, step do
+    for _, t in ipairs(tokens) do
+      reqs[#reqs + 1] = wrk.format("GET", paths[i], {["Authorization"] = "Bearer " .. t})
+    end
   end
   n = math.random(#reqs)
 end
@@ -479,13 +538,16 @@ class Wrk:
     duration: int
     tmp: pathlib.Path
 
-    def run(self, url: str, clients: int, tokens: Sequence[str]) -> tuple[int, float, int, int, float, float]:
-        """requests, seconds, non-2xx, socket errors, p50 ms, p99 ms."""
+    def run(self, url: str, clients: int, tokens: Sequence[str],
+            variants: Sequence[str] = ()) -> tuple[int, float, int, int, float, float]:  # fmt: skip
+        """requests, seconds, non-2xx, socket errors, p50 ms, p99 ms. `variants`: paths (with their
+        queries) the requests rotate over instead of `url`'s."""
         parts = urllib.parse.urlsplit(url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        script = self.tmp / "bench.lua"
-        script.write_text(LUA % {"tokens": ", ".join(map(lua_string, tokens)), "path": lua_string(path)})
+        paths = list(variants) or [parts.path + (f"?{parts.query}" if parts.query else "")]
         threads = min(2, clients)
+        script = self.tmp / "bench.lua"
+        script.write_text(LUA % {"tokens": ", ".join(map(lua_string, tokens)),
+                                 "paths": ", ".join(map(lua_string, paths)), "threads": threads})  # fmt: skip
         argv = [self.binary, f"-t{threads}", f"-c{clients}", f"-d{self.duration}s", f"--timeout={WRK_TIMEOUT}s",
                 "-s", str(script), url]  # fmt: skip
         out = subprocess.run(argv, capture_output=True, text=True, timeout=self.duration + WRK_TIMEOUT + 60)
@@ -533,7 +595,8 @@ class Server:
             self.admin.settle(self.users, self.metrics_url)
 
 
-def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server) -> Run:
+def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server,
+                 variants: Sequence[str] = (), profile: pathlib.Path | None = None) -> Run:  # fmt: skip
     """One wrk run; server CPU from its start to wrk's exit, per request wrk saw answered.
 
     For f7tproxy, the statuses and remote commands come from its access and audit logs: requests
@@ -545,21 +608,47 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     access0 = size(server.access_log) if server.access_log else 0
     audit0 = size(server.audit_log) if server.audit_log else 0
     cpu0 = cpu_seconds(server.pid)
-    login0 = tree_cpu_seconds(server.sshd_pid)
+    login0 = tree_cpu(server.sshd_pid)
     started = time.time()
-    reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens)
-    cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
-    login_ms = (tree_cpu_seconds(server.sshd_pid) - login0) * 1000 / max(reqs, 1) if server.sshd_pid else None
+    with py_spy(server.pid, profile, wrk.duration):
+        reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens, variants)
+        cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
+    login_parts = tuple((b - a) * 1000 / max(reqs, 1) for a, b in zip(login0, tree_cpu(server.sshd_pid)))
+    login_ms = sum(login_parts) if server.sshd_pid else None
     if server.access_log is None or server.audit_log is None:
         return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None)
     server.settle()
+    time.sleep(LOG_DELAY)
     stopped = started + seconds
     served = [x for x in log_lines(server.access_log, access0) if x.get("path") != "/metrics"]
     answered = {x["request_id"]: int(x["status"]) for x in served if logged_at(x) <= stopped}
     commands = sum(x.get("request_id") in answered for x in log_lines(server.audit_log, audit0))
     statuses = collections.Counter(s for s in answered.values() if not 200 <= s < 300)
     return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
-               dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms)  # fmt: skip
+               dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms,
+               login_parts if server.sshd_pid else None)  # fmt: skip
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, out: pathlib.Path | None, seconds: float) -> Iterator[None]:
+    """Sample `pid` with py-spy (collapsed stacks in `out`) while the block runs, if `out` is given."""
+    if out is None:
+        yield
+        return
+    binary = shutil.which("py-spy", path=os.path.dirname(PYTHON)) or shutil.which("py-spy")
+    if binary is None:
+        fail("--py-spy needs py-spy (.venv/bin/pip install py-spy)")
+    argv = [binary, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--format", "raw",
+            "--duration", str(int(seconds)), "--output", str(out)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @attrs.frozen
@@ -612,12 +701,12 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
 
         await asyncio.gather(*(caller(loop.time() + 0.5, False) for _ in range(callers)))  # warm-up
         r0 = resource.getrusage(resource.RUSAGE_SELF)
-        login0 = tree_cpu_seconds(plain.sshd.pid)
+        login0 = tree_cpu(plain.sshd.pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(caller(loop.time() + plain.duration, True) for _ in range(callers)))
         elapsed = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
-        login = tree_cpu_seconds(plain.sshd.pid) - login0
+        login_parts = tuple((b - a) * 1000 / max(len(latencies), 1) for a, b in zip(login0, tree_cpu(plain.sshd.pid)))
         if failures:
             print(f"  asyncssh: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
     finally:
@@ -633,9 +722,9 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
         return ordered[min(n - 1, int(p * n))] * 1000 if n else float("nan")
 
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    login_ms = login * 1000 / max(n, 1) if plain.sshd.pid else None
+    login_ms = sum(login_parts) if plain.sshd.pid else None
     return Run(n / elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
-               login_ms=login_ms), cipher  # fmt: skip
+               login_ms=login_ms, login_parts=login_parts if plain.sshd.pid else None), cipher  # fmt: skip
 
 
 def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
@@ -711,6 +800,8 @@ def median(runs: Sequence[Run]) -> Run:
         commands=med(iter(cmds)) if cmds else None, statuses=dict(sorted(statuses.items())),
         cut_off=None if runs[0].cut_off is None else int(med(r.cut_off or 0 for r in runs)),
         login_ms=None if runs[0].login_ms is None else med(r.login_ms or 0.0 for r in runs),
+        login_parts=None if runs[0].login_parts is None else tuple(
+            med(r.login_parts[i] if r.login_parts else 0.0 for r in runs) for i in range(len(LOGIN_PARTS))),
     )  # fmt: skip
 
 
@@ -728,12 +819,14 @@ def line(name: str, clients: int | str, r: Run, ceiling: Run | None = None) -> s
         cpu_ratio = f"{r.cpu_ms / ceiling.cpu_ms:.2f}"
     return (f"| {name} | {clients} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {non2xx_text(r)} | "
             f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} | {cmds} | {ratio} | {cpu_ratio} "
-            f"| {'' if r.login_ms is None else f'{r.login_ms:.2f}'} |")  # fmt: skip
+            f"| {'' if r.login_ms is None else f'{r.login_ms:.2f}'} "
+            f"| {'' if r.login_parts is None else ' / '.join(f'{x:.2f}' for x in r.login_parts)} |")  # fmt: skip
 
 
 HEADER = (
     "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req | commands/req "
-    "| × ceiling req/s | × ceiling CPU/req | login CPU ms/req |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    f"| × ceiling req/s | × ceiling CPU/req | login CPU ms/req | login split ({' / '.join(LOGIN_PARTS)}) |\n"
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -761,6 +854,10 @@ def parse_args() -> argparse.Namespace:
                              "kept in DIR")  # fmt: skip
     parser.add_argument("--runner", choices=("auto", "off"), default=None,
                         help="the cluster's ssh.runner (default: conf/demo.yaml's, else auto)")  # fmt: skip
+    parser.add_argument("--py-spy", type=pathlib.Path, default=None, metavar="DIR",
+                        help="sample f7tproxy with py-spy during each run (collapsed stacks in DIR/<scenario>-<clients>-r<round>.txt)")  # fmt: skip
+    parser.add_argument("--distinct", action="store_true",
+                        help=f"ls and stat rotate over {DISTINCT} distinct paths: about one remote command per request")  # fmt: skip
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",") if c]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
@@ -771,6 +868,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--clients, --duration and --repeat must be positive")
     if not 0 <= args.rss_users <= RSS_USERS_MAX:
         parser.error(f"--rss-users must be 0..{RSS_USERS_MAX}")
+    if args.py_spy is not None:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     if not 1 <= args.users <= 20:
         parser.error("--users must be 1..20 (bench/setup-users makes bench01..bench20)")
     return args
@@ -814,7 +913,7 @@ def main() -> int:
                         pathlib.Path(env["F7T_SSH_USER_CA_KEY"]), testbed_sshd_pid(env))  # fmt: skip
         else:
             sshd = stack.enter_context(bench_sshd(tmp, env, users))
-        directory = stack.enter_context(small_dir())
+        directory = stack.enter_context(small_dir(distinct=args.distinct))
         port = free_port()
         base = f"http://{HOST}:{port}"
         config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=budget_min * 60 + 600,
@@ -836,6 +935,12 @@ def main() -> int:
             "userinfo": f"/status/{SYSTEM}/userinfo",
             "systems": "/status/systems",
         }
+        variants: dict[str, list[str]] = collections.defaultdict(list)
+        for sub in distinct_dirs(directory) if args.distinct else ():
+            variants["ls"].append(f"/filesystem/{SYSTEM}/ops/ls?path={urllib.parse.quote(str(sub))}")
+            variants["stat"].append(f"/filesystem/{SYSTEM}/ops/stat?path={urllib.parse.quote(str(sub / 'file00.txt'))}")
+        for name, some in variants.items():
+            paths[name] = some[0]  # (the directory itself also holds the subdirectories: the ceiling runs one of these)
         for name, path in paths.items():  # every scenario answers, for every user, before timing
             for user, token in zip(users, tokens):
                 status, body = http("GET", base + path, token=token)
@@ -855,9 +960,11 @@ def main() -> int:
             "bare app", tmp / "bare.log", f"http://{HOST}:{bare_port}/status/systems",
         ))  # fmt: skip
         wrk = Wrk(wrk_binary, args.duration, tmp)
-        wrk.run(base + paths["ls"], min(50, max(args.clients)), tokens)  # warm-up: the pool's connections open
+        # warm-up: the pool's connections (and runners) open
+        wrk.run(base + paths["ls"], min(50, max(args.clients)), tokens, variants["ls"])
         say(f"f7tproxy pid {server.pid} on {base}, sshd 127.0.0.1:{sshd.port}, users {', '.join(users)}, "
-            f"job {job_id}, directory {directory} ({DIR_ENTRIES} files)")  # fmt: skip
+            f"job {job_id}, directory {directory} ({DIR_ENTRIES} files"
+            f"{f'; ls and stat rotate over {DISTINCT} subdirectories' if args.distinct else ''})")  # fmt: skip
         for name, command in commands.items():
             say(f"{name}: {command}")
         cipher = ""
@@ -866,16 +973,17 @@ def main() -> int:
         for rnd in range(1, args.repeat + 1):
             for name in args.scenarios:
                 for clients in args.clients:
-                    r = measure_http(wrk, base + paths[name], clients, tokens, proxy)
+                    profile = args.py_spy / f"{name}-{clients}-r{rnd}.txt" if args.py_spy else None
+                    r = measure_http(wrk, base + paths[name], clients, tokens, proxy, variants.get(name, ()), profile)
                     results[(name, clients)].append(r)
-                    say(f"round {rnd}: {line(name, clients, r)}")
+                    say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(name, clients, r)}")
             for name in ("ls", "stat"):
                 if name in args.scenarios:
                     ceiling = CEILING_OF[name]
                     proxy.settle()
                     r, cipher = asyncio.run(plain_case(plain, commands[ceiling], CEILING_CALLERS))
                     results[(ceiling, CEILING_CALLERS)].append(r)
-                    say(f"round {rnd}: {line(ceiling, CEILING_CALLERS, r)}")
+                    say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(ceiling, CEILING_CALLERS, r)}")
             if "systems" in args.scenarios:
                 for clients in args.clients:
                     url = f"http://{HOST}:{bare_port}{paths['systems']}"
@@ -891,7 +999,7 @@ def main() -> int:
                                  args.profile / f"{name}-{clients}.txt")  # fmt: skip
 
     say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
-        f"and ssh.runner {args.runner or 'as configured'} "
+        f"and ssh.runner {args.runner or 'as configured'}{', distinct paths' if args.distinct else ''} "
         f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
         f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
         f"bare = Quart-Trio on hypercorn's trio worker, fixed /status/systems body. "

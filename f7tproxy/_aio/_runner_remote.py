@@ -21,8 +21,13 @@ the login shell's start-up files print is told apart from the frames.
 Each command runs as `/bin/sh -c COMMAND` in a new session (its own process group), with
 the environment the runner was started with, the runner's working directory and umask,
 and no file descriptor of the runner's but its own three pipes: a command changes nothing
-the next one sees. If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on
-stdin), it stops the command in flight first. If it is killed outright (KILL), the command
+the next one sees. It is started with posix_spawn (a vfork-style clone: no copy of the
+runner's memory, no Python in the child) where the Python has it (3.8 and later), else
+with subprocess. Its output is sent when it ends, with its end frame, in one write (so
+usually one SSH packet), or in 64 KiB pieces while it runs if it writes more.
+
+If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on stdin), it stops the
+command in flight first. If it is killed outright (KILL), the command
 runs on until its remote `timeout`, as one whose channel dropped does: a parent-death
 signal would need a Python hook in every child, which doubled the runner's cost per command.
 """
@@ -36,11 +41,17 @@ import sys
 import time
 
 try:
-    from typing import Any, Callable, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 except ImportError:  # pragma: no cover - typing is in every Python 3 since 3.5
     pass
 
 HEAD = struct.Struct(">cQ")
+SPAWN = getattr(os, "posix_spawn", None)
+"""os.posix_spawn (Python 3.8 and later; with setsid), else None: subprocess.Popen."""
+DEFAULT_SIGNALS = [getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)]
+"""Signals Python ignores that a command gets back at their defaults (as subprocess's restore_signals).
+(glibc's posix_spawn leaves its two internal signals, 32 and 33, ignored in the child, as it does for
+every program spawned so; the C library of the command installs its own handlers when it needs them.)"""
 COMMAND = struct.Struct(">QB")
 CMDLEN = struct.Struct(">I")
 GRACE = 0.5
@@ -73,7 +84,7 @@ class Stop(Exception):
 
 
 def write_all(data):
-    # type: (bytes) -> None
+    # type: (Union[bytes, bytearray]) -> None
     view = memoryview(data)
     while view:
         n = os.write(1, view)
@@ -90,6 +101,91 @@ def set_nonblocking(fd):
     os.set_blocking(fd, False)
 
 
+def no_inherited_fds():
+    # type: () -> bool
+    """Mark every descriptor but 0, 1, 2 close-on-exec (what close_fds does for each child).
+
+    False if they cannot be listed (no /proc): then commands are started with subprocess.
+    """
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except (OSError, ValueError):
+        return False
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+    return True
+
+
+def exit_code(status):
+    # type: (int) -> int
+    """A wait status as subprocess's returncode (-N: killed by signal N)."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Child(object):
+    """A command's process, `/bin/sh -c COMMAND` in a session of its own, and our ends of its pipes."""
+
+    def __init__(self, command, env, with_stdin, spawn):
+        # type: (bytes, Optional[Dict[bytes, bytes]], bool, bool) -> None
+        self.returncode = None  # type: Optional[int]
+        self.stdin = None  # type: Optional[int]
+        self.popen = None  # type: Optional[subprocess.Popen[bytes]]
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        if with_stdin:
+            in_r, self.stdin = os.pipe()
+        else:
+            in_r = os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self.stdout, self.stderr = out_r, err_r
+        argv = [b"/bin/sh", b"-c", command]
+        try:
+            if spawn and SPAWN is not None:
+                actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+                self.pid = SPAWN(argv[0], argv, os.environ if env is None else env, file_actions=actions,
+                                 setsid=True, setsigdef=DEFAULT_SIGNALS)
+            else:
+                self.popen = subprocess.Popen(argv, stdin=in_r, stdout=out_w, stderr=err_w, env=env,
+                                              close_fds=True, start_new_session=True)
+                self.pid = self.popen.pid
+        except BaseException:
+            for fd in (out_r, err_r, self.stdin):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+
+    def poll(self):
+        # type: () -> Optional[int]
+        if self.returncode is None:
+            if self.popen is not None:
+                self.returncode = self.popen.poll()
+            else:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:
+                    pid, status = self.pid, 255 << 8
+                if pid == self.pid:
+                    self.returncode = exit_code(status)
+        return self.returncode
+
+    def close_stdin(self):
+        # type: () -> None
+        if self.stdin is not None:
+            try:
+                os.close(self.stdin)
+            except OSError:
+                pass
+            self.stdin = None
+
+
 class Runner(object):
     def __init__(self):
         # type: () -> None
@@ -100,8 +196,11 @@ class Runner(object):
         set_nonblocking(wake_w)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        self.proc = None  # type: Optional[subprocess.Popen[bytes]]
+        self.proc = None  # type: Optional[Child]
         self.closed_input = False
+        self.spawn = no_inherited_fds()
+        self.outbuf = bytearray()
+        """Frames not written yet: a command's output goes out with its end, or in CHUNK pieces."""
 
     # input
 
@@ -149,40 +248,44 @@ class Runner(object):
             at += CMDLEN.size
             command = payload[at:at + size]
             stdin = payload[at + size:] if flags & 1 else None
-            send(b"X", self.run(command, stdin, limit))
+            end = self.run(command, stdin, limit)
+            self.outbuf += HEAD.pack(b"X", len(end)) + end
+            self.flush()
+
+    def queue(self, kind, data):
+        # type: (bytes, bytes) -> None
+        self.outbuf += HEAD.pack(kind, len(data)) + data
+        if len(self.outbuf) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        # type: () -> None
+        if self.outbuf:
+            write_all(self.outbuf)
+            del self.outbuf[:]
 
     # one command
 
     def run(self, command, stdin, limit):
         # type: (bytes, Optional[bytes], int) -> bytes
-        self.proc = proc = subprocess.Popen(
-            [b"/bin/sh", b"-c", command],
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env,
-            close_fds=True,
-            start_new_session=True,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        kinds = {proc.stdout.fileno(): b"O", proc.stderr.fileno(): b"E"}
+        self.proc = proc = Child(command, self.env, stdin is not None, self.spawn)
+        kinds = {proc.stdout: b"O", proc.stderr: b"E"}
         counts = {b"O": 0, b"E": 0}
         for fd in kinds:
             set_nonblocking(fd)
         pending = memoryview(stdin or b"")
         in_fd = None  # type: Optional[int]
         if proc.stdin is not None:
-            in_fd = proc.stdin.fileno()
+            in_fd = proc.stdin
             set_nonblocking(in_fd)
             if not pending:
-                self.close_stdin(proc)
+                proc.close_stdin()
                 in_fd = None
         overflow = None  # type: Optional[bytes]
         kill_at = None  # type: Optional[float]
         killed = False
         while True:
-            if proc.returncode is None:
-                proc.poll()
+            proc.poll()
             if proc.returncode is not None and (not kinds or killed):
                 break
             readers = list(kinds) + [self.wake_r]
@@ -219,7 +322,7 @@ class Runner(object):
                         overflow = b"stdout" if kind == b"O" else b"stderr"
                         stop = True
                     else:
-                        send(kind, data)
+                        self.queue(kind, data)
             if in_fd is not None and in_fd in ready_w:
                 try:
                     n = os.write(in_fd, pending[:CHUNK])
@@ -227,7 +330,7 @@ class Runner(object):
                 except OSError:  # EPIPE: the command does not read its stdin
                     pending = pending[:0]
                 if not pending:
-                    self.close_stdin(proc)
+                    proc.close_stdin()
                     in_fd = None
             if stop and kill_at is None and not killed:
                 self.signal_group(signal.SIGTERM)
@@ -237,8 +340,7 @@ class Runner(object):
                 kill_at, killed = None, True
         for fd in kinds:
             os.close(fd)
-        if in_fd is not None:
-            self.close_stdin(proc)
+        proc.close_stdin()
         self.proc = None
         if self.closed_input:
             raise Stop()
@@ -251,14 +353,6 @@ class Runner(object):
             except ValueError:
                 name = b"%d" % -code
         return b" ".join([status, name, overflow or b"-"])
-
-    def close_stdin(self, proc):
-        # type: (subprocess.Popen[bytes]) -> None
-        if proc.stdin is not None:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
 
     def drain_wakeups(self):
         # type: () -> None
@@ -287,10 +381,9 @@ class Runner(object):
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         self.signal_group(signal.SIGKILL)
-        try:
-            proc.wait(GRACE)
-        except Exception:
-            pass
+        deadline = time.monotonic() + GRACE
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def main(marker):

@@ -31,6 +31,7 @@ import asyncssh
 import trio
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
+from ._coalesce import coalesce_writes
 from ._channel import CLOSE_TIMEOUT, ChannelRefused, Completed, OutputLimitExceeded, opened
 from ._loop import call_aio
 from ._runner import RemoteRunner, start_runner
@@ -157,7 +158,7 @@ async def connect(
     options = _client_options(username, key, certificate, known_hosts)
     try:
         conn = await call_aio(
-            asyncssh.connect, host, port, **options,
+            _connect, host, port, **options,
             connect_timeout=connect_timeout, login_timeout=login_timeout,
             keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
         )  # fmt: skip
@@ -385,6 +386,12 @@ class Process:
 
 
 # --------------------------------------------------------------------------- asyncio side
+
+
+async def _connect(host: str, port: int, **options: Any) -> asyncssh.SSHClientConnection:
+    conn = await asyncssh.connect(host, port, **options)
+    coalesce_writes(conn)
+    return conn
 
 
 async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,7 +18,7 @@ from f7tproxy.config import (
     SshCaCredentials,
     SshConfig,
 )
-from f7tproxy._aio import asyncio_loop
+from f7tproxy._aio import Connection, asyncio_loop, connect, import_private_key
 from f7tproxy.ssh import PoolSupervisor
 
 from ..conftest import Testbed
@@ -78,3 +79,18 @@ def testbed_pool(testbed: Testbed, aio_nursery: trio.Nursery) -> StartPool:
         return pool
 
     return start
+
+
+@contextlib.asynccontextmanager
+async def fireuser_connection(testbed: Testbed) -> AsyncIterator[Connection]:
+    """One SSH connection to the testbed's sshd as fireuser (inside the `aio` fixture), closed after."""
+    conn = await connect(
+        testbed.env.get("F7T_SSH_HOST", "127.0.0.1"), int(testbed.env.get("F7T_SSH_PORT", "2222")),
+        username="fireuser", key=import_private_key(testbed.key("fireuser").read_text()), certificate=None,
+        known_hosts=testbed.known_hosts, connect_timeout=30, login_timeout=30,
+        keepalive_interval=30, keepalive_count_max=3,
+    )  # fmt: skip
+    try:
+        yield conn
+    finally:
+        await conn.aclose()

@@ -635,9 +635,7 @@ def py_spy(pid: int, out: pathlib.Path | None, seconds: float) -> Iterator[None]
     if out is None:
         yield
         return
-    binary = shutil.which("py-spy", path=os.path.dirname(PYTHON)) or shutil.which("py-spy")
-    if binary is None:
-        fail("--py-spy needs py-spy (.venv/bin/pip install py-spy)")
+    binary = py_spy_binary()
     argv = [binary, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--format", "raw",
             "--duration", str(int(seconds)), "--output", str(out)]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -737,10 +735,10 @@ def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
     fail(f"no successful {action!r} command in {audit_log}")
 
 
-def py_spy() -> str:
-    found = shutil.which("py-spy") or shutil.which("py-spy", path=os.path.dirname(PYTHON))
+def py_spy_binary() -> str:
+    found = shutil.which("py-spy", path=os.path.dirname(PYTHON)) or shutil.which("py-spy")
     if found is None:
-        fail("--profile needs py-spy: .venv/bin/pip install py-spy")
+        fail("--profile and --py-spy need py-spy: .venv/bin/pip install py-spy")
     return found
 
 
@@ -890,7 +888,7 @@ def main() -> int:
     if args.rss_users:
         return rss_figure(args.rss_users, env)
     wrk_binary = ensure_wrk()
-    spy = py_spy() if args.profile else None
+    spy = py_spy_binary() if args.profile else None
     users = ["fireuser"] if args.users == 1 else [f"bench{i:02d}" for i in range(1, args.users + 1)]
     missing = [u for u in users if subprocess.run(["id", u], capture_output=True, check=False).returncode]
     if missing:

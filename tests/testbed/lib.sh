@@ -749,7 +749,9 @@ ensure_base() {
 # ---------------------------------------------------------------- starting parts
 # Each start_* launches the daemon and returns; readiness is waited for by up_part.
 # stdin/stdout/stderr go to the log (a caller capturing our output must not wait for
-# the daemons), fd 9 (the lock) is closed. Daemons that fork into the background are
+# the daemons), and every other descriptor is closed (`without_fds`): our lock (fd 9), and a
+# caller's, such as the one `flock FILE tests/testbed/up` holds, would otherwise live on in
+# the daemon and block every later user of that lock. Daemons that fork into the background are
 # launched under `timeout` (bounded even if one hangs before forking; the daemon itself
 # leaves timeout's process group with setsid and is not affected).
 
@@ -758,7 +760,7 @@ start_sshd() {
 	timeout 30 /usr/sbin/sshd -t -f "$SSHD_CONFIG" >>"$log" 2>&1 9>&- || return 1
 	# absolute path: sshd re-executes itself for every connection
 	# shellcheck disable=SC2094 # -E and the redirection both only append to the log
-	timeout 60 env "$(tag_of sshd)" /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$log" </dev/null >>"$log" 2>&1 9>&-
+	(without_fds timeout 60 env "$(tag_of sshd)" /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$log" </dev/null >>"$log" 2>&1)
 }
 
 start_munge() {
@@ -769,10 +771,10 @@ start_munge() {
 	chmod 0640 "$log"
 	# munged does not drop privileges itself; it runs as the munge user from the start
 	# and forks into the background once it listens.
-	timeout 60 setpriv --reuid=munge --regid=munge --init-groups \
+	(without_fds timeout 60 setpriv --reuid=munge --regid=munge --init-groups \
 		env "$(tag_of munge)" munged --socket="$MUNGE_SOCKET" --key-file="$MUNGE_KEY" \
 		--log-file="$log" --pid-file="$(pidfile_of munge)" --seed-file="$MUNGE_DIR/munged.seed" \
-		--origin="$LOOPBACK" </dev/null >>"$log" 2>&1 9>&-
+		--origin="$LOOPBACK" </dev/null >>"$log" 2>&1)
 }
 
 start_mariadb() {
@@ -784,19 +786,19 @@ start_mariadb() {
 			--auth-root-authentication-method=socket --skip-test-db >>"$log" 2>&1 9>&- || return 1
 	fi
 	# mariadbd stays in the foreground: put it in its own session, in the background.
-	setsid env "$(tag_of mariadb)" mariadbd --defaults-file="$DB_CNF" </dev/null >>"$log" 2>&1 9>&- &
+	without_fds setsid env "$(tag_of mariadb)" mariadbd --defaults-file="$DB_CNF" </dev/null >>"$log" 2>&1 &
 	LAUNCHED_PID=$!
 }
 
 start_slurm_daemon() { # slurmdbd | slurmctld | slurmd (they daemonize themselves)
 	local part=$1 log=$2 extra=()
 	[[ $part == slurmd ]] && extra=(-N "$NODE")
-	timeout 60 env "$(tag_of "$part")" "$part" "${extra[@]}" </dev/null >>"$log" 2>&1 9>&-
+	(without_fds timeout 60 env "$(tag_of "$part")" "$part" "${extra[@]}" </dev/null >>"$log" 2>&1)
 }
 
 start_s3() {
 	local log=$1
-	setsid env "$(tag_of s3)" "$VENV/bin/moto_server" -H "$LOOPBACK" -p "$S3_PORT" </dev/null >>"$log" 2>&1 9>&- &
+	without_fds setsid env "$(tag_of s3)" "$VENV/bin/moto_server" -H "$LOOPBACK" -p "$S3_PORT" </dev/null >>"$log" 2>&1 &
 	LAUNCHED_PID=$!
 	echo "$LAUNCHED_PID" >"$(pidfile_of s3)"
 }

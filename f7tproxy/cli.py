@@ -35,6 +35,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from . import _tls
+
+    _tls.preload()  # in a thread, while the server's modules load
     from .observability import configure_logging, log_writer
     from .server import serve
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-LAZY = ("openfga_sdk", "aiohttp", "textual", "admin_tui", "botocore", "coredis")
+LAZY = ("openfga_sdk", "aiohttp", "urllib3", "dateutil", "textual", "admin_tui", "botocore", "coredis", "beartype")
 
 
 def test_the_server_and_cli_import_no_optional_heavy_library() -> None:

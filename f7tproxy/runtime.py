@@ -15,7 +15,7 @@ from .observability import Metrics, PoolGauges, RequestStats, StreamGauges
 from .ratelimit import RateLimiter
 from .scheduler import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, Lookup, StatusCaches, job_services, status_caches
 from .shared import SharedRateLimiter, SharedStore, SharedSubmits
-from .sharing import SharedReads
+from .coalesce import SharedReads
 from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
 

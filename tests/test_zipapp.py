@@ -208,6 +208,46 @@ def test_zipapp_serves_the_demo_config_against_the_testbed(
         assert proc.stop(signal.SIGTERM, timeout=15) == 0
 
 
+def _redis_keys(url: str, pattern: str, *, delete: bool = False) -> int:
+    """How many keys match `pattern` in the Redis at `url` (deleted if `delete`); plain RESP."""
+    import socket
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(url)
+    with socket.create_connection((where.hostname, where.port or 6379), timeout=5) as s, s.makefile("rb") as f:
+        s.sendall(f"KEYS {pattern}\r\n".encode())
+        keys = []
+        for _ in range(int(f.readline()[1:])):  # *N, then $length and the key, N times
+            f.readline()
+            keys.append(f.readline().rstrip(b"\r\n"))
+        if delete and keys:
+            s.sendall(b"DEL " + b" ".join(keys) + b"\r\n")
+            f.readline()
+    return len(keys)
+
+
+@pytest.mark.testbed
+def test_zipapp_keeps_rate_limits_in_the_testbeds_redis(
+    zipapp: Zipapp, testbed: conftest.Testbed, elsewhere: pathlib.Path
+) -> None:
+    """With shared_state the zipapp loads its Redis client (coredis, and beartype under it)."""
+    url, prefix = testbed.env["F7T_REDIS_URL"], f"f7t-zipapp-{os.getpid()}:"
+    extra = BURST_3 + f"shared_state:\n  redis: {{url: '{url}', timeout: 2, key_prefix: '{prefix}'}}\n"
+    config = write_config(elsewhere, extra)
+    try:
+        with ServerProcess(config, command=zipapp.command(), env=zipapp.env(elsewhere), cwd=elsewhere,
+                           start_timeout=60) as proc:  # fmt: skip
+            with httpx.Client(base_url=proc.url, timeout=10) as client:
+                answers = [client.get("/status/liveness/").status_code for _ in range(4)]
+            assert answers == [200, 200, 200, 429]
+            assert _redis_keys(url, f"{prefix}*") >= 1, "no bucket in Redis"
+            failures = [v for (name, _), v in scrape(proc.url).items() if name.startswith("f7tproxy_shared_state_failures")]
+            assert not any(failures), failures
+            assert proc.stop(signal.SIGTERM, timeout=15) == 0
+    finally:
+        _redis_keys(url, f"{prefix}*", delete=True)
+
+
 def _read_terminal(fd: int, until: str, deadline: float) -> str:
     """Read a pseudo-terminal until `until` shows up (ANSI codes stripped) or the deadline passes."""
     import select

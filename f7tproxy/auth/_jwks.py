@@ -25,6 +25,8 @@ import trio
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
 
+from .._tls import client_context
+
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 60.0
@@ -85,7 +87,7 @@ class HttpKeySource:
     async def fetch(self) -> Mapping[str, Any]:
         # Deadlines: the caller's trio.fail_after bounds the whole fetch; httpx's own
         # timeout is only a backstop.
-        async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=30.0, follow_redirects=False, verify=client_context()) as client:
             uri = await self._jwks_uri(client)
             try:
                 doc = await self._get_json(client, uri)

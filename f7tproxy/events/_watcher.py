@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import trio
@@ -49,23 +50,17 @@ class WatcherStatistics:
     """Seconds since the watcher started."""
 
 
-class _Counted:
+class _Counted(Runner):
     """A lease that counts the commands run on it."""
 
     def __init__(self, lease: Runner, counted: Callable[[str], None]) -> None:
         self._lease = lease
         self._counted = counted
 
-    async def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | str | None = None,
-        timeout: float | None = None,
-        output_limit: int | None = None,
-    ) -> CommandResult:
+    async def run(self, argv: Sequence[str], **options: Any) -> CommandResult:
+        """`Runner.run`: its keyword arguments go to the lease as they are."""
         self._counted(program_name(argv))
-        return await self._lease.run(argv, stdin=stdin, timeout=timeout, output_limit=output_limit)
+        return await self._lease.run(argv, **options)
 
 
 def read_command(path: str, offset: int, count: int) -> list[str]:
@@ -144,7 +139,7 @@ class Watcher:
         self._polls += 1
         try:
             async with self._pool.lease(self.system, self.user, self.token) as lease:
-                run = _Counted(lease, self._count)
+                run: Runner = _Counted(lease, self._count)
                 if ids:
                     self._answer(ids, await self._jobs.watch_jobs(run, self.user, ids))
                 for followed in files:

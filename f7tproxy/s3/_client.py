@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import trio
 
+from .._tls import client_context
 from ..config import S3StagingConfig
 from ._sigv4 import Signer
 
@@ -91,7 +92,7 @@ class S3Client:
                 if self._http is not None:
                     response = await self._http.request(method, url, content=content, headers=headers, **options)
                 else:
-                    async with httpx.AsyncClient(**options) as http:
+                    async with httpx.AsyncClient(verify=client_context(), **options) as http:
                         response = await http.request(method, url, content=content, headers=headers)
         except (httpx.HTTPError, trio.TooSlowError) as exc:
             raise S3Error(f"{method} {url}: {exc.__class__.__name__}: {exc}", cause=type(exc).__name__) from exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..config import ClusterConfig
-from ..sharing import BatchLookup
+from ..coalesce import BatchLookup
 from ..ssh import Runner  # (re-exported: what a backend needs from a lease)
 from ._backend import SchedulerBackend
 from ._cache import Lookup, StatusCaches, TtlCache, status_caches

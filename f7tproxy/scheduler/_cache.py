@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from ..config import ClusterConfig
-from ..sharing import SingleFlight
+from ..coalesce import SingleFlight
 from ._models import Node, Partition, Reservation, UserInfo
 
 K = TypeVar("K", bound=Hashable)

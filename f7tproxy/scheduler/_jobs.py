@@ -32,7 +32,7 @@ import trio
 
 from ..config import ClusterConfig
 from ..errors import NotFound
-from ..sharing import BatchLookup, Batcher
+from ..coalesce import BatchLookup, Batcher
 from ..ssh import Runner
 from ._backend import SchedulerBackend
 from ._models import Job, JobMetadata, JobQuery, JobSpec, JobStatus, JobTime

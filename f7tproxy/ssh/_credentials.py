@@ -16,6 +16,7 @@ import attrs
 import httpx
 import trio
 
+from .._tls import client_context
 from .._version import __version__
 from ..config import Credentials, SshCaCredentials, SshServiceCredentials, StaticKeysCredentials
 from ..errors import Forbidden, InternalError, KeyServiceFailed
@@ -182,7 +183,7 @@ class KeyService:
         """POST under the configured deadline. Raises KeyServiceFailed if it fails or times out."""
         with trio.move_on_after(self._config.timeout) as scope:
             try:
-                async with httpx.AsyncClient(timeout=self._config.timeout) as client:
+                async with httpx.AsyncClient(timeout=self._config.timeout, verify=client_context()) as client:
                     return await client.post(url, **request)
             except httpx.HTTPError as exc:
                 raise KeyServiceFailed(f"{what} failed: {exc!r}") from None

@@ -1,4 +1,6 @@
-"""Fewer remote commands: concurrent callers asking the same thing share one answer.
+"""Fewer remote commands: concurrent callers asking the same thing are coalesced into one answer.
+
+In-process only (the state replicas keep in Redis is `f7tproxy.shared`).
 
     SingleFlight   concurrent calls with one key run one fetch; the others wait for it
     SharedReads    identical concurrent reads of one user on one system share one remote

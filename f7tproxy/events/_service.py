@@ -25,7 +25,7 @@ from ..config import EventsConfig
 from ..errors import ApiError, NotFound, RateLimited, ServiceUnavailable
 from ..scheduler import Job, JobMetadata, JobService, TtlCache
 from ..ssh import PoolSupervisor
-from ._watched import Digest, FollowedFile, JobRecord, OutputReader
+from ._watched import Digest, EventNumbers, FollowedFile, JobRecord, OutputReader
 from ._watcher import Watcher, WatcherStatistics
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,15 @@ class JobWatchers:
         jobs: Mapping[str, JobService],
         *,
         command_ran: Callable[[str, str], None] = lambda system, program: None,
+        numbers: EventNumbers | None = None,
     ) -> None:
-        """`command_ran(system, program)` is told of every remote command a watcher runs (metrics)."""
+        """`command_ran(system, program)` is told of every remote command a watcher runs (metrics);
+        `numbers` (replicas) numbers the jobs' changes alike on every replica."""
         self.config = config
         self._pool = pool
         self._jobs = jobs
         self._command_ran = command_ran
+        self._numbers = numbers
         self._watchers: dict[Key, Watcher] = {}
         self._streams: collections.Counter[str] = collections.Counter()
         self._history: collections.OrderedDict[tuple[str, str, str], tuple[int, Digest | None]] = (
@@ -160,6 +163,9 @@ class JobWatchers:
                 raise ServiceUnavailable("The server is shutting down", retry_after=5)
             if record.job is None:
                 raise record.error or ServiceUnavailable("No answer from the scheduler in time", retry_after=5)
+            if last_id is not None and last_id > max(record.seq, record.known) and self._numbers is not None:
+                # numbered by another replica since this one last asked?
+                record.known = max(record.known, await self._numbers.top(system, user, job_id))
         except BaseException:
             listener.close()
             raise
@@ -195,7 +201,7 @@ class JobWatchers:
         if watcher is None:
             watcher = self._watchers[system, user] = Watcher(
                 system, user, config=self.config, pool=self._pool, jobs=self._jobs[system],
-                command_ran=self._command_ran,
+                command_ran=self._command_ran, numbers=self._numbers,
             )  # fmt: skip
             self._to_start.send_nowait(watcher)
         self._streams[user] += 1
@@ -281,9 +287,12 @@ class JobListener(_Listener):
         """The job now (unless the client had it: `Last-Event-ID`), each change, then the end
         after a finished state; keep-alives in between; `Shutdown` last if the server stops."""
         record = self._record
-        # A Last-Event-ID ahead of what this process numbered is from before a restart:
-        # send the job again rather than miss a change.
-        sent = self._last_id if self._last_id is not None and self._last_id <= record.seq else 0
+        # A Last-Event-ID up to the last number known here (this process's, or the replicas'
+        # shared one) was sent: go on after it, even if this watcher has not seen that state
+        # yet. One ahead of it is from before a restart (or Redis lost it): send the job
+        # again rather than miss a change.
+        known = max(record.seq, record.known)
+        sent = self._last_id if self._last_id is not None and self._last_id <= known else 0
         while True:
             if self._owner.closing:
                 yield Shutdown()

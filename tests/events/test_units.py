@@ -92,3 +92,12 @@ def test_followed_file_stops_reading_for_a_slow_reader() -> None:
     assert not followed.wants_read()  # the slow reader holds 11 bytes, past the buffer's 8
     followed.lines(slow, 80)
     assert followed.wants_read() and not followed.data
+
+
+def test_a_change_takes_the_replicas_number_but_never_goes_back() -> None:
+    record = JobRecord("7")
+    assert record.changes(job("PENDING"))
+    assert record.update(job("PENDING"), (4, 5)) and (record.seq, record.known) == (4, 5)  # another replica's
+    assert not record.changes(job("PENDING", priority=9))
+    assert record.update(job("RUNNING"), (2, 5)) and record.seq == 5  # never back: the next one
+    assert record.update(job("COMPLETED")) and (record.seq, record.known) == (6, 5)  # none given: the next one

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
+import cattrs
 import trio
 
 from ..errors import ApiError
@@ -29,18 +30,36 @@ def digest(job: Job) -> Digest:
     return (s.state, s.state_reason, s.exit_code, s.interrupt_signal, job.nodes, job.allocation_nodes, job.partition)
 
 
+_convert = cattrs.Converter()
+
+
 def encoded(state: Digest) -> str:
     """A digest as text (what replicas compare in the shared store)."""
     return json.dumps(state, separators=(",", ":"), default=str)
 
 
-class EventNumbers(Protocol):
-    """Job-event numbers shared by replicas (`f7tproxy.shared.SharedEventNumbers`). Never raises
-    for an unreachable store: `number` then answers None, `top` 0 (the watchers number locally)."""
+def job_text(job: Job) -> str:
+    """A job as JSON text (kept in the shared store with its number)."""
+    return json.dumps(_convert.unstructure(job), separators=(",", ":"))
 
-    async def number(self, system: str, user: str, states: Sequence[tuple[str, str, int]]
+
+def job_from_text(text: str) -> Job | None:
+    """The job `job_text` wrote; None if it cannot be read (written by another version)."""
+    try:
+        return _convert.structure(json.loads(text), Job)
+    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError):
+        return None
+
+
+class EventNumbers(Protocol):
+    """Job-event numbers shared by replicas (`f7tproxy.shared.SharedEventNumbers`): `number` the
+    changes `(job_id, digest, least number, job JSON)` a poll saw, the `numbered` states kept.
+    Never raises for an unreachable store: `number` then answers None (the watchers number
+    locally), `numbered` []."""
+
+    async def number(self, system: str, user: str, states: Sequence[tuple[str, str, int, str]]
                      ) -> list[tuple[int, int]] | None: ...  # fmt: skip
-    async def top(self, system: str, user: str, job_id: str) -> int: ...
+    async def numbered(self, system: str, user: str, job_id: str) -> list[tuple[int, str]]: ...
 
 
 @attrs.define(eq=False)

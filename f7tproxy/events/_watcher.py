@@ -21,7 +21,7 @@ from ..config import EventsConfig
 from ..errors import ApiError, Forbidden, InternalError, NotFound
 from ..scheduler import Job, JobService
 from ..ssh import CommandResult, PoolSupervisor, Runner, program_name
-from ._watched import EventNumbers, FollowedFile, JobRecord, digest, encoded
+from ._watched import EventNumbers, FollowedFile, JobRecord, digest, encoded, job_text
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class Watcher:
         if not changed or self._numbers is None:
             return
         # One call numbers the poll's changes as the other replicas numbered them (None: locally).
-        states = [(r.job_id, encoded(digest(job)), r.seq + 1) for r, job in changed]
+        states = [(r.job_id, encoded(digest(job)), r.seq + 1, job_text(job)) for r, job in changed]
         numbers = await self._numbers.number(self.system, self.user, states)
         for i, (record, job) in enumerate(changed):
             record.update(job, numbers[i] if numbers is not None else None)

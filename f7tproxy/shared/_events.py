@@ -2,14 +2,16 @@
 after that event, with no change sent twice and none left out.
 
     {prefix}ev:{system}:{user}:{job_id}   list of the job's numbered states, oldest first, each
-                                          JSON {"seq": n, "at": ms on Redis's clock, "digest": ...};
-                                          at most LOG_ENTRIES, expires EVENTS_TTL after its last write
+                                          JSON {"seq": n, "at": ms on Redis's clock, "digest": ...,
+                                          "job": the job as sent, JSON}; at most LOG_ENTRIES,
+                                          expires EVENTS_TTL after its last write
 
 Only watchers write it, for jobs that have listeners, and only when they see a change: one
 script call numbers all the changes of one poll. A state another replica has numbered gets
 that replica's number; a state this replica sees late (its poll lagged behind the other's)
 gets the number it had, if the next state was numbered less than LAG ago; anything else is a
-new change, numbered after the last one. Redis unreachable: the watcher numbers on (locally).
+new change, numbered after the last one. A stream resumed after an id gets the changes
+numbered since from this log, then goes on. Redis unreachable: the watcher numbers on (locally).
 """
 
 from __future__ import annotations
@@ -31,15 +33,16 @@ LOG_ENTRIES = 16
 LAG = 30.0
 """A state seen again less than this after the next one was numbered is a late poll, not a new change."""
 
-# KEYS: one log per job. ARGV: ttl ms, lag ms, entries kept, then per key: the state's digest
-# and the least number it may get (one more than its watcher's last). Replies {seq, top} per key.
+# KEYS: one log per job. ARGV: ttl ms, lag ms, entries kept, then per key: the state's digest,
+# the least number it may get (one more than its watcher's last) and the job (JSON text).
+# Replies {seq, top} per key.
 _NUMBER = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl, lag, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
 for k = 1, #KEYS do
-  local digest, least = ARGV[2 + 2 * k], tonumber(ARGV[3 + 2 * k])
+  local digest, least, job = ARGV[1 + 3 * k], tonumber(ARGV[2 + 3 * k]), ARGV[3 + 3 * k]
   local raw = redis.call('LRANGE', KEYS[k], 0, -1)
   local log = {}
   for i = 1, #raw do log[i] = cjson.decode(raw[i]) end
@@ -56,7 +59,7 @@ for k = 1, #KEYS do
   end
   if seq == nil then
     seq = math.max(top + 1, least)
-    redis.call('RPUSH', KEYS[k], cjson.encode({seq = seq, at = now, digest = digest}))
+    redis.call('RPUSH', KEYS[k], cjson.encode({seq = seq, at = now, digest = digest, job = job}))
     redis.call('LTRIM', KEYS[k], -keep, -1)
     top = seq
   end
@@ -78,14 +81,14 @@ class SharedEventNumbers:
     def _key(self, system: str, user: str, job_id: str) -> str:
         return f"{self._store.prefix}ev:{system}:{user}:{job_id}"
 
-    async def number(self, system: str, user: str, states: Sequence[tuple[str, str, int]]
+    async def number(self, system: str, user: str, states: Sequence[tuple[str, str, int, str]]
                      ) -> list[tuple[int, int]] | None:  # fmt: skip
-        """Numbers for new states of jobs, each `(job_id, digest, least)`: `(seq, top)` per state,
-        `top` the job's last number over all replicas; None if Redis does not answer."""
-        keys = [self._key(system, user, job_id) for job_id, _digest, _least in states]
+        """Numbers for new states of jobs, each `(job_id, digest, least, job as JSON)`: `(seq, top)`
+        per state, `top` the job's last number over all replicas; None if Redis does not answer."""
+        keys = [self._key(system, user, job_id) for job_id, *_ in states]
         args = [str(int(self._ttl * 1000)), str(int(self._lag * 1000)), str(LOG_ENTRIES)]
-        for _job_id, digest, least in states:
-            args += [digest, str(least)]
+        for _job_id, digest, least, job in states:
+            args += [digest, str(least), job]
 
         async def run(client: coredis.Redis[bytes]) -> Any:
             return await self._store.script(client, _NUMBER)(keys=keys, args=args)
@@ -96,11 +99,13 @@ class SharedEventNumbers:
             return None
         return [(int(seq), int(top)) for seq, top in reply]
 
-    async def top(self, system: str, user: str, job_id: str) -> int:
-        """The job's last number over all replicas; 0 if none, or Redis does not answer."""
+    async def numbered(self, system: str, user: str, job_id: str) -> list[tuple[int, str]]:
+        """The job's numbered states kept, `(seq, job as JSON)` oldest first; [] if none, or Redis
+        does not answer."""
         key = self._key(system, user, job_id)
         try:
-            last = await self._store.call("events", lambda c: c.lindex(key, -1))
+            raw = await self._store.call("events", lambda c: c.lrange(key, 0, -1))
         except SharedUnavailable:
-            return 0
-        return int(json.loads(last)["seq"]) if last is not None else 0
+            return []
+        entries = [json.loads(r) for r in raw]
+        return [(int(e["seq"]), str(e["job"])) for e in entries]

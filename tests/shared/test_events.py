@@ -27,20 +27,21 @@ async def test_replicas_number_a_jobs_states_alike(redis: Redis) -> None:
         await nursery.start(a.run)
         await nursery.start(b.run)
         na, nb = SharedEventNumbers(a, lag=0.5), SharedEventNumbers(b, lag=0.5)
-        assert await na.number("s", "u", [("7", P, 1)]) == [(1, 1)]
-        assert await nb.number("s", "u", [("7", P, 1)]) == [(1, 1)]  # numbered already: the same number
-        assert await na.number("s", "u", [("7", R, 2), ("8", P, 1)]) == [(2, 2), (1, 1)]  # one call, two jobs
+        assert await na.number("s", "u", [("7", P, 1, "{}")]) == [(1, 1)]
+        assert await nb.number("s", "u", [("7", P, 1, "{}")]) == [(1, 1)]  # numbered already: the same number
+        assert await na.number("s", "u", [("7", R, 2, "{}"), ("8", P, 1, "{}")]) == [(2, 2), (1, 1)]  # one call, two jobs
         # A replica that starts watching late, its first poll behind the other's: the number PENDING had
-        assert await SharedEventNumbers(b, lag=0.5).number("s", "u", [("7", P, 1)]) == [(1, 2)]
-        assert await nb.number("s", "u", [("7", R, 2)]) == [(2, 2)]
-        assert await nb.top("s", "u", "7") == 2 and await nb.top("s", "u", "9") == 0
-        assert await nb.top("s", "v", "7") == 0  # another user's job 7 is another job
+        assert await SharedEventNumbers(b, lag=0.5).number("s", "u", [("7", P, 1, "{}")]) == [(1, 2)]
+        assert await nb.number("s", "u", [("7", R, 2, "{}")]) == [(2, 2)]
+        assert [seq for seq, _ in await nb.numbered("s", "u", "7")] == [1, 2]
+        assert await nb.numbered("s", "u", "9") == []
+        assert await nb.numbered("s", "v", "7") == []  # another user's job 7 is another job
         # Long after RUNNING was numbered, PENDING again is a change (a requeued job), not a late poll.
         await trio.sleep(0.6)
-        assert await na.number("s", "u", [("7", P, 3)]) == [(3, 3)]
+        assert await na.number("s", "u", [("7", P, 3, "{}")]) == [(3, 3)]
         # A replica that numbered on alone (Redis was down) never goes back: the least number wins.
-        assert await nb.number("s", "u", [("7", C, 6)]) == [(6, 6)]
-        assert await na.number("s", "u", [("7", C, 4)]) == [(6, 6)]
+        assert await nb.number("s", "u", [("7", C, 6, "{}")]) == [(6, 6)]
+        assert await na.number("s", "u", [("7", C, 4, "{}")]) == [(6, 6)]
         assert failures(a, "events") == failures(b, "events") == 0
         nursery.cancel_scope.cancel()
 
@@ -51,14 +52,14 @@ async def test_the_log_is_bounded_and_expires(redis: Redis) -> None:
         await nursery.start(s.run)
         numbers = SharedEventNumbers(s, ttl=60)
         for i in range(40):
-            await numbers.number("s", "u", [("7", f'["S{i}"]', i + 1)])
+            await numbers.number("s", "u", [("7", f'["S{i}"]', i + 1, "{}")])
 
         async def length_and_ttl(c: object) -> tuple[int, int]:
             return await c.llen("bounded:ev:s:u:7"), await c.pttl("bounded:ev:s:u:7")  # type: ignore[attr-defined]
 
         length, ttl = await s.call("test", length_and_ttl)
         assert length == 16 and 0 < ttl <= 60_000
-        assert await numbers.top("s", "u", "7") == 40
+        assert [seq for seq, _ in await numbers.numbered("s", "u", "7")] == list(range(25, 41))
         nursery.cancel_scope.cancel()
 
 
@@ -173,4 +174,29 @@ async def test_redis_down_streams_number_locally_and_resume_on_the_same_replica(
             assert await finish(backend, resumed) == [(3, "COMPLETED")]
             resumed.close()
         assert failures(shared, "events") >= 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_stream_resumed_on_the_other_replica_gets_the_changes_it_missed(redis: Redis) -> None:
+    backend = Scripted()
+    async with trio.open_nursery() as nursery:
+        a = await replica(nursery, backend, store(redis.url))
+        b = await replica(nursery, backend, store(redis.url))
+        backend.states["7"] = "PENDING"
+        with trio.fail_after(20):
+            watching = await a.follow_job("fake", "alice", None, "7", None)  # keeps A watching
+            items = watching.items()
+            assert (await next_change(items)).seq == 1  # the client had PENDING, and left
+            backend.states["7"] = "RUNNING"
+            assert (await next_change(items)).seq == 2
+            backend.exit_codes["7"] = 0
+            backend.states["7"] = "COMPLETED"
+            assert (await next_change(items)).seq == 3
+            await items.aclose()  # type: ignore[attr-defined]
+            # It comes back to B after 1: RUNNING, which only A saw, then COMPLETED.
+            resumed = await b.follow_job("fake", "alice", None, "7", 1)
+            got = [(i.seq, i.job.status.state, i.job.job_id) async for i in resumed.items() if isinstance(i, JobChanged)]
+            assert got == [(2, "RUNNING", "7"), (3, "COMPLETED", "7")]
+            resumed.close()
+            watching.close()
         nursery.cancel_scope.cancel()

@@ -14,8 +14,8 @@ from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges, RequestStats, StreamGauges
 from .ratelimit import RateLimiter
 from .scheduler import MARKER_TTL, RECENT_TTL, SUBMIT_LOCK_TTL, JobService, Lookup, StatusCaches, job_services, status_caches
-from .shared import SharedRateLimiter, SharedStore, SharedSubmits
 from .coalesce import SharedReads
+from .shared import SharedEventNumbers, SharedRateLimiter, SharedStore, SharedSubmits
 from .ssh import Connector, PoolSupervisor
 from .transfer import Staging
 
@@ -51,7 +51,8 @@ class Runtime:
     reads: SharedReads
     """Identical concurrent reads of a user sharing one remote command, and the users' write epochs."""
     events: JobWatchers
-    """The job watchers behind the event streams (one per system and user with open streams)."""
+    """The job watchers behind the event streams (one per system and user with open streams); with
+    `shared_state`, the jobs' changes are numbered alike on every replica (Last-Event-ID)."""
     shared: SharedStore | None = None
     """The Redis client of `shared_state` (None without it); the caller starts it."""
     requests: RequestStats = attrs.field(factory=RequestStats)
@@ -90,6 +91,7 @@ class Runtime:
             limiter = SharedRateLimiter(local, shared)
             submits = SharedSubmits(shared, recent_ttl=RECENT_TTL, marker_ttl=MARKER_TTL, lock_ttl=SUBMIT_LOCK_TTL)
         schedulers = job_services(config.clusters, metrics.batched_lookup, shared=submits)
+        numbers = SharedEventNumbers(shared) if shared is not None else None
         return cls(
             config=config,
             auth=Auth(config, key_source=key_source, authorizer=authorizer, metrics=metrics),
@@ -102,7 +104,7 @@ class Runtime:
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
             reads=SharedReads(metrics.shared_read),
-            events=JobWatchers(config.events, pool, schedulers, command_ran=metrics.watcher_command),
+            events=JobWatchers(config.events, pool, schedulers, command_ran=metrics.watcher_command, numbers=numbers),
         )
 
     def __attrs_post_init__(self) -> None:

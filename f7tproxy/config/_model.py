@@ -631,9 +631,10 @@ class SharedStateConfig:
     """State shared by replicas behind a load balancer. Unset: everything stays in the process."""
 
     redis: RedisConfig | None = None
-    """Keep the rate-limit buckets and the recent-submit records (read-your-writes, Idempotency-Key
-    replay) in this Redis. Unreachable: rate limits fall back to this process's buckets and submits
-    to its own records, with a warning and `f7t_shared_state_failures_total`."""
+    """Keep the rate-limit buckets, the recent-submit records (read-your-writes, Idempotency-Key
+    replay) and the job event streams' numbered states (Last-Event-ID resumed on any replica) in
+    this Redis. Unreachable: rate limits fall back to this process's buckets, submits to its own
+    records and streams to its own numbers, with a warning and `f7tproxy_shared_state_failures_total`."""
 
 
 @attrs.frozen

@@ -2,7 +2,8 @@
 
     _sse.py        the event-stream wire format
     _lines.py      output bytes into bounded lines
-    _watched.py    JobRecord, FollowedFile: what a watcher holds, with its listeners' places
+    _watched.py    JobRecord, FollowedFile: what a watcher holds, with its listeners' places;
+                   EventNumbers: the changes' numbers shared by replicas (`shared_state`)
     _watcher.py    Watcher: one poll per interval for all of a user's streams on a system
     _service.py    JobWatchers: the service (its own nursery), listeners, caps, shutdown
 """
@@ -21,9 +22,11 @@ from ._service import (
     Shutdown,
 )
 from ._sse import comment, event, last_event_id
+from ._watched import EventNumbers
 from ._watcher import WatcherStatistics, read_command
 
 __all__ = [
+    "EventNumbers",
     "EventsStatistics",
     "Failed",
     "Item",

@@ -25,7 +25,7 @@ from ..config import EventsConfig
 from ..errors import ApiError, NotFound, RateLimited, ServiceUnavailable
 from ..scheduler import Job, JobMetadata, JobService, TtlCache
 from ..ssh import PoolSupervisor
-from ._watched import Digest, FollowedFile, JobRecord, OutputReader
+from ._watched import Digest, EventNumbers, FollowedFile, JobRecord, OutputReader, job_from_text
 from ._watcher import Watcher, WatcherStatistics
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,15 @@ class JobWatchers:
         jobs: Mapping[str, JobService],
         *,
         command_ran: Callable[[str, str], None] = lambda system, program: None,
+        numbers: EventNumbers | None = None,
     ) -> None:
-        """`command_ran(system, program)` is told of every remote command a watcher runs (metrics)."""
+        """`command_ran(system, program)` is told of every remote command a watcher runs (metrics);
+        `numbers` (replicas) numbers the jobs' changes alike on every replica."""
         self.config = config
         self._pool = pool
         self._jobs = jobs
         self._command_ran = command_ran
+        self._numbers = numbers
         self._watchers: dict[Key, Watcher] = {}
         self._streams: collections.Counter[str] = collections.Counter()
         self._history: collections.OrderedDict[tuple[str, str, str], tuple[int, Digest | None]] = (
@@ -160,6 +163,14 @@ class JobWatchers:
                 raise ServiceUnavailable("The server is shutting down", retry_after=5)
             if record.job is None:
                 raise record.error or ServiceUnavailable("No answer from the scheduler in time", retry_after=5)
+            if last_id is not None and last_id != record.seq and self._numbers is not None:
+                # Numbered by another replica: how far the numbers go, and what the client missed.
+                kept = await self._numbers.numbered(system, user, job_id)
+                record.known = max([record.known, *(seq for seq, _ in kept)])
+                for seq, text in kept:
+                    job = job_from_text(text) if last_id < seq < record.seq else None
+                    if job is not None:
+                        listener.missed.append(JobChanged(seq, job))
         except BaseException:
             listener.close()
             raise
@@ -195,7 +206,7 @@ class JobWatchers:
         if watcher is None:
             watcher = self._watchers[system, user] = Watcher(
                 system, user, config=self.config, pool=self._pool, jobs=self._jobs[system],
-                command_ran=self._command_ran,
+                command_ran=self._command_ran, numbers=self._numbers,
             )  # fmt: skip
             self._to_start.send_nowait(watcher)
         self._streams[user] += 1
@@ -272,18 +283,29 @@ class JobListener(_Listener):
         super().__init__(owner, watcher)
         self._record = record
         self._last_id = last_id
+        self.missed: list[JobChanged] = []
+        """Changes numbered after `last_id` and before the job's state now (kept by the replicas),
+        sent first."""
 
     def _leave(self) -> None:
         self._watcher.job_streams -= 1
         self._owner._let_go(self._watcher, self._record)
 
     async def items(self) -> AsyncIterator[Item]:
-        """The job now (unless the client had it: `Last-Event-ID`), each change, then the end
-        after a finished state; keep-alives in between; `Shutdown` last if the server stops."""
+        """The job now (unless the client had it: `Last-Event-ID`; with the changes since that
+        the replicas kept, if this watcher did not see them), each change, then the end after a
+        finished state; keep-alives in between; `Shutdown` last if the server stops."""
         record = self._record
-        # A Last-Event-ID ahead of what this process numbered is from before a restart:
-        # send the job again rather than miss a change.
-        sent = self._last_id if self._last_id is not None and self._last_id <= record.seq else 0
+        # A Last-Event-ID up to the last number known here (this process's, or the replicas'
+        # shared one) was sent: go on after it, even if this watcher has not seen that state
+        # yet. One ahead of it is from before a restart (or Redis lost it): send the job
+        # again rather than miss a change.
+        known = max(record.seq, record.known)
+        sent = self._last_id if self._last_id is not None and self._last_id <= known else 0
+        for missed in self.missed:
+            if missed.seq > sent and not self._owner.closing:
+                sent = missed.seq
+                yield missed
         while True:
             if self._owner.closing:
                 yield Shutdown()

@@ -6,7 +6,12 @@ of interest to listeners sets the item's `changed` event and replaces it.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
 import attrs
+import cattrs
 import trio
 
 from ..errors import ApiError
@@ -25,13 +30,48 @@ def digest(job: Job) -> Digest:
     return (s.state, s.state_reason, s.exit_code, s.interrupt_signal, job.nodes, job.allocation_nodes, job.partition)
 
 
+_convert = cattrs.Converter()
+
+
+def encoded(state: Digest) -> str:
+    """A digest as text (what replicas compare in the shared store)."""
+    return json.dumps(state, separators=(",", ":"), default=str)
+
+
+def job_text(job: Job) -> str:
+    """A job as JSON text (kept in the shared store with its number)."""
+    return json.dumps(_convert.unstructure(job), separators=(",", ":"))
+
+
+def job_from_text(text: str) -> Job | None:
+    """The job `job_text` wrote; None if it cannot be read (written by another version)."""
+    try:
+        return _convert.structure(json.loads(text), Job)
+    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError):
+        return None
+
+
+class EventNumbers(Protocol):
+    """Job-event numbers shared by replicas (`f7tproxy.shared.SharedEventNumbers`): `number` the
+    changes `(job_id, digest, least number, job JSON)` a poll saw, the `numbered` states kept.
+    Never raises for an unreachable store: `number` then answers None (the watchers number
+    locally), `numbered` []."""
+
+    async def number(self, system: str, user: str, states: Sequence[tuple[str, str, int, str]]
+                     ) -> list[tuple[int, int]] | None: ...  # fmt: skip
+    async def numbered(self, system: str, user: str, job_id: str) -> list[tuple[int, str]]: ...
+
+
 @attrs.define(eq=False)
 class JobRecord:
     """One watched job: its last state, numbered by change."""
 
     job_id: str
     seq: int = 0
-    """Number of the last change (the events' `id`); carried over from earlier watchers."""
+    """Number of the last change (the events' `id`); carried over from earlier watchers, or
+    given by the replicas' shared numbers."""
+    known: int = 0
+    """The highest number the replicas' shared numbers had for this job when last asked."""
     last: Digest | None = None
     job: Job | None = None
     error: ApiError | None = None
@@ -53,8 +93,15 @@ class JobRecord:
             return False
         return self.job.status.exit_code is not None or self.ended_polls >= EXIT_CODE_POLLS
 
-    def update(self, job: Job) -> bool:
-        """Take the scheduler's latest answer; True if it is a change clients act on."""
+    def changes(self, job: Job) -> bool:
+        """Whether `job` differs from the last state in a way clients act on."""
+        return digest(job) != self.last
+
+    def update(self, job: Job, numbered: tuple[int, int] | None = None) -> bool:
+        """Take the scheduler's latest answer; True if it is a change clients act on.
+
+        A change gets the number `numbered` gives (seq, top over all replicas), else the next one.
+        """
         first, was_finished = self.job is None, self.finished
         self.job, self.error = job, None
         if job.status.state in FINISHED_STATES and job.status.exit_code is None:
@@ -65,6 +112,9 @@ class JobRecord:
                 self.notify()  # a first answer, numbered before or not; or the end
             return False
         self.last, self.seq = new, self.seq + 1
+        if numbered is not None:
+            self.seq = max(self.seq, numbered[0])  # never back: listeners send only higher numbers
+            self.known = max(self.known, numbered[1])
         self.notify()
         return True
 

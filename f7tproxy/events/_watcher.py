@@ -22,7 +22,7 @@ from ..config import EventsConfig
 from ..errors import ApiError, Forbidden, InternalError, NotFound
 from ..scheduler import Job, JobService
 from ..ssh import CommandResult, PoolSupervisor, Runner, program_name
-from ._watched import FollowedFile, JobRecord
+from ._watched import EventNumbers, FollowedFile, JobRecord, digest, encoded, job_text
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class Watcher:
         pool: PoolSupervisor,
         jobs: JobService,
         command_ran: Callable[[str, str], None],
+        numbers: EventNumbers | None = None,
     ) -> None:
         self.system = system
         self.user = user
@@ -90,6 +91,7 @@ class Watcher:
         self._pool = pool
         self._jobs = jobs
         self._command_ran = command_ran
+        self._numbers = numbers
         self.records: dict[str, JobRecord] = {}
         self.files: dict[tuple[str, str], FollowedFile] = {}
         self.job_streams = 0
@@ -141,7 +143,7 @@ class Watcher:
             async with self._pool.lease(self.system, self.user, self.token) as lease:
                 run: Runner = _Counted(lease, self._count)
                 if ids:
-                    self._answer(ids, await self._jobs.watch_jobs(run, self.user, ids))
+                    await self._answer(ids, await self._jobs.watch_jobs(run, self.user, ids))
                 for followed in files:
                     await self._read(run, followed)
         except Exception as exc:
@@ -162,18 +164,29 @@ class Watcher:
         self._commands += 1
         self._command_ran(self.system, program)
 
-    def _answer(self, ids: list[str], jobs: list[Job]) -> None:
+    async def _answer(self, ids: list[str], jobs: list[Job]) -> None:
         found = {j.job_id: j for j in jobs}
+        changed: list[tuple[JobRecord, Job]] = []
         for job_id in ids:
             record = self.records.get(job_id)
             if record is None:
                 continue
             job = found.get(job_id)
             if job is not None:
-                record.update(job)
+                if self._numbers is not None and record.changes(job):
+                    changed.append((record, job))
+                else:
+                    record.update(job)
             elif record.job is None:
                 record.fail(NotFound("Job not found."))
             # else: a known job missing from one answer (slurmdbd lagging): keep its last state
+        if not changed or self._numbers is None:
+            return
+        # One call numbers the poll's changes as the other replicas numbered them (None: locally).
+        states = [(r.job_id, encoded(digest(job)), r.seq + 1, job_text(job)) for r, job in changed]
+        numbers = await self._numbers.number(self.system, self.user, states)
+        for i, (record, job) in enumerate(changed):
+            record.update(job, numbers[i] if numbers is not None else None)
 
     async def _read(self, run: Runner, followed: FollowedFile) -> None:
         finished = followed.job.finished  # before the read: what it returns is all there is

@@ -227,7 +227,7 @@ class Metrics:
         self._shared_failures = Counter(
             "f7tproxy_shared_state_failures",
             "Calls to the shared state (Redis) that failed or passed their deadline, by what they were for; "
-            "rate limits then fall back to this process's buckets.",
+            "rate limits, submits and job event numbers then fall back to this process's own.",
             ["what"], registry=r,
         )  # fmt: skip
         self._pool_busy = Counter(
@@ -338,7 +338,7 @@ class Metrics:
         self._rate_limited.labels(scope).inc()
 
     def shared_state_failed(self, what: str) -> None:
-        """Count a failed or late call to the shared state; `what`: rate_limit, submit, lock..."""
+        """Count a failed or late call to the shared state; `what`: rate_limit, submit, lock, events..."""
         self._shared_failures.labels(what).inc()
 
     # -- SSH pool

@@ -278,7 +278,12 @@ class JobService:
         async def fetch(ids: tuple[str, ...]) -> dict[str, list[JobMetadata]]:
             return await leased(lambda run: self.backend.get_jobs_metadata(run, ids))
 
-        return self._known(job_id, await self._metadata_batches.lookup(user, job_id, fetch))
+        found = await self._metadata_batches.lookup(user, job_id, fetch)
+        if not found and job_id not in self._recent and self._shared is not None:
+            # submitted through another replica, not listed by the scheduler yet
+            if job_id in await self._shared.recent(self.cluster.name, user):
+                return [JobMetadata(job_id=job_id)]
+        return self._known(job_id, found)
 
     async def get_job_metadata(self, run: Runner, job_id: str) -> list[JobMetadata]:
         """Script and standard streams. Raises NotFound("Job not found.")."""

@@ -51,7 +51,6 @@ class SharedRateLimiter:
     def __init__(self, local: RateLimiter, store: SharedStore) -> None:
         self.local = local
         self._store = store
-        self._script: tuple[coredis.Redis[bytes], Any] | None = None
 
     @property
     def config(self) -> RateLimitConfig:
@@ -72,7 +71,7 @@ class SharedRateLimiter:
             args += [repr(float(rule.rate)), str(rule.burst)]
 
         async def run(client_: coredis.Redis[bytes]) -> Any:
-            return await self._bound(client_)(keys=keys, args=args)
+            return await self._store.script(client_, _TAKE)(keys=keys, args=args)
 
         try:
             reply = script_result(await self._store.call("rate_limit", run))
@@ -80,12 +79,6 @@ class SharedRateLimiter:
             return self.local.check(user=user, system=system, client=client)
         _allowed, before = reply
         return decide([(scope, rule, float(t)) for (scope, _key, rule), t in zip(rules, before, strict=True)])
-
-    def _bound(self, client: coredis.Redis[bytes]) -> Any:
-        # coredis' Script runs EVALSHA and loads the script on NOSCRIPT (a restarted Redis)
-        if self._script is None or self._script[0] is not client:
-            self._script = (client, client.register_script(_TAKE))
-        return self._script[1]
 
     def bucket_count(self) -> int:
         """Buckets held in this process (the fallback's; Redis expires its own)."""

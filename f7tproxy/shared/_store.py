@@ -42,6 +42,7 @@ class SharedStore:
         self._client: coredis.Redis[bytes] | None = None
         self._down_since: float | None = None
         self._warned_at: float | None = None
+        self._scripts: dict[str, tuple[coredis.Redis[bytes], Any]] = {}
 
     @property
     def prefix(self) -> str:
@@ -92,6 +93,14 @@ class SharedStore:
                         self.config.url, trio.current_time() - self._down_since)
             self._down_since = self._warned_at = None
         return result
+
+    def script(self, client: coredis.Redis[bytes], source: str) -> Any:
+        """The Lua script `source` registered with `client`, to call with `keys=` and `args=`."""
+        # coredis' Script runs EVALSHA and loads the script on NOSCRIPT (a restarted Redis)
+        bound = self._scripts.get(source)
+        if bound is None or bound[0] is not client:
+            bound = self._scripts[source] = (client, client.register_script(source))
+        return bound[1]
 
     def _failed(self, what: str, why: str) -> None:
         self._metrics.shared_state_failed(what)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from f7tproxy.events import comment, event, last_event_id
 from f7tproxy.events._lines import cut_lines
-from f7tproxy.events._watched import FollowedFile, JobRecord
+from f7tproxy.events._watched import FollowedFile, JobRecord, job_from_text, job_text
 from f7tproxy.scheduler import Job, JobStatus, JobTime
 
 
@@ -92,3 +92,18 @@ def test_followed_file_stops_reading_for_a_slow_reader() -> None:
     assert not followed.wants_read()  # the slow reader holds 11 bytes, past the buffer's 8
     followed.lines(slow, 80)
     assert followed.wants_read() and not followed.data
+
+
+def test_a_change_takes_the_replicas_number_but_never_goes_back() -> None:
+    record = JobRecord("7")
+    assert record.changes(job("PENDING"))
+    assert record.update(job("PENDING"), (4, 5)) and (record.seq, record.known) == (4, 5)  # another replica's
+    assert not record.changes(job("PENDING", priority=9))
+    assert record.update(job("RUNNING"), (2, 5)) and record.seq == 5  # never back: the next one
+    assert record.update(job("COMPLETED")) and (record.seq, record.known) == (6, 5)  # none given: the next one
+
+
+def test_a_job_kept_as_text_for_other_replicas_reads_back() -> None:
+    running = job("RUNNING", nodes="n[1-2]", status=JobStatus("RUNNING", exit_code=None), priority=7)
+    assert job_from_text(job_text(running)) == running
+    assert job_from_text('{"job_id": "7"}') is None and job_from_text("not json") is None

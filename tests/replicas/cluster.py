@@ -23,6 +23,8 @@ from ..conftest import Testbed
 from ..gateway import gateway_config
 from ..server_process import ServerProcess
 
+BOTH = {"replica1", "replica2"}
+"""HAProxy's names of the two replicas."""
 LIMITED_USER = "fireuser2"
 LIMIT_BURST = 6
 
@@ -36,6 +38,7 @@ def replica_config(testbed: Testbed, tmp: pathlib.Path, port: int, prefix: str) 
     }  # fmt: skip
     config["auth"]["demo_issuer"]["key_file"] = str(tmp / "issuer.pem")
     config["rate_limit"] = {"users": {LIMITED_USER: {"rate": 0.01, "burst": LIMIT_BURST}}}
+    config["events"] = {"interval": 1, "fast_interval": 0.5, "keepalive": 5}
     # a prefix of this run's own: buckets and records of an earlier run do not count
     config["shared_state"] = {"redis": {"url": testbed.env["F7T_REDIS_URL"], "timeout": 0.25, "key_prefix": prefix}}
     return config

@@ -7,47 +7,25 @@ request. Run with -s to see the counts.
 from __future__ import annotations
 
 import os
-import pathlib
 import re
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 import trio
 
-from ..conftest import Testbed
-from ..conftest import _read_env as read_env
 from ..gateway import SYSTEM
-from .cluster import LIMIT_BURST, LIMITED_USER, Replicas
+from .cluster import BOTH, LIMIT_BURST, LIMITED_USER, Replicas
 from .load import Load
 
 pytestmark = pytest.mark.testbed
 
-BOTH = {"replica1", "replica2"}
 # status (no SSH), and a directory listing and a job listing (SSH and Slurm), round-robin
 PATHS = ["/status/systems", f"/filesystem/{SYSTEM}/ops/ls?path=/home/fireuser",
          "/status/systems", f"/compute/{SYSTEM}/jobs"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def replicas(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    testbed.ctl("up", "redis", "lb")
-    # its settings as this checkout's `up` writes them (a testbed.env written by an older
-    # checkout's `up` lacks the redis and lb settings)
-    testbed = Testbed(dir=testbed.dir, env=read_env(testbed.dir / "testbed.env"))
-    ports = [int(p) for p in testbed.env["F7T_LB_REPLICA_PORTS"].split()]
-    r = Replicas(testbed, pathlib.Path(tmp_path_factory.mktemp("replicas")), ports)
-    try:
-        r.start(0)
-        r.start(1)
-        r.wait_balanced(BOTH)
-        yield r
-    finally:
-        r.close()
 
 
 def client(r: Replicas, i: int, user: str = "fireuser") -> httpx.Client:
@@ -76,6 +54,9 @@ def test_a_job_submitted_through_one_replica_is_found_at_once_through_the_other(
             found = b.get(f"/compute/{SYSTEM}/jobs/{job_id}")
             assert found.status_code == 200, found.text
             assert [str(j["jobId"]) for j in found.json()["jobs"]] == [job_id]
+            metadata = b.get(f"/compute/{SYSTEM}/jobs/{job_id}/metadata")
+            assert metadata.status_code == 200, metadata.text
+            assert [str(j["jobId"]) for j in metadata.json()["jobs"]] == [job_id]
         finally:
             assert b.delete(f"/compute/{SYSTEM}/jobs/{job_id}").status_code in (200, 204)
 

@@ -4,17 +4,22 @@ only the other replicas' records."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+import pytest
 import trio
 
-from f7tproxy.scheduler import MARKER_TTL, RECENT_TTL, JobQuery, JobService, SlurmBackend
+from f7tproxy.errors import NotFound
+from f7tproxy.scheduler import MARKER_TTL, RECENT_TTL, JobQuery, JobService, Runner, SlurmBackend
 from f7tproxy.shared import SharedStore, SharedSubmits
 
 from ..scheduler.fakes import cluster
 from ..scheduler.test_jobs import SPEC, Slurm
 from .conftest import Redis, store
+
+T = TypeVar("T")
 
 
 def replica(s: SharedStore) -> JobService:
@@ -87,3 +92,18 @@ async def test_redis_down_submits_and_reads_still_work(redis: Redis) -> None:
             again = await ja.submit(slurm.runner(), "u", SPEC, "key-3")
         assert again.replayed and len(slurm.jobs) == 1
         nursery.cancel_scope.cancel()
+
+
+async def test_the_metadata_of_a_job_submitted_through_one_replica_is_found_through_the_other(redis: Redis) -> None:
+    async with two_replicas(redis) as (_b, ja, jb):
+        slurm = Slurm(visible=False)  # the scheduler does not list it yet
+        run = slurm.runner()
+
+        async def leased(work: Callable[[Runner], Awaitable[T]]) -> T:
+            return await work(run)
+
+        done = await ja.submit(run, "u", SPEC)
+        found = await jb.lookup_metadata("u", done.job_id, leased)
+        assert [m.job_id for m in found] == [done.job_id]
+        with pytest.raises(NotFound):  # another user's lookup does not find it
+            await jb.lookup_metadata("v", done.job_id, leased)

@@ -38,6 +38,14 @@ def lines(path: pathlib.Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def ssh_runner_setting() -> dict[str, str]:
+    """`ssh.runner` for the gateways and pools the tests start: F7T_TEST_SSH_RUNNER if it is set,
+    else nothing (the product's default, auto). scripts/test runs the whole suite with the default,
+    then the API, file system, fault and SSH testbed tests again with F7T_TEST_SSH_RUNNER=off."""
+    mode = os.environ.get("F7T_TEST_SSH_RUNNER", "")
+    return {"runner": mode} if mode else {}
+
+
 @attrs.frozen
 class Testbed:
     """Where the running testbed keeps its keys and how to reach its parts."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import time
 import uuid
@@ -15,7 +14,7 @@ import yaml
 from firecrest import ClientCredentialsAuth
 from firecrest.v2 import Firecrest
 
-from .conftest import Testbed
+from .conftest import Testbed, ssh_runner_setting
 from .contract.spec import HOOKS
 from .server_process import ServerProcess
 
@@ -34,8 +33,8 @@ def gateway_config(testbed: Testbed, **cluster: Any) -> dict[str, Any]:
             "known_hosts": str(testbed.known_hosts),
             "credentials": {"mode": "ssh_ca", "ca_key": {"file": str(testbed.user_ca)}},
             "pool": {"sessions_per_connection": 9, "max_connections_per_user": 4, "command_timeout": 30},
-            # CI runs the API, SSH and fault tests in both modes (scripts/test).
-            "runner": os.environ.get("F7T_TEST_SSH_RUNNER", "off"),
+            # CI runs the API, file system, SSH and fault tests in both modes (scripts/test).
+            **ssh_runner_setting(),
         },
         "service_account": "firesrv",
         "file_systems": [

@@ -336,16 +336,16 @@ class SshConfig:
     """sshd port."""
     pool: PoolConfig = PoolConfig()
     """Connection pool limits and timeouts."""
-    runner: Literal["auto", "off"] = "off"
-    """How commands run. `off` (the default): every command opens its own channel, and the
-    login node's sshd starts a session for it. `auto`: each channel slot keeps one persistent
-    runner (a `python3` process started on its channel, its code sent over it; nothing is
-    installed) and runs each command as its child, without an sshd session per command;
-    where the login node cannot start one, that connection falls back to `off` (logged, and
-    counted in `f7tproxy_ssh_runner_fallbacks_total`). On the 2-core testbed `auto` cut the
-    login node's CPU per command by about a fifth but did not raise f7tproxy's request rate,
-    which its own CPU bounds there (README: SSH to the clusters). In YAML write `"off"` quoted:
-    a bare off is read as false."""
+    runner: Literal["auto", "off"] = "auto"
+    """How commands run. `auto` (the default): each channel slot keeps one persistent runner
+    (a `python3` process started on its channel, its code sent over it; nothing is installed)
+    and runs each command as its child, without an sshd session per command. Whether the
+    login node can start one is found out once per connection, on its first command: where
+    it cannot (no `python3`), that connection runs a channel per command instead, with the
+    reason logged and counted in `f7tproxy_ssh_runner_fallbacks_total`. `off`: every command
+    opens its own channel, and the login node's sshd starts a session for it. On the 2-core
+    testbed `auto` cut the login node's CPU per command by about a fifth (README: SSH to the
+    clusters). In YAML write `"off"` quoted: a bare off is read as false."""
 
 
 # --------------------------------------------------------------------------- cluster

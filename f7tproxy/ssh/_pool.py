@@ -287,7 +287,9 @@ class PoolSupervisor:
         `token` is the user's JWT; the ssh_service credentials need it to open a
         connection. Waits at most the pool's `lease_timeout` for a slot.
         `probe` (health probes) passes the circuit breaker even while it is open:
-        probes are how the checker sees the cluster come back.
+        probes are how the checker sees the cluster come back. A probe also waits
+        for a slot as long as its own deadline allows, not `lease_timeout`: busy
+        slots of the service account say nothing about the cluster's health.
 
         Raises NotFound (unknown system), PoolBusy (no slot in time; has
         retry_after), CircuitOpen (the system's breaker is open; has retry_after),
@@ -307,7 +309,7 @@ class PoolSupervisor:
             u = sys.users.get(user)
             if u is None:
                 u = sys.users[user] = _User(user, last_active=trio.current_time())
-            conn = await self._acquire(sys, u, token)
+            conn = await self._acquire(sys, u, token, math.inf if probe else sys.config.lease_timeout)
             slot = _LeaseSlot(self, sys, u, conn, token)
             try:
                 yield Lease(slot)
@@ -318,7 +320,7 @@ class PoolSupervisor:
             if trial:
                 sys.breaker.end_trial()
 
-    async def _acquire(self, sys: _System, u: _User, token: str | None) -> _Conn:
+    async def _acquire(self, sys: _System, u: _User, token: str | None, timeout: float) -> _Conn:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._closing or self._nursery is None:
             raise ServiceUnavailable("the SSH pool is not running", retry_after=5)
@@ -332,7 +334,6 @@ class PoolSupervisor:
         waiter = _Waiter(token)
         u.waiters.append(waiter)
         self._dispatch(sys, u)
-        timeout = sys.config.lease_timeout
         granted_before = u.leases
         try:
             with trio.move_on_after(timeout):
@@ -755,4 +756,4 @@ class _LeaseSlot:
         if old is not None:
             self._pool._drop(old)
             self._pool._release(self._sys, self._user, old)
-        self.conn = await self._pool._acquire(self._sys, self._user, self._token)
+        self.conn = await self._pool._acquire(self._sys, self._user, self._token, self._sys.config.lease_timeout)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from ..conftest import Testbed
+from ..conftest import Testbed, ssh_runner_setting
 from ..contract.spec import HOOKS
 from ..server_process import ServerProcess
 
@@ -37,6 +37,7 @@ def server_config(testbed: Testbed, tmp: pathlib.Path) -> dict[str, Any]:
                     "known_hosts": str(testbed.known_hosts),
                     "credentials": {"mode": "ssh_ca", "ca_key": {"file": str(testbed.user_ca)}},
                     "pool": {"lease_timeout": 20, "command_timeout": 60},
+                    **ssh_runner_setting(),
                 },
                 "scheduler": {"type": "slurm", "timeout": 30},
                 "file_systems": [{"path": "/home", "data_type": "users", "default_work_dir": True}],

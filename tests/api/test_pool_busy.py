@@ -97,9 +97,12 @@ def test_pyfirecrest_rides_out_a_burst_of_200_without_a_failed_call(
     finally:
         remote(testbed, f"rm -rf -- {directory}")
     failed = [r for r in results if isinstance(r, BaseException)]
-    assert not failed, f"{len(failed)} of 200 calls failed, e.g. {failed[0]!r}"
-    assert all(sorted(f["name"] for f in r) == ["a", "b"] for r in results)  # type: ignore[attr-defined]
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    # The first failure (its status and body), the gateway's answers by status, its warnings.
+    answers = [line for line in metrics.splitlines() if line.startswith("f7tproxy_http_requests_total{")]
+    errors = [line.rstrip() for line in tight_gateway.process.output if "WARNING" in line or "ERROR" in line][-20:]
+    assert not failed, f"{len(failed)} of 200 calls failed in {elapsed:.1f} s, e.g. {failed[0]}: {answers} {errors}"
+    assert all(sorted(f["name"] for f in r) == ["a", "b"] for r in results)  # type: ignore[attr-defined]
     busy = next(line for line in metrics.splitlines() if line.startswith("f7tproxy_pool_busy_total"))
     assert float(busy.split()[-1]) > 0, "the pool never turned a request away: the test proves nothing"
     assert 'status="503"' not in metrics

@@ -21,7 +21,7 @@ from f7tproxy.config import (
 from f7tproxy._aio import Connection, asyncio_loop, connect, import_private_key
 from f7tproxy.ssh import PoolSupervisor
 
-from ..conftest import Testbed
+from ..conftest import Testbed, ssh_runner_setting
 
 TESTBED_SYSTEM = "testbed"
 
@@ -49,8 +49,8 @@ def testbed_cluster(
     runner: str | None = None,
     **pool: Any,
 ) -> ClusterConfig:
-    """The testbed's sshd as a cluster (ssh_ca credentials unless told otherwise; `ssh.runner` from
-    F7T_TEST_SSH_RUNNER, default off, unless given)."""
+    """The testbed's sshd as a cluster (ssh_ca credentials unless told otherwise; `ssh.runner` as
+    given, else from F7T_TEST_SSH_RUNNER, else the product's default)."""
     if credentials is None:
         credentials = SshCaCredentials(mode="ssh_ca", ca_key=Secret(testbed.user_ca.read_text(), "file:user_ca"))
     return ClusterConfig(
@@ -61,7 +61,7 @@ def testbed_cluster(
             known_hosts=testbed.dir / "ssh" / (known_hosts or "known_hosts"),
             credentials=credentials,
             pool=PoolConfig(**pool),
-            runner=runner or os.environ.get("F7T_TEST_SSH_RUNNER", "off"),  # type: ignore[arg-type]
+            **({"runner": runner} if runner else ssh_runner_setting()),  # type: ignore[arg-type]
         ),
     )
 

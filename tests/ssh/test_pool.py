@@ -124,6 +124,24 @@ async def test_busy_after_the_lease_timeout(autojump_clock: trio.abc.Clock, star
     assert s.busy == 1 and s.waiters == 0 and s.slots_in_use == 0
 
 
+async def test_a_probe_waits_for_a_busy_slot_past_the_lease_timeout(
+    autojump_clock: trio.abc.Clock, start_pool: StartPool
+) -> None:
+    """Busy slots of the service account say nothing about the cluster: a health probe waits for
+    one as long as its own deadline allows, where a request would get 429 after `lease_timeout`."""
+    server = FakeServer(slots=2, duration=2)
+    pool = await start_pool(server, sessions_per_connection=1, max_connections_per_user=1, lease_timeout=0.5)
+    results: list[str] = []
+    async with trio.open_nursery() as n:
+        n.start_soon(run_one, pool, "svc", results)
+        await trio.sleep(0.5)
+        started = trio.current_time()
+        with trio.fail_after(10):
+            await run_one(pool, "svc", results, probe=True)
+        assert trio.current_time() - started == pytest.approx(1.5 + 2, abs=0.2)
+    assert len(results) == 2 and stats(pool, "svc").busy == 0
+
+
 async def test_a_burst_past_the_wait_is_told_to_retry_as_soon_as_slots_turn_over(
     autojump_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import pytest
@@ -80,6 +81,27 @@ async def test_commands_see_the_environment_of_an_exec_channel(testbed: Testbed,
             envs.append({line for line in result.stdout.splitlines() if not line.startswith(("_=", "SSH_C"))})
         n.cancel_scope.cancel()
     assert envs[0] == envs[1]
+
+
+async def test_a_runner_listens_on_nothing_and_keeps_no_secret(testbed: Testbed, testbed_pool: StartPool) -> None:
+    pool = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
+    secret = f"f7t-secret-{uuid.uuid4().hex}"
+    async with pool.lease(TESTBED_SYSTEM, "fireuser") as lease:
+        # A command given a secret on stdin and in its command line, run by the runner.
+        assert (await lease.run(["sh", "-c", "cat >/dev/null", secret], stdin=secret)).ok
+        (pid,) = await runners_of(testbed)
+        # From a second login as the runner's user: its open files, command line and environment.
+        look = f"ls -l /proc/{pid}/fd; tr '\\0' ' ' </proc/{pid}/cmdline; echo; tr '\\0' '\\n' </proc/{pid}/environ"
+        seen = await trio.to_thread.run_sync(lambda: testbed.ssh("fireuser", look))
+    assert seen.returncode == 0, seen.stderr
+    fds = dict(line.split()[-3::2] for line in seen.stdout.splitlines() if " -> " in line)
+    # Its channel's stdin, stdout and stderr, and its own wake-up pipe: no socket, so nothing to listen on.
+    assert set(fds) == {"0", "1", "2", "3", "4"}, fds
+    assert not any(target.startswith("socket:") for n, target in fds.items() if n not in {"0", "1", "2"}), fds
+    assert all(target.startswith("pipe:") for n, target in fds.items() if n in {"3", "4"}), fds
+    # What it ran is not kept where another process of the user could read it.
+    assert secret not in seen.stdout
+    assert "python3 -I -c import os;b=bytearray()" in seen.stdout
 
 
 def with_runner(testbed: Testbed, mode: str, **pool: object) -> ClusterConfig:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import trio
 
+from f7tproxy._aio import Connection, asyncio_loop, connect, import_private_key
 from f7tproxy.config import (
     ClusterConfig,
     Credentials,
@@ -18,7 +18,6 @@ from f7tproxy.config import (
     SshCaCredentials,
     SshConfig,
 )
-from f7tproxy._aio import Connection, asyncio_loop, connect, import_private_key
 from f7tproxy.ssh import PoolSupervisor
 
 from ..conftest import Testbed, ssh_runner_setting

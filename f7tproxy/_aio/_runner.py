@@ -3,8 +3,9 @@
 `start_runner` opens one exec channel, the way a command is started, and runs
 `python3 -I -c BOOT MARKER` on it; BOOT reads the runner's code (`_runner_remote.py`)
 from the channel and runs it, so nothing is installed or left on the cluster. Then
-`RemoteRunner.run` sends a command as one frame and reads back length-prefixed frames
-of its stdout and stderr and its end (the protocol is in `_runner_remote.py`).
+`RemoteRunner.run` sends a command (its argument list, run without a shell, and its
+remote deadline) as one frame and reads back length-prefixed frames of its stdout and
+stderr and its end (the protocol is in `_runner_remote.py`).
 
 Cancelling a `run` asks the runner to stop the command's process group (TERM, KILL
 after a grace) and waits, bounded, for its end; a runner that does not answer in time
@@ -20,6 +21,7 @@ import importlib.resources
 import secrets
 import shlex
 import struct
+from collections.abc import Sequence
 
 import asyncssh
 import trio
@@ -28,7 +30,7 @@ from ._loop import call_aio
 from ._channel import ChannelRefused, Completed, OutputLimitExceeded, opened
 
 _HEAD = struct.Struct(">cQ")
-_COMMAND = struct.Struct(">QB")
+_COMMAND = struct.Struct(">QBII")
 _CMDLEN = struct.Struct(">I")
 _KILL_GRACE = 0.5
 """The runner's own grace between TERM and KILL (`GRACE` in the remote code)."""
@@ -190,16 +192,27 @@ class RemoteRunner:
         """False once the runner is gone (or given up): it must not be used again."""
         return self._session.lost is None and not self._chan.is_closing()
 
-    async def run(self, command: str, *, stdin: bytes | None, output_limit: int) -> Completed:
-        """Run the shell command line `command` as a child of the runner, with `stdin`.
+    async def run(
+        self, argv: Sequence[str], *, deadline: int | None, kill_after: int, stdin: bytes | None, output_limit: int
+    ) -> Completed:
+        """Run `argv` as a child of the runner (no shell: the words as they are), with `stdin`.
 
-        Cancelling the caller stops the command's process group before this returns.
+        After `deadline` seconds (None: none) the runner TERMs the command's process group,
+        KILLs it `kill_after` seconds later and reports status 124 (or the KILL), as
+        coreutils' `timeout --kill-after` does. Cancelling the caller stops the command's
+        process group before this returns.
 
-        Raises OutputLimitExceeded (stdout or stderr passed `output_limit`; the command
-        was stopped), RunnerLost (the runner died or broke; `sent` says whether the
+        Raises ValueError (an empty `argv`, or a word with NUL: no command can hold one;
+        nothing was sent), OutputLimitExceeded (stdout or stderr passed `output_limit`; the
+        command was stopped), RunnerLost (the runner died or broke; `sent` says whether the
         command may have run).
         """
-        return await call_aio(self._run, command, stdin, output_limit)
+        words = [word.encode() for word in argv]
+        if not words or any(b"\0" in word for word in words):
+            raise ValueError("a command needs one word or more, none with a NUL")
+        body = b"\0".join(words)
+        head = _COMMAND.pack(output_limit, 1 if stdin else 0, deadline or 0, kill_after) + _CMDLEN.pack(len(body))
+        return await call_aio(self._run, head + body, stdin, output_limit)
 
     async def aclose(self) -> None:
         """Close the runner's channel (the runner stops its command and exits); never raises."""
@@ -208,16 +221,13 @@ class RemoteRunner:
 
     # asyncio side
 
-    async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+    async def _run(self, command: bytes, stdin: bytes | None, limit: int) -> Completed:
         session = self._session
         if not self.is_alive():
             raise RunnerLost(session.lost or "the runner was closed", sent=False)
         cmd = _Command(limit)
         session.current = cmd
-        line = command.encode()
-        payload = b"".join(
-            (_COMMAND.pack(limit, 1 if stdin else 0), _CMDLEN.pack(len(line)), line, stdin or b"")
-        )
+        payload = command + stdin if stdin else command
         try:
             self._chan.write(_HEAD.pack(b"C", len(payload)) + payload)
         except (asyncssh.Error, OSError) as exc:  # it closed just now: nothing was sent

@@ -8,8 +8,10 @@ of a login node (3.6 and later), so it uses nothing newer.
 Frames, both ways: one type byte, an 8-byte big-endian payload length, the payload. The
 length says where a frame ends, so no byte of any output can be mistaken for framing.
 
-    f7tproxy -> runner   C  limit (8 bytes), flags (1 byte: 1 = stdin given), the command line,
-                            length-prefixed (4 bytes), then stdin (the rest)
+    f7tproxy -> runner   C  limit (8 bytes), flags (1 byte: 1 = stdin given), the deadline and the
+                            kill-after grace (4 bytes each, whole seconds; deadline 0: none), the
+                            argument list, length-prefixed (4 bytes), its words separated by NUL
+                            (no word can hold a NUL), then stdin (the rest)
                          K  stop the command in flight: TERM to its process group, KILL after a grace
     runner -> f7tproxy   R  ready (payload: the Python version)
                          O  a chunk of the command's stdout      E  a chunk of its stderr
@@ -18,20 +20,32 @@ length says where a frame ends, so no byte of any output can be mistaken for fra
 Before its first frame the runner writes the marker line `F7TRUNNER <marker>`, so anything
 the login shell's start-up files print is told apart from the frames.
 
-Each command runs as `/bin/sh -c COMMAND` in a new session (its own process group), with
-the environment the runner was started with, the runner's working directory and umask,
-and no file descriptor of the runner's but its own three pipes: a command changes nothing
-the next one sees. It is started with posix_spawn (a vfork-style clone: no copy of the
-runner's memory, no Python in the child) where the Python has it (3.8 and later), else
-with subprocess. Its output is sent when it ends, with its end frame, in one write (so
-usually one SSH packet), or in 64 KiB pieces while it runs if it writes more.
+Each command is its argument list, started as it is (no shell, no quoting: the program is
+looked up in the PATH the runner was started with, as the shell would) in a new session
+(its own process group), with the environment the runner was started with, the runner's
+working directory and umask, and no file descriptor of the runner's but its own three
+pipes: a command changes nothing the next one sees. It is started with posix_spawnp (a
+vfork-style clone: no copy of the runner's memory, no Python in the child) where the Python
+has it (3.8 and later), else with subprocess. A program that cannot be started ends with
+status 127 (not found) or 126 (any other error) and the reason on stderr, as under `timeout`
+(one difference: a file without `#!` is not handed to /bin/sh, as execvp would: 126).
+Its output is sent when it ends, with its end frame, in one write (so usually one SSH
+packet), or in 64 KiB pieces while it runs if it writes more.
+
+The runner applies the command's deadline itself, as coreutils' `timeout --kill-after`
+did in front of every command (the same values): at the deadline its process group gets
+TERM, and KILL after the grace; a command ended after that TERM reports status 124, one
+that needed the KILL reports being killed by KILL. (f7tproxy's own deadline comes first
+and stops the command with a K frame; this one bounds it if that stop never arrives.)
 
 If the runner is told to stop (TERM, HUP) or loses f7tproxy (EOF on stdin), it stops the
-command in flight first. If it is killed outright (KILL), the command
-runs on until its remote `timeout`, as one whose channel dropped does: a parent-death
-signal would need a Python hook in every child, which doubled the runner's cost per command.
+command in flight first. If it is killed outright (KILL), nothing bounds the command any
+more: its pipes close, so one that writes output gets SIGPIPE, one that does not runs to its
+end. A parent-death signal would need a Python hook in every child, which doubled the
+runner's cost per command; a `timeout` in front of every command cost more than the command.
 """
 
+import errno
 import os
 import select
 import signal
@@ -46,13 +60,13 @@ except ImportError:  # pragma: no cover - typing is in every Python 3 since 3.5
     pass
 
 HEAD = struct.Struct(">cQ")
-SPAWN = getattr(os, "posix_spawn", None)
-"""os.posix_spawn (Python 3.8 and later; with setsid), else None: subprocess.Popen."""
+SPAWN = getattr(os, "posix_spawnp", None)
+"""os.posix_spawnp (Python 3.8 and later; with setsid), else None: subprocess.Popen."""
 DEFAULT_SIGNALS = [getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)]
 """Signals Python ignores that a command gets back at their defaults (as subprocess's restore_signals).
 (glibc's posix_spawn leaves its two internal signals, 32 and 33, ignored in the child, as it does for
 every program spawned so; the C library of the command installs its own handlers when it needs them.)"""
-COMMAND = struct.Struct(">QB")
+COMMAND = struct.Struct(">QBII")
 CMDLEN = struct.Struct(">I")
 GRACE = 0.5
 """Seconds between TERM and KILL when a command is stopped."""
@@ -81,6 +95,15 @@ def initial_environment():
 
 class Stop(Exception):
     """The runner must end (its input closed, a protocol error, or a TERM/HUP)."""
+
+
+class NotStarted(Exception):
+    """The command's program could not be started (`error`: the OSError)."""
+
+    def __init__(self, error):
+        # type: (OSError) -> None
+        Exception.__init__(self, str(error))
+        self.error = error
 
 
 def write_all(data):
@@ -129,10 +152,13 @@ def exit_code(status):
 
 
 class Child(object):
-    """A command's process, `/bin/sh -c COMMAND` in a session of its own, and our ends of its pipes."""
+    """A command's process, its argument list started in a session of its own, and our ends of its pipes.
 
-    def __init__(self, command, env, with_stdin, spawn):
-        # type: (bytes, Optional[Dict[bytes, bytes]], bool, bool) -> None
+    Raises NotStarted if the program cannot be started (nothing is left open then).
+    """
+
+    def __init__(self, argv, env, with_stdin, spawn):
+        # type: (List[bytes], Optional[Dict[bytes, bytes]], bool, bool) -> None
         self.returncode = None  # type: Optional[int]
         self.stdin = None  # type: Optional[int]
         self.popen = None  # type: Optional[subprocess.Popen[bytes]]
@@ -143,7 +169,6 @@ class Child(object):
         else:
             in_r = os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         self.stdout, self.stderr = out_r, err_r
-        argv = [b"/bin/sh", b"-c", command]
         try:
             if spawn and SPAWN is not None:
                 actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
@@ -153,6 +178,11 @@ class Child(object):
                 self.popen = subprocess.Popen(argv, stdin=in_r, stdout=out_w, stderr=err_w, env=env,
                                               close_fds=True, start_new_session=True)
                 self.pid = self.popen.pid
+        except OSError as exc:
+            for fd in (out_r, err_r, self.stdin):
+                if fd is not None:
+                    os.close(fd)
+            raise NotStarted(exc)
         except BaseException:
             for fd in (out_r, err_r, self.stdin):
                 if fd is not None:
@@ -242,13 +272,16 @@ class Runner(object):
                 continue  # for a command that already ended
             if kind != b"C":
                 raise Stop()
-            limit, flags = COMMAND.unpack_from(payload)
+            limit, flags, deadline, kill_after = COMMAND.unpack_from(payload)
             at = COMMAND.size
             (size,) = CMDLEN.unpack_from(payload, at)
             at += CMDLEN.size
-            command = payload[at:at + size]
+            argv = payload[at:at + size].split(b"\0")
             stdin = payload[at + size:] if flags & 1 else None
-            end = self.run(command, stdin, limit)
+            try:
+                end = self.run(argv, stdin, limit, deadline, kill_after)
+            except NotStarted as exc:
+                end = self.not_started(argv[0], exc.error, limit)
             self.outbuf += HEAD.pack(b"X", len(end)) + end
             self.flush()
 
@@ -266,9 +299,27 @@ class Runner(object):
 
     # one command
 
-    def run(self, command, stdin, limit):
-        # type: (bytes, Optional[bytes], int) -> bytes
-        self.proc = proc = Child(command, self.env, stdin is not None, self.spawn)
+    def not_started(self, program, error, limit):
+        # type: (bytes, OSError, int) -> bytes
+        """The end of a command whose program could not be started, as `timeout` reports it."""
+        message = b"%s: %s\n" % (program, (error.strerror or str(error)).encode())
+        overflow = b"-"
+        if len(message) > limit:
+            overflow = b"stderr"
+        else:
+            self.queue(b"E", message)
+        return b"%d - %s" % (127 if error.errno == errno.ENOENT else 126, overflow)
+
+    def run(self, argv, stdin, limit, deadline, kill_after):
+        # type: (List[bytes], Optional[bytes], int, int, int) -> bytes
+        """Run one command to its end: b"<status> <signal> <overflow>".
+
+        At `deadline` seconds (0: none) its process group gets TERM, KILL `kill_after`
+        seconds later, and it reports status 124 (or its death by KILL), as under `timeout`.
+        """
+        self.proc = proc = Child(argv, self.env, stdin is not None, self.spawn)
+        term_at = time.monotonic() + deadline if deadline else None
+        timed_out = False
         kinds = {proc.stdout: b"O", proc.stderr: b"E"}
         counts = {b"O": 0, b"E": 0}
         for fd in kinds:
@@ -292,7 +343,8 @@ class Runner(object):
             if not self.closed_input:
                 readers.append(0)
             writers = [in_fd] if in_fd is not None else []
-            wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
+            timers = [at for at in (kill_at, term_at) if at is not None]
+            wait = max(0.0, min(timers) - time.monotonic()) if timers else None
             ready_r, ready_w, _ = select.select(readers, writers, [], wait)
             stop = False
             for fd in ready_r:
@@ -334,7 +386,12 @@ class Runner(object):
                     in_fd = None
             if stop and kill_at is None and not killed:
                 self.signal_group(signal.SIGTERM)
-                kill_at = time.monotonic() + GRACE
+                kill_at, term_at = time.monotonic() + GRACE, None
+            if term_at is not None and time.monotonic() >= term_at:
+                # The deadline: as `timeout`, even if only the group outlives the command.
+                timed_out = proc.poll() is None
+                self.signal_group(signal.SIGTERM)
+                kill_at, term_at = time.monotonic() + kill_after, None
             if kill_at is not None and time.monotonic() >= kill_at:
                 self.signal_group(signal.SIGKILL)
                 kill_at, killed = None, True
@@ -345,6 +402,8 @@ class Runner(object):
         if self.closed_input:
             raise Stop()
         code = proc.returncode
+        if timed_out and code != -signal.SIGKILL:
+            code = 124
         status = b"%d" % code if code >= 0 else b"-"
         name = b"-"
         if code < 0:

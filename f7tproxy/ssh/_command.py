@@ -26,10 +26,18 @@ def remote_command(argv: Sequence[str], *, timeout: float | None) -> str:
     if not argv:
         raise ValueError("empty command")
     words = shlex.join(argv)
-    if timeout is None:
+    seconds = remote_deadline(timeout)
+    if seconds is None:
         return f"exec {words}"
-    seconds = math.ceil(timeout) + REMOTE_MARGIN
     return f"exec timeout --kill-after={KILL_AFTER}s {seconds}s {words}"
+
+
+def remote_deadline(timeout: float | None) -> int | None:
+    """The remote deadline of a command with our `timeout`: whole seconds, REMOTE_MARGIN after ours.
+
+    The remote `timeout` of `remote_command`, or the runner's own deadline (None: none).
+    """
+    return None if timeout is None else math.ceil(timeout) + REMOTE_MARGIN
 
 
 _OPTIONS_WITH_VALUE = {

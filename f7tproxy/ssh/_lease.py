@@ -13,7 +13,7 @@ import trio
 from ..observability import audit
 from ..errors import ApiError, CommandTimeout, OutputTooLarge, SshConnectFailed, SshConnectionLost
 from .._aio import ChannelRefused, Completed, OutputLimitExceeded, Process, RunnerLost
-from ._command import program_name, remote_command
+from ._command import KILL_AFTER, program_name, remote_command, remote_deadline
 from ._connector import PoolConnection
 from ._runners import RunnerSet
 
@@ -67,6 +67,17 @@ def _audit_error(exc: BaseException) -> str:
         SshConnectFailed: "channel_open_failed",
     }
     return words.get(type(exc), "error")
+
+
+@attrs.frozen
+class _Remote:
+    """One remote command, in both forms: `line` for a channel of its own (the shell command
+    line, under the remote `timeout`), `argv` and `deadline` for a runner (which starts the
+    words as they are and applies the same deadline itself)."""
+
+    argv: tuple[str, ...]
+    line: str
+    deadline: int | None
 
 
 class _RunnerGone(Exception):
@@ -179,7 +190,11 @@ class Lease(Runner):
         timeout: float | None = None,
         output_limit: int | None = None,
     ) -> CommandResult:
-        """Run `argv` (each word quoted) under a remote `timeout`, with `stdin`, and collect its output.
+        """Run `argv` under a remote deadline, with `stdin`, and collect its output.
+
+        On a channel of its own the command line quotes every word and runs under the
+        remote `timeout`; on a runner the words are started as they are, without a shell,
+        and the runner applies the same deadline.
 
         `timeout` defaults to the pool's command_timeout, `output_limit` (bytes,
         for stdout and stderr each) to the cluster's max_ops_file_size. If the
@@ -200,17 +215,17 @@ class Lease(Runner):
     @contextlib.contextmanager
     def _command(
         self, argv: tuple[str, ...], timeout: float | None, limit: int | None
-    ) -> Iterator[tuple[str, int, _AuditRecord]]:
+    ) -> Iterator[tuple[_Remote, int, _AuditRecord]]:
         """One remote command, however it runs: counted, bounded by `timeout`, audited.
 
-        Gives the command line (under the remote `timeout`), the output limit and the
-        audit record; `timeout` defaults to the pool's command_timeout and `limit` to
+        Gives the command (its line under the remote `timeout`, its argv and remote
+        deadline), the output limit and the audit record; `timeout` defaults to the pool's command_timeout and `limit` to
         the cluster's max_ops_file_size. Raises CommandTimeout if the block outlives
         the deadline; API errors count as the user's failures.
         """
         timeout = self._slot.command_timeout if timeout is None else timeout
         limit = self._slot.output_limit if limit is None else limit
-        command = remote_command(argv, timeout=timeout)
+        command = _Remote(argv, remote_command(argv, timeout=timeout), remote_deadline(timeout))
         self._slot.command_started()
         with self._audited(argv) as record:
             try:
@@ -239,7 +254,7 @@ class Lease(Runner):
                 duration=trio.current_time() - started, error=record.error,
             )  # fmt: skip
 
-    async def _run(self, command: str, stdin: bytes | None, limit: int) -> Completed:
+    async def _run(self, command: _Remote, stdin: bytes | None, limit: int) -> Completed:
         try:
             return await self._on_a_channel(lambda conn: self._start(conn, command, stdin, limit))
         except OutputLimitExceeded as exc:
@@ -251,15 +266,20 @@ class Lease(Runner):
             # Answered like a lost connection, but the connection and its other runners stay.
             raise SshConnectionLost(str(exc)) from None
 
-    async def _start(self, conn: PoolConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
+    async def _start(self, conn: PoolConnection, command: _Remote, stdin: bytes | None, limit: int) -> Completed:
         """Run `command` on one of the connection's runners, or on a channel of its own."""
         runners = self._slot.runners
+        if runners is not None and any("\0" in word for word in command.argv):
+            # No command line can carry a NUL: sshd drops a connection sent one, a runner could not start it.
+            raise _RunnerGone("a word of the command holds a NUL character, which no command can carry")
         while runners is not None:
             runner = await runners.take()
             if runner is None:
                 break
             try:
-                return await runner.run(command, stdin=stdin, output_limit=limit)
+                return await runner.run(
+                    command.argv, deadline=command.deadline, kill_after=KILL_AFTER, stdin=stdin, output_limit=limit
+                )
             except RunnerLost as exc:
                 if not exc.sent:
                     continue  # it died idle; nothing ran: take another
@@ -269,7 +289,7 @@ class Lease(Runner):
                 raise _RunnerGone(f"the command's runner was lost while it ran: {exc}") from None
             finally:
                 runners.give_back(runner)
-        return await conn.run(command, stdin=stdin, output_limit=limit)
+        return await conn.run(command.line, stdin=stdin, output_limit=limit)
 
     async def _on_a_channel(self, start: Callable[[PoolConnection], Awaitable[T]]) -> T:
         """`start` a command on the lease's connection; if the server refuses the
@@ -322,7 +342,7 @@ class Lease(Runner):
                 if runners is not None:
                     await stack.enter_async_context(runners.streaming())
                 process = await self._on_a_channel(
-                    lambda conn: stack.enter_async_context(conn.open_process(command, stderr_limit=limit))
+                    lambda conn: stack.enter_async_context(conn.open_process(command.line, stderr_limit=limit))
                 )
                 yield process
                 record.exit_status = process.exit_status

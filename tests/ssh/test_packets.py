@@ -57,7 +57,9 @@ async def test_a_runner_sends_a_small_command_s_output_and_end_in_one_packet(tes
         session.data_received = counted
         for n in range(5):
             # stdout and stderr, written apart: still one write of the runner's, so one packet of sshd's.
-            result = await runner.run(f"echo out{n}; echo err{n} >&2", stdin=None, output_limit=1000)
+            result = await runner.run(
+                ["sh", "-c", f"echo out{n}; echo err{n} >&2"], deadline=None, kill_after=2, stdin=None, output_limit=1000
+            )
             assert (result.exit_status, result.stdout, result.stderr) == (0, f"out{n}\n".encode(), f"err{n}\n".encode())
         assert received == 5
         await runner.aclose()

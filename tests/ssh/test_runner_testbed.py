@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,9 @@ import trio
 from f7tproxy.config import ClusterConfig
 from f7tproxy.errors import CommandTimeout, OutputTooLarge, SshConnectionLost
 from f7tproxy.observability import Metrics
-from f7tproxy.ssh import Lease, PoolSupervisor, _runners
+from f7tproxy.ssh import Lease, PoolSupervisor, _runners, remote_command
 
-from .conftest import TESTBED_SYSTEM, StartPool
+from .conftest import TESTBED_SYSTEM, StartPool, fireuser_connection
 from .conftest import testbed_cluster as cluster_of
 from .test_pool_testbed import remote_pids, wait_until_gone
 
@@ -150,8 +151,7 @@ async def test_a_killed_runner_fails_its_command_and_is_replaced(testbed: Testbe
 
             async def victim() -> None:
                 with pytest.raises(SshConnectionLost, match="runner was lost") as info:
-                    # With KILL the runner cannot stop it: its remote `timeout` does (after 6 + 2 s).
-                    await lease.run(["sh", "-c", "echo $$ >/tmp/.f7t-victim; sleep 6191"], timeout=6)
+                    await lease.run(["sh", "-c", "echo $$ >/tmp/.f7t-victim; sleep 6191"], timeout=30)
                 failed.append(info.value)
 
             async with trio.open_nursery() as n:
@@ -159,16 +159,21 @@ async def test_a_killed_runner_fails_its_command_and_is_replaced(testbed: Testbe
                 with trio.fail_after(20):
                     while not await remote_pids(testbed, "fireuser", "sleep 6191"):
                         await trio.sleep(0.1)
-                # From a second login: kill the runner of the sleep (sh <- timeout <- runner).
+                # From a second login: kill the runner of the sleep (sh <- runner).
                 kill = (
-                    "runner=$(ps -o ppid= -p $(ps -o ppid= -p $(cat /tmp/.f7t-victim)));"
+                    "runner=$(ps -o ppid= -p $(cat /tmp/.f7t-victim));"
                     f" rm /tmp/.f7t-victim; kill -{signal} $runner"
                 )
                 done = await trio.to_thread.run_sync(lambda: testbed.ssh("fireuser", kill))
                 assert done.returncode == 0, done.stderr
             assert failed
-            # The command is gone (at once with TERM, by its timeout with KILL); the other runner
-            # and the connection stay.
+            if signal == "KILL":
+                # Nothing bounds a killed runner's command any more: a silent one runs on.
+                left = await remote_pids(testbed, "fireuser", "sleep 6191")
+                assert left
+                done = await trio.to_thread.run_sync(lambda: testbed.ssh("fireuser", "kill " + " ".join(left)))
+                assert done.returncode == 0, done.stderr
+            # The command is gone (at once with TERM); the other runner and the connection stay.
             with trio.fail_after(20):
                 while await remote_pids(testbed, "fireuser", "sleep 6191"):
                     await trio.sleep(0.3)
@@ -224,3 +229,63 @@ async def test_a_login_node_without_python3_falls_back(testbed: Testbed, aio_nur
     text = metrics.render().decode()
     assert 'f7tproxy_ssh_runner_fallbacks_total{system="testbed"} 1.0' in text
     assert "f7tproxy_ssh_runner_starts_total{" not in text
+
+
+async def test_the_runner_s_own_deadline_ends_a_command_as_timeout_does(testbed: Testbed, aio: None) -> None:
+    """The runner's deadline (f7tproxy's stop never came): TERM to the group, KILL after the grace,
+    ended as coreutils' `timeout --kill-after` ends it on a channel of its own."""
+    cases = [
+        # TERM ends the command and its background child: status 124.
+        (["sh", "-c", "sleep 6201 & sleep 6202"], (124, None)),
+        # A group that ignores TERM needs the KILL.
+        (["sh", "-c", "trap '' TERM; sleep 6203"], (None, "KILL")),
+        # Ended before the deadline: its own status.
+        (["sh", "-c", "exit 7"], (7, None)),
+    ]
+    async with fireuser_connection(testbed) as conn:
+        runner = await conn.start_runner(interpreter="python3", start_timeout=30)
+        try:
+            for argv, expected in cases:
+                started = trio.current_time()
+                result = await runner.run(argv, deadline=1, kill_after=1, stdin=None, output_limit=1000)
+                assert (result.exit_status, result.exit_signal) == expected, argv
+                assert trio.current_time() - started < 15
+                line = f"exec timeout --kill-after=1s 1s {shlex.join(argv)}"
+                under_timeout = await conn.run(line, stdin=None, output_limit=1000)
+                assert (under_timeout.exit_status, under_timeout.exit_signal) == expected, argv
+            assert await wait_until_gone(testbed, "fireuser", "sleep 620") == []
+            assert (await runner.run(["echo", "next"], deadline=1, kill_after=1, stdin=None, output_limit=99)).stdout == b"next\n"
+        finally:
+            await runner.aclose()
+
+
+async def test_a_program_that_cannot_start_ends_as_under_timeout(testbed: Testbed, aio: None) -> None:
+    async with fireuser_connection(testbed) as conn:
+        runner = await conn.start_runner(interpreter="python3", start_timeout=30)
+        try:
+            for argv, status in ((["no-such-program-f7t"], 127), (["/etc/passwd"], 126)):
+                result = await runner.run(argv, deadline=5, kill_after=2, stdin=b"in", output_limit=1000)
+                assert (result.exit_status, result.stdout) == (status, b""), argv
+                assert result.stderr.startswith(argv[0].encode() + b": "), result.stderr
+                under_timeout = await conn.run(remote_command(argv, timeout=3), stdin=b"in", output_limit=1000)
+                assert under_timeout.exit_status == status, argv
+            # Words go as they are: no shell sees them.
+            hostile = ["printf", "%s|", "$(id)", "a'b", 'c"d', "-n", "x\ny", "*"]
+            result = await runner.run(hostile, deadline=5, kill_after=2, stdin=None, output_limit=1000)
+            assert result.stdout == "$(id)|a'b|c\"d|-n|x\ny|*|".encode()
+            with pytest.raises(ValueError, match="NUL"):
+                await runner.run(["echo", "a\0b"], deadline=5, kill_after=2, stdin=None, output_limit=1000)
+            assert runner.is_alive()
+        finally:
+            await runner.aclose()
+
+
+async def test_a_word_with_nul_fails_as_before_and_keeps_the_runner(testbed_pool: StartPool) -> None:
+    pool = await testbed_pool(runner="auto", sessions_per_connection=1, max_connections_per_user=1)
+    async with pool.lease(TESTBED_SYSTEM, "fireuser") as lease:
+        assert (await lease.run(["echo", "first"])).stdout == "first\n"
+        with pytest.raises(SshConnectionLost, match="NUL"):
+            await lease.run(["echo", "a\0b"])
+        assert (await lease.run(["echo", "after"])).stdout == "after\n"
+    s = pool.statistics().user(TESTBED_SYSTEM, "fireuser")
+    assert s is not None and (s.runner_starts, s.runner_restarts) == (1, 0)

@@ -57,9 +57,9 @@ async def test_requests_past_the_lease_wait_get_429_with_retry_after() -> None:
 
 @pytest.fixture(scope="module")
 def tight_gateway(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """The testbed behind a pool of one connection with two channels and a wait of half a second."""
+    """The testbed behind a pool of one connection with one channel and a wait of 0.2 s."""
     ssh = gateway_config(testbed)["clusters"][0]["ssh"]
-    pool = {"sessions_per_connection": 2, "max_connections_per_user": 1, "lease_timeout": 0.5, "command_timeout": 30}
+    pool = {"sessions_per_connection": 1, "max_connections_per_user": 1, "lease_timeout": 0.2, "command_timeout": 30}
     yield from run_gateway(tmp_path_factory.mktemp("tight"), testbed, ssh={**ssh, "pool": pool})
 
 
@@ -68,7 +68,7 @@ def test_pyfirecrest_rides_out_a_burst_of_200_without_a_failed_call(
     tight_gateway: Gateway, testbed: Testbed
 ) -> None:
     """200 concurrent `list_files` of one user through pyfirecrest's AsyncFirecrest, on a pool
-    of 2 channels that turns away what it cannot serve within 0.5 s: every call succeeds
+    of 1 channel that turns away what it cannot serve within 0.2 s: every call succeeds
     (pyfirecrest sleeps for Retry-After on 429 and retries), bounded in time. Each call lists
     a directory of its own: identical concurrent reads would share one command."""
     directory = remote(
@@ -107,4 +107,4 @@ def test_pyfirecrest_rides_out_a_burst_of_200_without_a_failed_call(
     assert float(busy.split()[-1]) > 0, "the pool never turned a request away: the test proves nothing"
     assert 'status="503"' not in metrics
     assert elapsed < 240
-    print(f"200 list_files through 2 channels in {elapsed:.1f} s; {busy}")
+    print(f"200 list_files through 1 channel in {elapsed:.1f} s; {busy}")

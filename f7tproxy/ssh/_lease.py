@@ -73,11 +73,19 @@ def _audit_error(exc: BaseException) -> str:
 class _Remote:
     """One remote command, in both forms: `line` for a channel of its own (the shell command
     line, under the remote `timeout`), `argv` and `deadline` for a runner (which starts the
-    words as they are and applies the same deadline itself)."""
+    words as they are and applies the same deadline itself). Both are derived from `argv` and
+    `timeout` when asked for: a command on a runner never builds the shell line."""
 
     argv: tuple[str, ...]
-    line: str
-    deadline: int | None
+    timeout: float
+
+    @property
+    def line(self) -> str:
+        return remote_command(self.argv, timeout=self.timeout)
+
+    @property
+    def deadline(self) -> int | None:
+        return remote_deadline(self.timeout)
 
 
 class _RunnerGone(Exception):
@@ -225,7 +233,7 @@ class Lease(Runner):
         """
         timeout = self._slot.command_timeout if timeout is None else timeout
         limit = self._slot.output_limit if limit is None else limit
-        command = _Remote(argv, remote_command(argv, timeout=timeout), remote_deadline(timeout))
+        command = _Remote(argv, timeout)
         self._slot.command_started()
         with self._audited(argv) as record:
             try:

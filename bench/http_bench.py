@@ -743,7 +743,7 @@ def py_spy_binary() -> str:
 
 
 def profile_http(binary: str, wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server,
-                 out: pathlib.Path, top: int = 25) -> None:  # fmt: skip
+                 out: pathlib.Path, variants: Sequence[str] = (), top: int = 25) -> None:  # fmt: skip
     """One untimed wrk run with py-spy sampling `server` (the thread holding the GIL); prints its
     busiest functions."""
     server.settle()
@@ -752,7 +752,7 @@ def profile_http(binary: str, wrk: Wrk, url: str, clients: int, tokens: Sequence
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)  # py-spy attaches
-        wrk.run(url, clients, tokens)
+        wrk.run(url, clients, tokens, variants)
         _, err = spy.communicate(timeout=wrk.duration + 60)
     finally:
         if spy.poll() is None:
@@ -994,7 +994,7 @@ def main() -> int:
                 for clients in args.clients:
                     say(f"\nprofile of f7tproxy, {name} at {clients} clients (py-spy, untimed):")
                     profile_http(spy, wrk, base + paths[name], clients, tokens, proxy,
-                                 args.profile / f"{name}-{clients}.txt")  # fmt: skip
+                                 args.profile / f"{name}-{clients}.txt", variants.get(name, ()))  # fmt: skip
 
     say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
         f"and ssh.runner {args.runner or 'as configured'}{', distinct paths' if args.distinct else ''} "

@@ -108,9 +108,11 @@ import asyncssh
 import attrs
 import yaml
 
+from f7tproxy._aio._runner import RunnerLost, command_frame, start_runner
 from f7tproxy._aio._ssh import ENCRYPTION_ALGS
 from f7tproxy.config import from_yaml as config_from_yaml
 from f7tproxy.ssh import remote_command
+from f7tproxy.ssh._command import KILL_AFTER, remote_deadline
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -125,6 +127,8 @@ WRK_TIMEOUT = 60  # s; above the pool's lease_timeout, so slow answers count as 
 SCENARIOS = ("ls", "stat", "jobs", "job", "userinfo", "systems")
 RSS_USERS_MAX = 500
 CEILING_OF = {"ls": "asyncssh ls", "stat": "asyncssh stat", "systems": "bare"}
+RUNNER_ROW = {"asyncssh ls": "runner ls", "asyncssh stat": "runner stat"}
+RUNNER_OUTPUT_LIMIT = 1 << 20
 DIR_ENTRIES = 16
 LOG_DELAY = 0.3
 """Seconds f7tproxy may take to write its last log lines (its log writer runs every 50 ms)."""
@@ -658,10 +662,15 @@ class Plain:
     duration: float
 
 
-async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str]:
-    """Plain asyncssh: CONNECTIONS x SESSIONS slots per user, one channel per command, `callers` loops."""
+async def plain_case(plain: Plain, command: str | bytes, callers: int) -> tuple[Run, str]:
+    """Plain asyncssh: CONNECTIONS x SESSIONS slots per user, `callers` loops.
+
+    `command` a shell line (str): one channel per command, an sshd session each. A runner
+    frame (bytes, `command_frame`): one f7tproxy runner per slot, started as f7tproxy starts
+    it, each command sent to it, on asyncio without trio or HTTP in between."""
     ca = asyncssh.read_private_key(str(plain.sshd.ca_key))
     slots: asyncio.Queue[asyncssh.SSHClientConnection] = asyncio.Queue()
+    runners: asyncio.Queue[Any] = asyncio.Queue()
     conns: list[asyncssh.SSHClientConnection] = []
     try:
         for user in plain.users:
@@ -676,22 +685,34 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
                 conns.append(conn)
                 for _ in range(SESSIONS):
                     slots.put_nowait(conn)
+                    if isinstance(command, bytes):
+                        runners.put_nowait(await start_runner(conn, interpreter="python3", start_timeout=30))
         cipher = str(conns[0].get_extra_info("send_cipher"))
+
+        async def run_once() -> int | None:
+            if isinstance(command, str):
+                conn = await slots.get()
+                try:
+                    return (await asyncio.wait_for(conn.run(command), 60)).exit_status
+                finally:
+                    slots.put_nowait(conn)
+            runner = await runners.get()
+            try:
+                return (await asyncio.wait_for(runner._run(command, None, RUNNER_OUTPUT_LIMIT), 60)).exit_status
+            finally:
+                runners.put_nowait(runner)
         latencies: list[float] = []
         failures: list[str] = []
         loop = asyncio.get_running_loop()
 
         async def caller(end: float, record: bool) -> None:
             while loop.time() < end:
-                conn = await slots.get()
                 t = time.perf_counter()
                 try:
-                    status = (await asyncio.wait_for(conn.run(command), 60)).exit_status
+                    status = await run_once()
                     error = None if status == 0 else f"exit status {status}"
-                except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+                except (asyncssh.Error, OSError, asyncio.TimeoutError, RunnerLost) as exc:
                     error = repr(exc)
-                finally:
-                    slots.put_nowait(conn)
                 if record:
                     latencies.append(time.perf_counter() - t)
                     if error:
@@ -706,8 +727,10 @@ async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         login_parts = tuple((b - a) * 1000 / max(len(latencies), 1) for a, b in zip(login0, tree_cpu(plain.sshd.pid)))
         if failures:
-            print(f"  asyncssh: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
+            print(f"  {'asyncssh' if isinstance(command, str) else 'runner'}: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
     finally:
+        while not runners.empty():
+            await runners.get_nowait()._close()
         for conn in conns:
             conn.close()
         for conn in conns:
@@ -894,7 +917,9 @@ def main() -> int:
     if missing:
         fail(f"users {', '.join(missing)} are missing: run bench/setup-users")
     wants_ceiling = {s for s in args.scenarios if s in CEILING_OF}
-    runs_per_round = len(args.scenarios) * len(args.clients) + (2 if {"ls", "stat"} & wants_ceiling else 0) \
+    with_runner_ceiling = args.runner != "off"
+    ssh_ceilings = len({"ls", "stat"} & wants_ceiling) * (2 if with_runner_ceiling else 1)
+    runs_per_round = len(args.scenarios) * len(args.clients) + ssh_ceilings \
         + (len(args.clients) if "systems" in wants_ceiling else 0)  # fmt: skip
     budget_min = int(runs_per_round * args.repeat * (args.duration + 15) / 60) + 15
     signal.signal(signal.SIGALRM, over_budget)
@@ -948,10 +973,16 @@ def main() -> int:
         systems_body.write_bytes(http("GET", base + paths["systems"], token=tokens[0])[1])
         plain = Plain(sshd, tuple(users), args.duration)
         command_timeout = config_from_yaml(config).clusters[0].ssh.pool.command_timeout
-        commands = {
-            "asyncssh ls": remote_command(audited_argv(tmp / "audit.log", "find"), timeout=command_timeout),
-            "asyncssh stat": remote_command(audited_argv(tmp / "audit.log", "stat"), timeout=command_timeout),
-        }
+        argvs = {"asyncssh ls": audited_argv(tmp / "audit.log", "find"),
+                 "asyncssh stat": audited_argv(tmp / "audit.log", "stat")}  # fmt: skip
+        commands: dict[str, str | bytes] = {name: remote_command(argv, timeout=command_timeout)
+                                            for name, argv in argvs.items()}  # fmt: skip
+        if with_runner_ceiling:
+            for name, argv in argvs.items():
+                commands[RUNNER_ROW[name]] = command_frame(
+                    argv, deadline=remote_deadline(command_timeout), kill_after=KILL_AFTER, stdin=False,
+                    output_limit=RUNNER_OUTPUT_LIMIT,
+                )  # fmt: skip
         bare_port = free_port()
         bare = stack.enter_context(started(
             [PYTHON, str(ROOT / "bench/bare_app.py"), "--port", str(bare_port), "--body", str(systems_body)],
@@ -964,7 +995,10 @@ def main() -> int:
             f"job {job_id}, directory {directory} ({DIR_ENTRIES} files"
             f"{f'; ls and stat rotate over {DISTINCT} subdirectories' if args.distinct else ''})")  # fmt: skip
         for name, command in commands.items():
-            say(f"{name}: {command}")
+            if isinstance(command, str):
+                say(f"{name}: {command}")
+        if with_runner_ceiling:
+            say("runner ls / runner stat: the same argv, each sent to one of f7tproxy's runners per slot")
         cipher = ""
         say(f"{args.repeat} rounds of {runs_per_round} runs of {args.duration} s (stopped if not done in {budget_min} min)\n")
 
@@ -978,10 +1012,11 @@ def main() -> int:
             for name in ("ls", "stat"):
                 if name in args.scenarios:
                     ceiling = CEILING_OF[name]
-                    proxy.settle()
-                    r, cipher = asyncio.run(plain_case(plain, commands[ceiling], CEILING_CALLERS))
-                    results[(ceiling, CEILING_CALLERS)].append(r)
-                    say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(ceiling, CEILING_CALLERS, r)}")
+                    for row in (ceiling, RUNNER_ROW[ceiling]) if with_runner_ceiling else (ceiling,):
+                        proxy.settle()
+                        r, cipher = asyncio.run(plain_case(plain, commands[row], CEILING_CALLERS))
+                        results[(row, CEILING_CALLERS)].append(r)
+                        say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(row, CEILING_CALLERS, r)}")
             if "systems" in args.scenarios:
                 for clients in args.clients:
                     url = f"http://{HOST}:{bare_port}{paths['systems']}"
@@ -1000,6 +1035,7 @@ def main() -> int:
         f"and ssh.runner {args.runner or 'as configured'}{', distinct paths' if args.distinct else ''} "
         f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
         f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
+        f"{'runner rows: the same connections with one f7tproxy runner per slot (no trio, no HTTP); ' if with_runner_ceiling else ''}"
         f"bare = Quart-Trio on hypercorn's trio worker, fixed /status/systems body. "
         f"CPU is the server's (the asyncssh client's for the asyncssh rows), per request answered; "
         f"non-2xx is wrk's count [the server's statuses, all rounds]; cut off: requests in flight when wrk stopped; "
@@ -1010,7 +1046,7 @@ def main() -> int:
             key = CEILING_OF.get(name)
             ceiling_runs = results.get((key, clients if key == "bare" else CEILING_CALLERS)) if key else None
             say(line(name, clients, median(results[(name, clients)]), median(ceiling_runs) if ceiling_runs else None))
-    for name in ("asyncssh ls", "asyncssh stat"):
+    for name in ("asyncssh ls", "runner ls", "asyncssh stat", "runner stat"):
         if results.get((name, CEILING_CALLERS)):
             say(line(name, CEILING_CALLERS, median(results[(name, CEILING_CALLERS)])))
     if "systems" in args.scenarios:

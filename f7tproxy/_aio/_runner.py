@@ -207,12 +207,9 @@ class RemoteRunner:
         command was stopped), RunnerLost (the runner died or broke; `sent` says whether the
         command may have run).
         """
-        words = [word.encode() for word in argv]
-        if not words or any(b"\0" in word for word in words):
-            raise ValueError("a command needs one word or more, none with a NUL")
-        body = b"\0".join(words)
-        head = _COMMAND.pack(output_limit, 1 if stdin else 0, deadline or 0, kill_after) + _CMDLEN.pack(len(body))
-        return await call_aio(self._run, head + body, stdin, output_limit)
+        command = command_frame(argv, deadline=deadline, kill_after=kill_after, stdin=bool(stdin),
+                                output_limit=output_limit)  # fmt: skip
+        return await call_aio(self._run, command, stdin, output_limit)
 
     async def aclose(self) -> None:
         """Close the runner's channel (the runner stops its command and exits); never raises."""
@@ -267,6 +264,18 @@ class RemoteRunner:
         self._chan.close()
         with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
             await asyncio.wait_for(self._chan.wait_closed(), _CLOSE_TIMEOUT)
+
+
+def command_frame(argv: Sequence[str], *, deadline: int | None, kill_after: int, stdin: bool, output_limit: int) -> bytes:
+    """A command's frame body for `RemoteRunner._run` (see `RemoteRunner.run`; stdin follows it).
+
+    Raises ValueError for an empty `argv` or a word with a NUL.
+    """
+    words = [word.encode() for word in argv]
+    if not words or any(b"\0" in word for word in words):
+        raise ValueError("a command needs one word or more, none with a NUL")
+    body = b"\0".join(words)
+    return _COMMAND.pack(output_limit, 1 if stdin else 0, deadline or 0, kill_after) + _CMDLEN.pack(len(body)) + body
 
 
 async def start_runner(conn: asyncssh.SSHClientConnection, *, interpreter: str, start_timeout: float) -> RemoteRunner:

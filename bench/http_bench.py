@@ -44,6 +44,13 @@ host key, user CA and limits; AllowUsers adds the bench users) and points both
 f7tproxy and the asyncssh ceiling at it. The bench users have no Slurm account:
 the job is fireuser's, and they look it up.
 
+With --split-cores the bench pins itself, and so f7tproxy, wrk, the bare app and the
+asyncssh client, to half of the CPUs, and the testbed's sshd with every process below
+it (the login node: connections, sessions, runners, commands) to the other half, as if
+gateway and login node were two machines, which they are in a deployment; the pinning
+is undone at the end. On the shared CPUs the login node's work and the gateway's compete,
+so a figure there shows the sum of both; split, each side's bound shows on its own.
+
 With --rss-users N (up to 500) it measures memory instead: users bench01..benchN
 (made with bench/setup-users --count N if missing, and removed again at the end)
 each get a token and run one ops/stat, through a second sshd as above, so that each
@@ -264,12 +271,8 @@ command: the user's shell and the command); the runners' own (python3); everythi
 commands the runners reaped, and processes alive at the snapshot)."""
 
 
-def tree_cpu(root: int | None) -> tuple[float, ...]:
-    """utime + stime, with those of reaped children, of `root` and every process below it: the
-    login node's CPU (sshd's connections and sessions, the shells and commands, the runners),
-    in seconds, split as LOGIN_PARTS says."""
-    if root is None:
-        return (0.0,) * len(LOGIN_PARTS)
+def process_table() -> tuple[dict[int, list[int]], dict[int, tuple[str, int, int]]]:
+    """Every process's children, and its name, own CPU and its reaped children's CPU (clock ticks)."""
     kids: dict[int, list[int]] = collections.defaultdict(list)
     times: dict[int, tuple[str, int, int]] = {}
     for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
@@ -279,11 +282,27 @@ def tree_cpu(root: int | None) -> tuple[float, ...]:
             pid = int(stat.parent.name)
             kids[int(fields[1])].append(pid)
             times[pid] = (head.partition("(")[2], int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
-    parts = [0] * len(LOGIN_PARTS)
+    return kids, times
+
+
+def below(root: int, kids: dict[int, list[int]]) -> Iterator[int]:
+    """`root` and every process below it."""
     queue = [root]
     while queue:
         pid = queue.pop()
         queue.extend(kids[pid])
+        yield pid
+
+
+def tree_cpu(root: int | None) -> tuple[float, ...]:
+    """utime + stime, with those of reaped children, of `root` and every process below it: the
+    login node's CPU (sshd's connections and sessions, the shells and commands, the runners),
+    in seconds, split as LOGIN_PARTS says."""
+    if root is None:
+        return (0.0,) * len(LOGIN_PARTS)
+    kids, times = process_table()
+    parts = [0] * len(LOGIN_PARTS)
+    for pid in below(root, kids):
         if pid not in times:
             continue
         comm, own, reaped = times[pid]
@@ -296,6 +315,32 @@ def tree_cpu(root: int | None) -> tuple[float, ...]:
         else:
             parts[3] += own + reaped
     return tuple(x / os.sysconf("SC_CLK_TCK") for x in parts)
+
+
+@contextlib.contextmanager
+def split_cores(sshd_pid: int | None) -> Iterator[str]:
+    """With --split-cores: this process (so f7tproxy, wrk, the bare app and the asyncssh
+    client it starts) on the first half of the CPUs, the sshd and every process below it
+    (connections, sessions, runners, commands: the login node) on the other half, as if
+    the gateway and the login node were two machines. Undone at the end."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if sshd_pid is None or len(cpus) < 2:
+        fail("--split-cores needs 2 CPUs or more and the sshd's pid")
+    gateway, login = set(cpus[: len(cpus) // 2]), set(cpus[len(cpus) // 2 :])
+
+    def pin(cpu_set: set[int]) -> None:
+        for pid in below(sshd_pid, process_table()[0]):
+            with contextlib.suppress(OSError):  # (gone meanwhile)
+                os.sched_setaffinity(pid, cpu_set)
+
+    os.sched_setaffinity(0, gateway)
+    pin(login)
+    try:
+        yield f"CPUs {','.join(map(str, sorted(gateway)))}: this bench, f7tproxy, wrk, the bare app and the asyncssh client; " \
+              f"CPUs {','.join(map(str, sorted(login)))}: the sshd and everything below it"  # fmt: skip
+    finally:
+        pin(set(cpus))
+        os.sched_setaffinity(0, set(cpus))
 
 
 def testbed_sshd_pid(env: dict[str, str]) -> int | None:
@@ -877,6 +922,9 @@ def parse_args() -> argparse.Namespace:
                         help="the cluster's ssh.runner (default: conf/demo.yaml's, else auto)")  # fmt: skip
     parser.add_argument("--py-spy", type=pathlib.Path, default=None, metavar="DIR",
                         help="sample f7tproxy with py-spy during each run (collapsed stacks in DIR/<scenario>-<clients>-r<round>.txt)")  # fmt: skip
+    parser.add_argument("--split-cores", action="store_true",
+                        help="f7tproxy, wrk and the ceilings' clients on half of the CPUs, the sshd and all below it "
+                             "(the login node) on the other half, as two machines would be")  # fmt: skip
     parser.add_argument("--distinct", action="store_true",
                         help=f"ls and stat rotate over {DISTINCT} distinct paths: about one remote command per request")  # fmt: skip
     args = parser.parse_args()
@@ -937,6 +985,8 @@ def main() -> int:
         else:
             sshd = stack.enter_context(bench_sshd(tmp, env, users))
         directory = stack.enter_context(small_dir(distinct=args.distinct))
+        if args.split_cores:
+            say(f"split cores: {stack.enter_context(split_cores(sshd.pid))}")
         port = free_port()
         base = f"http://{HOST}:{port}"
         config = server_config(tmp, port, sshd, [*users, "fireuser"], token_ttl=budget_min * 60 + 600,
@@ -1032,7 +1082,8 @@ def main() -> int:
                                  args.profile / f"{name}-{clients}.txt", variants.get(name, ()))  # fmt: skip
 
     say(f"\nmedians of {args.repeat} rounds of {args.duration} s; f7tproxy with conf/demo.yaml's pool "
-        f"and ssh.runner {args.runner or 'as configured'}{', distinct paths' if args.distinct else ''} "
+        f"and ssh.runner {args.runner or 'as configured'}{', distinct paths' if args.distinct else ''}"
+        f"{', split cores (gateway side and login node on separate CPUs)' if args.split_cores else ''} "
         f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
         f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
         f"{'runner rows: the same connections with one f7tproxy runner per slot (no trio, no HTTP); ' if with_runner_ceiling else ''}"

@@ -120,6 +120,10 @@ def test_cold_start_from_another_directory_with_only_python3(zipapp: Zipapp, els
         assert proc.stop(signal.SIGTERM, timeout=10) == 0
     assert any(fresh_root.iterdir()), "the zipapp did not unpack into SHIV_ROOT"
     assert "f7tproxy stopped" in "".join(proc.output)
+    # The start used the bytecode the zipapp ships (hash-based, flags 1) and compiled few
+    # modules itself (timestamped .pyc files, flags 0: modules an import tried and failed).
+    flags = [int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in fresh_root.rglob("*.pyc")]
+    assert flags.count(1) > 500 and flags.count(0) < 30, (flags.count(1), flags.count(0))
 
 
 def test_zipapp_holds_the_admin_tui_and_textual(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:

@@ -126,6 +126,23 @@ def test_cold_start_from_another_directory_with_only_python3(zipapp: Zipapp, els
     assert flags.count(1) > 500 and flags.count(0) < 30, (flags.count(1), flags.count(0))
 
 
+def test_a_start_that_finds_it_unpacked_skips_shivs_bootstrap(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    # The launcher (scripts/build-zipapp) runs shiv's bootstrap only to unpack, or when a SHIV_*
+    # variable other than SHIV_ROOT asks for something; -X importtime shows what a start imports.
+    root = elsewhere / "own-shiv-root"
+    command = [zipapp.python, "-I", "-X", "importtime", str(zipapp.path), "version"]
+
+    def imports(**env: str) -> list[str]:
+        done = subprocess.run(command, env={**zipapp.env(elsewhere, root), **env}, cwd=elsewhere,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.startswith("f7tproxy "), done.stderr[-2000:]
+        return [line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+
+    assert "_bootstrap" in imports()  # unpacks
+    assert "_bootstrap" not in imports()  # and still answers (f7tproxy.cli is imported through importlib)
+    assert "_bootstrap" in imports(SHIV_FORCE_EXTRACT="1")
+
+
 def test_zipapp_holds_the_admin_tui_and_textual(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
     code = "import admin_tui, textual, f7tproxy; print(admin_tui.__file__); print(f7tproxy.__file__)"
     done = zipapp.run("-c", code, cwd=elsewhere, SHIV_INTERPRETER="1")

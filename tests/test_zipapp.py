@@ -120,6 +120,27 @@ def test_cold_start_from_another_directory_with_only_python3(zipapp: Zipapp, els
         assert proc.stop(signal.SIGTERM, timeout=10) == 0
     assert any(fresh_root.iterdir()), "the zipapp did not unpack into SHIV_ROOT"
     assert "f7tproxy stopped" in "".join(proc.output)
+    # The start used the bytecode the zipapp ships (hash-based, flags 1) and compiled few
+    # modules itself (timestamped .pyc files, flags 0: modules an import tried and failed).
+    flags = [int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in fresh_root.rglob("*.pyc")]
+    assert flags.count(1) > 500 and flags.count(0) < 30, (flags.count(1), flags.count(0))
+
+
+def test_a_start_that_finds_it_unpacked_skips_shivs_bootstrap(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:
+    # The launcher (scripts/build-zipapp) runs shiv's bootstrap only to unpack, or when a SHIV_*
+    # variable other than SHIV_ROOT asks for something; -X importtime shows what a start imports.
+    root = elsewhere / "own-shiv-root"
+    command = [zipapp.python, "-I", "-X", "importtime", str(zipapp.path), "version"]
+
+    def imports(**env: str) -> list[str]:
+        done = subprocess.run(command, env={**zipapp.env(elsewhere, root), **env}, cwd=elsewhere,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.startswith("f7tproxy "), done.stderr[-2000:]
+        return [line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+
+    assert "_bootstrap" in imports()  # unpacks
+    assert "_bootstrap" not in imports()  # and still answers (f7tproxy.cli is imported through importlib)
+    assert "_bootstrap" in imports(SHIV_FORCE_EXTRACT="1")
 
 
 def test_zipapp_holds_the_admin_tui_and_textual(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:

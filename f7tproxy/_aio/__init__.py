@@ -10,7 +10,12 @@ through the trio-native APIs here, as trio code, with trio's cancellation and de
     _runner.py   a persistent remote runner per slot: commands without an sshd session each
     _runner_remote.py  the runner's own code, sent to the cluster when it starts (not imported)
     _openfga.py  openfga-sdk's client (imported only when a client is opened)
+    _oqs.py      imports asyncssh first, without its slow search for an absent liboqs
 """
+
+from ._oqs import import_asyncssh
+
+import_asyncssh()  # before any module here imports asyncssh
 
 from ._loop import asyncio_loop, call_aio
 from ._openfga import OpenFgaChecks, open_openfga

@@ -35,6 +35,7 @@ from ..scheduler import JobService
 from ..ssh import Lease
 from ..transfer import Staging
 from . import _wire
+from ._routing import Rule
 from ._wire import invalid as invalid  # the one validation-error builder, for route files
 
 
@@ -47,6 +48,8 @@ class GatewayApp(QuartTrio):
     # No automatic OPTIONS answers: as in FirecREST, OPTIONS is a method no route allows
     # (405 with `Allow`). f7tproxy serves no cross-origin requests, so there is no preflight.
     default_config = ImmutableDict({**QuartTrio.default_config, "PROVIDE_AUTOMATIC_OPTIONS": False})
+    # URL builders compiled on first use. (mypy rejects Quart's own QuartRule here just the same.)
+    url_rule_class = Rule  # type: ignore[assignment]
 
     runtime: Runtime
 

@@ -31,7 +31,6 @@ from ._context import (
     query_path,
     source_path,
 )
-from . import _models as M
 from ._openapi import Param, operation
 from ._share import shared_read
 
@@ -84,7 +83,7 @@ def _no_content() -> Response:
 
 
 @filesystem.get("/<system>/ops/ls")
-@operation("List a directory (or describe a file)", tag="filesystem", firecrest="get_ls", response=M.GetDirectoryLsResponse, query=(_PATH, _B("showHidden"), _B("numericUid"), _B("recursive"), _B("dereference")))
+@operation("List a directory (or describe a file)", tag="filesystem", firecrest="get_ls", response="GetDirectoryLsResponse", query=(_PATH, _B("showHidden"), _B("numericUid"), _B("recursive"), _B("dereference")))
 @shared_read
 async def ls(system: str) -> dict[str, Any]:
     path = query_path()
@@ -99,14 +98,14 @@ async def ls(system: str) -> dict[str, Any]:
 
 
 @filesystem.get("/<system>/ops/head")
-@operation("The first lines or bytes of a file", tag="filesystem", firecrest="get_head", response=M.GetFileHeadResponse, query=(_PATH, _I("bytes"), _I("lines"), _B("skipTrailing")), description=_LIMIT)
+@operation("The first lines or bytes of a file", tag="filesystem", firecrest="get_head", response="GetFileHeadResponse", query=(_PATH, _I("bytes"), _I("lines"), _B("skipTrailing")), description=_LIMIT)
 @shared_read
 async def head(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.head, skip_trailing=query_bool("skipTrailing"), **_part_of_file(system))
 
 
 @filesystem.get("/<system>/ops/tail")
-@operation("The last lines or bytes of a file", tag="filesystem", firecrest="get_tail", response=M.GetFileTailResponse, query=(_PATH, _I("bytes"), _I("lines"), _B("skipHeading")), description=_LIMIT)
+@operation("The last lines or bytes of a file", tag="filesystem", firecrest="get_tail", response="GetFileTailResponse", query=(_PATH, _I("bytes"), _I("lines"), _B("skipHeading")), description=_LIMIT)
 @shared_read
 async def tail(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.tail, skip_heading=query_bool("skipHeading"), **_part_of_file(system))
@@ -128,7 +127,7 @@ def _non_negative(name: str) -> int | None:
 
 
 @filesystem.get("/<system>/ops/view")
-@operation("Part of a file as text", tag="filesystem", firecrest="get_view", response=M.GetViewFileResponse, query=(_PATH, _SIZE, _OFFSET), description=_LIMIT)
+@operation("Part of a file as text", tag="filesystem", firecrest="get_view", response="GetViewFileResponse", query=(_PATH, _SIZE, _OFFSET), description=_LIMIT)
 @shared_read
 async def view(system: str) -> dict[str, Any]:
     cluster = current_system().cluster
@@ -139,21 +138,21 @@ async def view(system: str) -> dict[str, Any]:
 
 
 @filesystem.get("/<system>/ops/checksum")
-@operation("SHA-256 of a file", tag="filesystem", firecrest="get_checksum", response=M.GetFileChecksumResponse, query=(_PATH,))
+@operation("SHA-256 of a file", tag="filesystem", firecrest="get_checksum", response="GetFileChecksumResponse", query=(_PATH,))
 @shared_read
 async def checksum(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.checksum)
 
 
 @filesystem.get("/<system>/ops/file")
-@operation("The type of a file (file -b)", tag="filesystem", firecrest="get_file", response=M.GetFileTypeResponse, query=(_PATH,))
+@operation("The type of a file (file -b)", tag="filesystem", firecrest="get_file", response="GetFileTypeResponse", query=(_PATH,))
 @shared_read
 async def file_type(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.file_type)
 
 
 @filesystem.get("/<system>/ops/stat")
-@operation("stat of a file", tag="filesystem", firecrest="get_stat", response=M.GetFileStatResponse, query=(_PATH, _B("dereference")))
+@operation("stat of a file", tag="filesystem", firecrest="get_stat", response="GetFileStatResponse", query=(_PATH, _B("dereference")))
 @shared_read
 async def stat(system: str) -> dict[str, Any]:
     return await _on_path(system, ops.stat, dereference=query_bool("dereference"))
@@ -192,7 +191,7 @@ async def rm(system: str) -> Response:
 
 
 @filesystem.post("/<system>/ops/mkdir")
-@operation("Create a directory", tag="filesystem", firecrest="post_mkdir", status=201, body=M.PostMakeDirRequest, response=M.PostMkdirResponse)
+@operation("Create a directory", tag="filesystem", firecrest="post_mkdir", status=201, body="PostMakeDirRequest", response="PostMkdirResponse")
 async def mkdir(system: str) -> tuple[dict[str, Any], int]:
     body = await json_body()
     path = source_path(body)
@@ -202,8 +201,8 @@ async def mkdir(system: str) -> tuple[dict[str, Any], int]:
 
 
 @filesystem.post("/<system>/ops/symlink")
-@operation("Create a symbolic link", tag="filesystem", firecrest="post_symlink", status=201, body=M.PostFileSymlinkRequest,
-           response=M.PostFileSymlinkResponse)
+@operation("Create a symbolic link", tag="filesystem", firecrest="post_symlink", status=201, body="PostFileSymlinkRequest",
+           response="PostFileSymlinkResponse")
 async def symlink(system: str) -> tuple[dict[str, Any], int]:
     body = await json_body()
     target = source_path(body)
@@ -213,8 +212,8 @@ async def symlink(system: str) -> tuple[dict[str, Any], int]:
 
 
 @filesystem.put("/<system>/ops/chmod")
-@operation("Change a file's mode (octal or symbolic)", tag="filesystem", firecrest="put_chmod", body=M.PutFileChmodRequest,
-           response=M.PutFileChmodResponse)
+@operation("Change a file's mode (octal or symbolic)", tag="filesystem", firecrest="put_chmod", body="PutFileChmodRequest",
+           response="PutFileChmodResponse")
 async def chmod(system: str) -> dict[str, Any]:
     body = await json_body()
     path = source_path(body)
@@ -224,8 +223,8 @@ async def chmod(system: str) -> dict[str, Any]:
 
 
 @filesystem.put("/<system>/ops/chown")
-@operation("Change a file's owner and group", tag="filesystem", firecrest="put_chown", body=M.PutFileChownRequest,
-           response=M.PutFileChownResponse)
+@operation("Change a file's owner and group", tag="filesystem", firecrest="put_chown", body="PutFileChownRequest",
+           response="PutFileChownResponse")
 async def chown(system: str) -> dict[str, Any]:
     body = await json_body()
     path = source_path(body)
@@ -235,7 +234,7 @@ async def chown(system: str) -> dict[str, Any]:
 
 
 @filesystem.post("/<system>/ops/upload")
-@operation("Upload a small file (multipart form field `file`) into a directory", tag="filesystem", firecrest="post_upload", status=204, body=M.UploadForm, form=True, query=(_PATH,), description=_LIMIT + " Larger files: /transfer/upload.")
+@operation("Upload a small file (multipart form field `file`) into a directory", tag="filesystem", firecrest="post_upload", status=204, body="UploadForm", form=True, query=(_PATH,), description=_LIMIT + " Larger files: /transfer/upload.")
 async def upload(system: str) -> Response:
     cluster = current_system().cluster
     directory = query_path()
@@ -281,7 +280,7 @@ def tar_request(body: dict[str, Any], *, compress: bool) -> TarRequest:
 
 
 @filesystem.post("/<system>/ops/compress")
-@operation("Create a tar archive", tag="filesystem", firecrest="post_compress", status=204, body=M.PostCompressRequest)
+@operation("Create a tar archive", tag="filesystem", firecrest="post_compress", status=204, body="PostCompressRequest")
 async def compress(system: str) -> Response:
     tar = tar_request(await json_body(), compress=True)
     async with lease() as held:
@@ -292,7 +291,7 @@ async def compress(system: str) -> Response:
 
 @filesystem.post("/<system>/ops/extract")
 @operation("Extract a tar archive into a directory", tag="filesystem", firecrest="post_extract", status=204,
-           body=M.PostExtractRequest)
+           body="PostExtractRequest")
 async def extract(system: str) -> Response:
     tar = tar_request(await json_body(), compress=False)
     async with lease() as held:

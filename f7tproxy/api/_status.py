@@ -15,7 +15,6 @@ from ..config import ClusterConfig
 from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
 from ._auth import public
-from ._models import GetSystemsResponse
 from ._context import current_system, current_user, lease, query_bool, runtime
 from ._openapi import Param, operation
 from ._wire import to_wire
@@ -100,7 +99,7 @@ def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
 
 
 @status.get("/systems")
-@operation("The configured systems", tag="status", firecrest="get_systems", response=GetSystemsResponse)
+@operation("The configured systems", tag="status", firecrest="get_systems", response="GetSystemsResponse")
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
     parts = runtime()

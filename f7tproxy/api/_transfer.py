@@ -36,7 +36,6 @@ from ..transfer import (
 )
 from ._context import body_bool, body_path, current_system, current_user, field, json_body, lease, query_path, source_path
 from ._filesystem import tar_request
-from . import _models as M
 from ._openapi import Param, operation
 
 transfer = Blueprint("transfer", __name__, url_prefix="/filesystem")
@@ -67,8 +66,8 @@ async def _two_paths() -> tuple[ClusterConfig, dict[str, Any], str, str, str | N
 
 
 @transfer.post("/<system>/transfer/mv")
-@operation("Move files (a scheduler job)", tag="filesystem", firecrest="move_mv", status=201, body=M.MoveRequest,
-           response=M.MoveResponse)
+@operation("Move files (a scheduler job)", tag="filesystem", firecrest="move_mv", status=201, body="MoveRequest",
+           response="MoveResponse")
 async def mv(system: str) -> tuple[dict[str, Any], int]:
     cluster, _, source, target, account = await _two_paths()
     script = move_script(cluster.transfer_directives, source, target)
@@ -76,8 +75,8 @@ async def mv(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.post("/<system>/transfer/cp")
-@operation("Copy files (a scheduler job)", tag="filesystem", firecrest="post_cp", status=201, body=M.CopyRequest,
-           response=M.CopyResponse)
+@operation("Copy files (a scheduler job)", tag="filesystem", firecrest="post_cp", status=201, body="CopyRequest",
+           response="CopyResponse")
 async def cp(system: str) -> tuple[dict[str, Any], int]:
     cluster, body, source, target, account = await _two_paths()
     script = copy_script(cluster.transfer_directives, source, target, dereference=body_bool(body, "dereference"))
@@ -85,7 +84,7 @@ async def cp(system: str) -> tuple[dict[str, Any], int]:
 
 
 @transfer.delete("/<system>/transfer/rm")
-@operation("Delete files (a scheduler job)", tag="filesystem", firecrest="delete_rm", status=200, response=M.DeleteResponse,
+@operation("Delete files (a scheduler job)", tag="filesystem", firecrest="delete_rm", status=200, response="DeleteResponse",
            query=(Param("path", {"type": "string"}, required=True), Param("account", {"type": "string"})))
 async def rm(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
@@ -100,7 +99,7 @@ async def rm(system: str) -> tuple[dict[str, Any], int]:
 
 @transfer.post("/<system>/transfer/compress")
 @operation("Create a tar archive (a scheduler job)", tag="filesystem", firecrest="compress", status=201,
-           body=M.CompressRequest, response=M.CompressResponse)
+           body="CompressRequest", response="CompressResponse")
 async def compress(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
     body = await json_body()
@@ -113,7 +112,7 @@ async def compress(system: str) -> tuple[dict[str, Any], int]:
 
 @transfer.post("/<system>/transfer/extract")
 @operation("Extract a tar archive (a scheduler job)", tag="filesystem", firecrest="extract", status=201,
-           body=M.ExtractRequest, response=M.ExtractResponse)
+           body="ExtractRequest", response="ExtractResponse")
 async def extract(system: str) -> tuple[dict[str, Any], int]:
     cluster = current_system().cluster
     body = await json_body()
@@ -146,7 +145,7 @@ def _staging() -> Staging:
 
 @transfer.post("/<system>/transfer/upload")
 @operation("Upload a large file through the S3 staging store", tag="filesystem", firecrest="post_upload", status=201,
-           body=M.PostFileUploadRequest, response=M.UploadFileResponse, description=_STAGED)
+           body="PostFileUploadRequest", response="UploadFileResponse", description=_STAGED)
 async def upload(system: str) -> tuple[dict[str, Any], int]:
     """Client -> S3 -> cluster: presigned part URLs for the client; a job that fetches the object."""
     cluster = current_system().cluster
@@ -196,7 +195,7 @@ async def upload(system: str) -> tuple[dict[str, Any], int]:
 
 @transfer.post("/<system>/transfer/download")
 @operation("Download a large file through the S3 staging store", tag="filesystem", firecrest="post_download",
-           status=201, body=M.PostFileDownloadRequest, response=M.DownloadFileResponse, description=_STAGED)
+           status=201, body="PostFileDownloadRequest", response="DownloadFileResponse", description=_STAGED)
 async def download(system: str) -> tuple[dict[str, Any], int]:
     """Cluster -> S3 -> client: a job that uploads the file in parts; a presigned GET for the client."""
     cluster = current_system().cluster

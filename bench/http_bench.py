@@ -63,10 +63,7 @@ sampling the f7tproxy process's thread that holds the GIL (Python's CPU; waits a
 system calls that release the GIL, such as socket sends, are not sampled): it prints
 the functions with most samples by self and by total (line numbers dropped) and keeps
 the collapsed stacks in DIR. py-spy pauses the process at each sample, so those runs
-are not timed.
-
---py-spy DIR samples f7tproxy with py-spy (.venv/bin/pip install py-spy) during
-each timed run and writes its collapsed stacks to DIR, one file per run.
+are not timed, and the timed rounds are never sampled.
 
 --runner auto|off sets the cluster's ssh.runner (a persistent runner per slot, or
 a channel per command); run it once with each to compare the two modes.
@@ -645,7 +642,7 @@ class Server:
 
 
 def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server: Server,
-                 variants: Sequence[str] = (), profile: pathlib.Path | None = None) -> Run:  # fmt: skip
+                 variants: Sequence[str] = ()) -> Run:  # fmt: skip
     """One wrk run; server CPU from its start to wrk's exit, per request wrk saw answered.
 
     For f7tproxy, the statuses and remote commands come from its access and audit logs: requests
@@ -659,9 +656,8 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     cpu0 = cpu_seconds(server.pid)
     login0 = tree_cpu(server.sshd_pid)
     started = time.time()
-    with py_spy(server.pid, profile, wrk.duration):
-        reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens, variants)
-        cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
+    reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens, variants)
+    cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
     login_parts = tuple((b - a) * 1000 / max(reqs, 1) for a, b in zip(login0, tree_cpu(server.sshd_pid)))
     login_ms = sum(login_parts) if server.sshd_pid else None
     if server.access_log is None or server.audit_log is None:
@@ -676,26 +672,6 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
                dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms,
                login_parts if server.sshd_pid else None)  # fmt: skip
-
-
-@contextlib.contextmanager
-def py_spy(pid: int, out: pathlib.Path | None, seconds: float) -> Iterator[None]:
-    """Sample `pid` with py-spy (collapsed stacks in `out`) while the block runs, if `out` is given."""
-    if out is None:
-        yield
-        return
-    binary = py_spy_binary()
-    argv = [binary, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--format", "raw",
-            "--duration", str(int(seconds)), "--output", str(out)]  # fmt: skip
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        yield
-    finally:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @attrs.frozen
@@ -806,7 +782,7 @@ def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
 def py_spy_binary() -> str:
     found = shutil.which("py-spy", path=os.path.dirname(PYTHON)) or shutil.which("py-spy")
     if found is None:
-        fail("--profile and --py-spy need py-spy: .venv/bin/pip install py-spy")
+        fail("--profile needs py-spy: .venv/bin/pip install py-spy")
     return found
 
 
@@ -920,8 +896,6 @@ def parse_args() -> argparse.Namespace:
                              "kept in DIR")  # fmt: skip
     parser.add_argument("--runner", choices=("auto", "off"), default=None,
                         help="the cluster's ssh.runner (default: conf/demo.yaml's, else auto)")  # fmt: skip
-    parser.add_argument("--py-spy", type=pathlib.Path, default=None, metavar="DIR",
-                        help="sample f7tproxy with py-spy during each run (collapsed stacks in DIR/<scenario>-<clients>-r<round>.txt)")  # fmt: skip
     parser.add_argument("--split-cores", action="store_true",
                         help="f7tproxy, wrk and the ceilings' clients on half of the CPUs, the sshd and all below it "
                              "(the login node) on the other half, as two machines would be")  # fmt: skip
@@ -937,8 +911,6 @@ def parse_args() -> argparse.Namespace:
         parser.error("--clients, --duration and --repeat must be positive")
     if not 0 <= args.rss_users <= RSS_USERS_MAX:
         parser.error(f"--rss-users must be 0..{RSS_USERS_MAX}")
-    if args.py_spy is not None:
-        args.py_spy.mkdir(parents=True, exist_ok=True)
     if not 1 <= args.users <= 20:
         parser.error("--users must be 1..20 (bench/setup-users makes bench01..bench20)")
     return args
@@ -1055,8 +1027,7 @@ def main() -> int:
         for rnd in range(1, args.repeat + 1):
             for name in args.scenarios:
                 for clients in args.clients:
-                    profile = args.py_spy / f"{name}-{clients}-r{rnd}.txt" if args.py_spy else None
-                    r = measure_http(wrk, base + paths[name], clients, tokens, proxy, variants.get(name, ()), profile)
+                    r = measure_http(wrk, base + paths[name], clients, tokens, proxy, variants.get(name, ()))
                     results[(name, clients)].append(r)
                     say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(name, clients, r)}")
             for name in ("ls", "stat"):

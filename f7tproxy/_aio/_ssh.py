@@ -423,6 +423,11 @@ class _Collector(asyncssh.SSHClientSession[bytes]):
             if not self.wake.done():
                 self.wake.set_result(None)
 
+    def eof_received(self) -> bool:
+        # Keep our side open: asyncssh would otherwise answer the command's EOF with ours at
+        # once, and the stdin not yet written would be refused while the command still runs.
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         for fut in (self.closed, self.wake):
             if fut.done():
@@ -444,7 +449,7 @@ async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | 
     chan, session = await opened(conn, opening, _stop_session)
     try:
         if stdin:
-            chan.write(stdin)
+            _write_input(chan, stdin)
         chan.write_eof()
         await asyncio.shield(session.wake)
         if session.overflow is not None:
@@ -461,6 +466,20 @@ async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | 
         stdout=bytes(session.out),
         stderr=bytes(session.err),
     )
+
+
+def _write_input(chan: asyncssh.SSHClientChannel[bytes], data: bytes) -> None:
+    """Write a command's stdin; the server may have closed the channel already.
+
+    A fast command can exit, and sshd close its channel, before we write: when the loop is
+    busy, the reply to the exec request and the channel's close are read together. The
+    command did not read its stdin then, and its exit status and output are on their way
+    (`_Collector`). A connection lost meanwhile is not hidden: it fails the collector's wait.
+    """
+    try:
+        chan.write(data)
+    except BrokenPipeError:
+        pass
 
 
 async def _stop_session(opened: _Session) -> None:

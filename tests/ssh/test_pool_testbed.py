@@ -7,17 +7,19 @@ import os
 import pathlib
 import pwd
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
 from f7tproxy.config import Secret, SshServiceCredentials, StaticKey, StaticKeysCredentials
-from f7tproxy.errors import CommandTimeout, HostKeyMismatch, OutputTooLarge
+from f7tproxy.errors import CommandTimeout, HostKeyMismatch, OutputTooLarge, SshConnectionLost
 from f7tproxy.ssh import PoolSupervisor
 from f7tproxy._aio import import_private_key
 
-from .conftest import TESTBED_SYSTEM, StartPool
+from .conftest import TESTBED_SYSTEM, StartPool, fireuser_connection
 from .keyservice import KeyServiceStub, serve_key_service
 
 if TYPE_CHECKING:
@@ -169,6 +171,55 @@ async def test_stdin_stderr_and_exit_status(testbed_pool: StartPool) -> None:
         weird = await lease.run(["printf", "%s|", "a b", "'", '"$HOME"', "; id"])
     assert (result.exit_status, result.stdout, result.stderr) == (7, "hello\n", "oops\n")
     assert weird.stdout == 'a b|\'|"$HOME"|; id|'
+
+
+async def while_the_loop_is_busy(job: Callable[[], Awaitable[None]], copies: int) -> None:
+    """Run `copies` of `job` at once while the whole thread is blocked in turns, as by a busy
+    event loop: what sshd sends meanwhile (a reply to an exec request, then the command's exit
+    and its channel's close) is read in one go afterwards."""
+    done = trio.Event()
+
+    async def hold_the_thread() -> None:
+        while not done.is_set():
+            await trio.sleep(0.01)
+            time.sleep(0.05)  # on purpose: the loop is busy
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as busy:
+            busy.start_soon(hold_the_thread)
+            async with trio.open_nursery() as n:
+                for _ in range(copies):
+                    n.start_soon(job)
+            done.set()
+
+
+async def test_a_command_that_exits_before_its_stdin_is_written_gives_its_result(testbed_pool: StartPool) -> None:
+    """A command may exit without reading its stdin, and sshd close its channel before we wrote
+    it: the command's own exit status and output are the answer, not a lost connection."""
+    pool = await testbed_pool()
+    stdin = b"x" * (1 << 20)
+    results = []
+
+    async def run_some() -> None:
+        for _ in range(8):
+            async with pool.lease(TESTBED_SYSTEM, "fireuser") as lease:
+                results.append(await lease.run(["sh", "-c", "printf ok; exit 3"], stdin=stdin))
+
+    await while_the_loop_is_busy(run_some, 8)
+    assert [(r.exit_status, r.stdout) for r in results] == [(3, "ok")] * 64
+
+
+async def test_a_connection_lost_before_stdin_is_written_still_fails(testbed: Testbed, aio: None) -> None:
+    """The command kills its connection's sshd: the lost connection is reported as such, also
+    when the loss is read together with the exec reply, before the stdin is written."""
+
+    async def run_one() -> None:
+        async with fireuser_connection(testbed) as conn:
+            with pytest.raises(SshConnectionLost):
+                await conn.run("kill -9 $PPID; sleep 10", stdin=b"x" * (1 << 20), output_limit=1 << 20)
+            assert conn.is_closed()
+
+    await while_the_loop_is_busy(run_one, 8)
 
 
 async def test_streaming(testbed_pool: StartPool) -> None:

@@ -444,9 +444,24 @@ _Session = tuple[asyncssh.SSHClientChannel[bytes], _Collector]
 
 
 async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
+    made: list[_Collector] = []
+
+    def collector() -> _Collector:
+        # asyncssh makes the session once the channel is open and sends the exec request in
+        # the same step: from here on the command may run.
+        made.append(_Collector(limit))
+        return made[0]
+
     # asyncssh types the session as its base class; it is the _Collector we make.
-    opening = cast(Awaitable[_Session], conn.create_session(lambda: _Collector(limit), command, encoding=None))
-    chan, session = await opened(conn, opening, _stop_session)
+    opening = cast(Awaitable[_Session], conn.create_session(collector, command, encoding=None))
+    try:
+        chan, session = await opened(conn, opening, _stop_session)
+    except ChannelRefused as exc:
+        if made and exc.connection_closed:
+            # Lost after the exec request went out: the command may have run, so it is not
+            # "refused" (which a lease retries on another connection) but lost.
+            raise SshConnectionLost(f"SSH connection lost while starting a command: {exc}") from None
+        raise
     try:
         if stdin:
             _write_input(chan, stdin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -62,4 +63,29 @@ async def test_a_runner_sends_a_small_command_s_output_and_end_in_one_packet(tes
             )
             assert (result.exit_status, result.stdout, result.stderr) == (0, f"out{n}\n".encode(), f"err{n}\n".encode())
         assert received == 5
+        await runner.aclose()
+
+
+async def test_a_runner_s_command_runs_without_an_asyncio_task(testbed: Testbed, aio: None) -> None:
+    async with fireuser_connection(testbed) as conn:
+        runner = await conn.start_runner(interpreter="python3", start_timeout=30)
+        loop: Any = asyncio.get_running_loop()  # trio-asyncio's, found from trio as asyncssh finds it
+        scheduled = 0
+        call_soon = loop.call_soon
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal scheduled
+            scheduled += 1
+            return call_soon(*args, **kwargs)
+
+        loop.call_soon = counted
+        try:
+            for n in range(5):
+                result = await runner.run(["echo", str(n)], deadline=None, kill_after=2, stdin=None, output_limit=1000)
+                assert (result.exit_status, result.stdout) == (0, f"{n}\n".encode())
+        finally:
+            del loop.call_soon
+        # The command's packet goes out on the loop's next turn (one callback: the coalesced
+        # write); no task, future or wake-up crosses between trio and asyncio.
+        assert scheduled <= 5, scheduled
         await runner.aclose()

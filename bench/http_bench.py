@@ -110,9 +110,10 @@ from typing import Any, NoReturn
 
 import asyncssh
 import attrs
+import trio
 import yaml
 
-from f7tproxy._aio._runner import RunnerLost, command_frame, start_runner
+from f7tproxy import _aio
 from f7tproxy._aio._ssh import ENCRYPTION_ALGS
 from f7tproxy.config import from_yaml as config_from_yaml
 from f7tproxy.ssh import remote_command
@@ -683,15 +684,10 @@ class Plain:
     duration: float
 
 
-async def plain_case(plain: Plain, command: str | bytes, callers: int) -> tuple[Run, str]:
-    """Plain asyncssh: CONNECTIONS x SESSIONS slots per user, `callers` loops.
-
-    `command` a shell line (str): one channel per command, an sshd session each. A runner
-    frame (bytes, `command_frame`): one f7tproxy runner per slot, started as f7tproxy starts
-    it, each command sent to it, on asyncio without trio or HTTP in between."""
+async def plain_case(plain: Plain, command: str, callers: int) -> tuple[Run, str]:
+    """Plain asyncssh: CONNECTIONS x SESSIONS slots per user, one channel per command, `callers` loops."""
     ca = asyncssh.read_private_key(str(plain.sshd.ca_key))
     slots: asyncio.Queue[asyncssh.SSHClientConnection] = asyncio.Queue()
-    runners: asyncio.Queue[Any] = asyncio.Queue()
     conns: list[asyncssh.SSHClientConnection] = []
     try:
         for user in plain.users:
@@ -706,67 +702,131 @@ async def plain_case(plain: Plain, command: str | bytes, callers: int) -> tuple[
                 conns.append(conn)
                 for _ in range(SESSIONS):
                     slots.put_nowait(conn)
-                    if isinstance(command, bytes):
-                        runners.put_nowait(await start_runner(conn, interpreter="python3", start_timeout=30))
         cipher = str(conns[0].get_extra_info("send_cipher"))
-
-        async def run_once() -> int | None:
-            if isinstance(command, str):
-                conn = await slots.get()
-                try:
-                    return (await asyncio.wait_for(conn.run(command), 60)).exit_status
-                finally:
-                    slots.put_nowait(conn)
-            runner = await runners.get()
-            try:
-                return (await asyncio.wait_for(runner._run(command, None, RUNNER_OUTPUT_LIMIT), 60)).exit_status
-            finally:
-                runners.put_nowait(runner)
         latencies: list[float] = []
         failures: list[str] = []
         loop = asyncio.get_running_loop()
 
         async def caller(end: float, record: bool) -> None:
             while loop.time() < end:
+                conn = await slots.get()
                 t = time.perf_counter()
                 try:
-                    status = await run_once()
+                    status = (await asyncio.wait_for(conn.run(command), 60)).exit_status
                     error = None if status == 0 else f"exit status {status}"
-                except (asyncssh.Error, OSError, asyncio.TimeoutError, RunnerLost) as exc:
+                except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
                     error = repr(exc)
+                finally:
+                    slots.put_nowait(conn)
                 if record:
                     latencies.append(time.perf_counter() - t)
                     if error:
                         failures.append(error)
 
         await asyncio.gather(*(caller(loop.time() + 0.5, False) for _ in range(callers)))  # warm-up
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        login0 = tree_cpu(plain.sshd.pid)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(caller(loop.time() + plain.duration, True) for _ in range(callers)))
-        elapsed = time.perf_counter() - t0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        login_parts = tuple((b - a) * 1000 / max(len(latencies), 1) for a, b in zip(login0, tree_cpu(plain.sshd.pid)))
-        if failures:
-            print(f"  {'asyncssh' if isinstance(command, str) else 'runner'}: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
+        with CeilingClock(plain) as clock:
+            await asyncio.gather(*(caller(loop.time() + plain.duration, True) for _ in range(callers)))
     finally:
-        while not runners.empty():
-            await runners.get_nowait()._close()
         for conn in conns:
             conn.close()
         for conn in conns:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.wait_closed(), 10)
-    ordered = sorted(latencies)
-    n = len(ordered)
+    return clock.run("asyncssh", latencies, failures), cipher
 
-    def pct(p: float) -> float:
-        return ordered[min(n - 1, int(p * n))] * 1000 if n else float("nan")
 
-    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    login_ms = sum(login_parts) if plain.sshd.pid else None
-    return Run(n / elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
-               login_ms=login_ms, login_parts=login_parts if plain.sshd.pid else None), cipher  # fmt: skip
+async def runner_case(plain: Plain, argv: Sequence[str], timeout: float, callers: int) -> Run:
+    """f7tproxy's own SSH layer without HTTP: CONNECTIONS x SESSIONS runners per user, started
+    and driven as f7tproxy does (f7tproxy._aio on trio-asyncio), `callers` trio tasks."""
+    ca = _aio.import_private_key(plain.sshd.ca_key.read_text())
+    latencies: list[float] = []
+    failures: list[str] = []
+    async with _aio.asyncio_loop():
+        conns: list[_aio.Connection] = []
+        runners: list[_aio.RemoteRunner] = []
+        try:
+            for user in plain.users:
+                key = _aio.generate_user_key()
+                now = time.time()
+                cert = _aio.sign_user_certificate(ca, key, principal=user, valid_after=now - 60,
+                                                  valid_before=now + 3600, key_id="bench")  # fmt: skip
+                for _ in range(CONNECTIONS):
+                    conns.append(await _aio.connect(
+                        HOST, plain.sshd.port, username=user, key=key, certificate=cert,
+                        known_hosts=plain.sshd.known_hosts, connect_timeout=30, login_timeout=30,
+                        keepalive_interval=30, keepalive_count_max=3,
+                    ))  # fmt: skip
+                    for _ in range(SESSIONS):
+                        runners.append(await conns[-1].start_runner(interpreter="python3", start_timeout=30))
+            give, take = trio.open_memory_channel[_aio.RemoteRunner](len(runners))
+            for runner in runners:
+                give.send_nowait(runner)
+
+            async def caller(end: float, record: bool) -> None:
+                while trio.current_time() < end:
+                    runner = await take.receive()
+                    t = time.perf_counter()
+                    try:
+                        with trio.fail_after(60):
+                            done = await runner.run(argv, deadline=remote_deadline(timeout), kill_after=KILL_AFTER,
+                                                    stdin=None, output_limit=RUNNER_OUTPUT_LIMIT)  # fmt: skip
+                        error = None if done.exit_status == 0 else f"exit status {done.exit_status}"
+                    except (_aio.RunnerLost, trio.TooSlowError) as exc:
+                        error = repr(exc)
+                    finally:
+                        give.send_nowait(runner)
+                    if record:
+                        latencies.append(time.perf_counter() - t)
+                        if error:
+                            failures.append(error)
+
+            async with trio.open_nursery() as warm_up:
+                for _ in range(callers):
+                    warm_up.start_soon(caller, trio.current_time() + 0.5, False)
+            with CeilingClock(plain) as clock:
+                async with trio.open_nursery() as timed:
+                    for _ in range(callers):
+                        timed.start_soon(caller, trio.current_time() + plain.duration, True)
+        finally:
+            for runner in runners:
+                await runner.aclose()
+            for conn in conns:
+                await conn.aclose()
+    return clock.run("runner", latencies, failures)
+
+
+class CeilingClock:
+    """The client's CPU (getrusage), the login node's (`tree_cpu`) and the wall time of a
+    ceiling's timed block; `run` makes its Run."""
+
+    def __init__(self, plain: Plain) -> None:
+        self.plain = plain
+
+    def __enter__(self) -> CeilingClock:
+        self.r0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.login0 = tree_cpu(self.plain.sshd.pid)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self.t0
+        self.r1 = resource.getrusage(resource.RUSAGE_SELF)
+        self.login1 = tree_cpu(self.plain.sshd.pid)
+
+    def run(self, what: str, latencies: list[float], failures: list[str]) -> Run:
+        if failures:
+            print(f"  {what}: {len(failures)} failures, the first: {failures[0]}", file=sys.stderr)
+        ordered = sorted(latencies)
+        n = len(ordered)
+
+        def pct(p: float) -> float:
+            return ordered[min(n - 1, int(p * n))] * 1000 if n else float("nan")
+
+        cpu = (self.r1.ru_utime + self.r1.ru_stime) - (self.r0.ru_utime + self.r0.ru_stime)
+        login_parts = tuple((b - a) * 1000 / max(n, 1) for a, b in zip(self.login0, self.login1))
+        known = self.plain.sshd.pid is not None
+        return Run(n / self.elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
+                   login_ms=sum(login_parts) if known else None, login_parts=login_parts if known else None)  # fmt: skip
 
 
 def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
@@ -997,14 +1057,7 @@ def main() -> int:
         command_timeout = config_from_yaml(config).clusters[0].ssh.pool.command_timeout
         argvs = {"asyncssh ls": audited_argv(tmp / "audit.log", "find"),
                  "asyncssh stat": audited_argv(tmp / "audit.log", "stat")}  # fmt: skip
-        commands: dict[str, str | bytes] = {name: remote_command(argv, timeout=command_timeout)
-                                            for name, argv in argvs.items()}  # fmt: skip
-        if with_runner_ceiling:
-            for name, argv in argvs.items():
-                commands[RUNNER_ROW[name]] = command_frame(
-                    argv, deadline=remote_deadline(command_timeout), kill_after=KILL_AFTER, stdin=False,
-                    output_limit=RUNNER_OUTPUT_LIMIT,
-                )  # fmt: skip
+        commands = {name: remote_command(argv, timeout=command_timeout) for name, argv in argvs.items()}
         bare_port = free_port()
         bare = stack.enter_context(started(
             [PYTHON, str(ROOT / "bench/bare_app.py"), "--port", str(bare_port), "--body", str(systems_body)],
@@ -1017,10 +1070,10 @@ def main() -> int:
             f"job {job_id}, directory {directory} ({DIR_ENTRIES} files"
             f"{f'; ls and stat rotate over {DISTINCT} subdirectories' if args.distinct else ''})")  # fmt: skip
         for name, command in commands.items():
-            if isinstance(command, str):
-                say(f"{name}: {command}")
+            say(f"{name}: {command}")
         if with_runner_ceiling:
-            say("runner ls / runner stat: the same argv, each sent to one of f7tproxy's runners per slot")
+            say("runner ls / runner stat: the same argv without `timeout` (the runner applies the deadline), "
+                "sent to one of f7tproxy's runners per slot through f7tproxy's own SSH layer")  # fmt: skip
         cipher = ""
         say(f"{args.repeat} rounds of {runs_per_round} runs of {args.duration} s (stopped if not done in {budget_min} min)\n")
 
@@ -1033,9 +1086,14 @@ def main() -> int:
             for name in ("ls", "stat"):
                 if name in args.scenarios:
                     ceiling = CEILING_OF[name]
-                    for row in (ceiling, RUNNER_ROW[ceiling]) if with_runner_ceiling else (ceiling,):
+                    proxy.settle()
+                    r, cipher = asyncio.run(plain_case(plain, commands[ceiling], CEILING_CALLERS))
+                    results[(ceiling, CEILING_CALLERS)].append(r)
+                    say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(ceiling, CEILING_CALLERS, r)}")
+                    if with_runner_ceiling:
+                        row = RUNNER_ROW[ceiling]
                         proxy.settle()
-                        r, cipher = asyncio.run(plain_case(plain, commands[row], CEILING_CALLERS))
+                        r = trio.run(runner_case, plain, argvs[ceiling], command_timeout, CEILING_CALLERS)
                         results[(row, CEILING_CALLERS)].append(r)
                         say(f"round {rnd} (load {os.getloadavg()[0]:.2f}): {line(row, CEILING_CALLERS, r)}")
             if "systems" in args.scenarios:

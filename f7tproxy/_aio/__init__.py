@@ -9,6 +9,8 @@ through the trio-native APIs here, as trio code, with trio's cancellation and de
     _ssh.py      asyncssh: keys, certificates, connections, processes
     _runner.py   a persistent remote runner per slot: commands without an sshd session each
     _runner_remote.py  the runner's own code, sent to the cluster when it starts (not imported)
+    _coalesce.py one socket write per loop turn for a connection's packets
+    _keepalive.py  one keepalive timer per interval, not one per packet received
     _openfga.py  openfga-sdk's client (imported only when a client is opened)
     _oqs.py      imports asyncssh first, without its slow search for an absent liboqs
 """

@@ -76,13 +76,18 @@ class _Lost(Exception):
 
 
 class _Command:
-    """One command in flight: its output so far, and its end."""
+    """One command in flight: its output so far, and its end (`end`, or why the runner was `lost`).
+
+    `done` is a trio event: the session's callbacks set it on the loop's turn, and the trio
+    caller waits for it directly, with no asyncio task or future in between."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.out = bytearray()
         self.err = bytearray()
-        self.done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.end: bytes | None = None
+        self.lost: str | None = None
+        self.done = trio.Event()
 
 
 class _RunnerSession(asyncssh.SSHClientSession[bytes]):
@@ -141,8 +146,8 @@ class _RunnerSession(asyncssh.SSHClientSession[bytes]):
                 target += buf[start : min(end, start + room)]
         elif kind == b"X" and cur is not None:
             self.current = None
-            if not cur.done.done():
-                cur.done.set_result(bytes(buf[start:end]))
+            cur.end = bytes(buf[start:end])
+            cur.done.set()
         elif kind == b"R" and not self.ready.done():
             self.ready.set_result(buf[start:end].decode("ascii", "replace"))
         else:
@@ -156,11 +161,13 @@ class _RunnerSession(asyncssh.SSHClientSession[bytes]):
     def _lose(self, reason: str) -> None:
         if self.lost is None:
             self.lost = reason
-        for fut in (self.ready, self.current.done if self.current is not None else None):
-            if fut is not None and not fut.done():
-                fut.set_exception(_Lost(self.lost))
-                fut.exception()  # the waiting side may be gone: no "never retrieved" log
-        self.current = None
+        if not self.ready.done():
+            self.ready.set_exception(_Lost(self.lost))
+            self.ready.exception()  # the waiting side may be gone: no "never retrieved" log
+        cur, self.current = self.current, None
+        if cur is not None and not cur.done.is_set():
+            cur.lost = self.lost
+            cur.done.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = "its channel closed" if exc is None else f"its channel was lost: {exc}"
@@ -207,39 +214,36 @@ class RemoteRunner:
         command was stopped), RunnerLost (the runner died or broke; `sent` says whether the
         command may have run).
         """
-        command = command_frame(argv, deadline=deadline, kill_after=kill_after, stdin=bool(stdin),
-                                output_limit=output_limit)  # fmt: skip
-        return await call_aio(self._run, command, stdin, output_limit)
-
-    async def aclose(self) -> None:
-        """Close the runner's channel (the runner stops its command and exits); never raises."""
-        with trio.CancelScope(shield=True), contextlib.suppress(Exception):
-            await call_aio(self._close)
-
-    # asyncio side
-
-    async def _run(self, command: bytes, stdin: bytes | None, limit: int) -> Completed:
+        words = [word.encode() for word in argv]
+        if not words or any(b"\0" in word for word in words):
+            raise ValueError("a command needs one word or more, none with a NUL")
+        body = b"\0".join(words)
+        head = _COMMAND.pack(output_limit, 1 if stdin else 0, deadline or 0, kill_after) + _CMDLEN.pack(len(body))
+        payload = head + body + stdin if stdin else head + body
+        # No crossing into asyncio: writing to the channel is a plain call (asyncssh encrypts the
+        # packet and hands it to the connection's transport, which sends it on the loop's next
+        # turn), and the session's callbacks set the command's trio event when its end arrives.
         session = self._session
         if not self.is_alive():
             raise RunnerLost(session.lost or "the runner was closed", sent=False)
-        cmd = _Command(limit)
+        cmd = _Command(output_limit)
         session.current = cmd
-        payload = command + stdin if stdin else command
         try:
             self._chan.write(_HEAD.pack(b"C", len(payload)) + payload)
         except (asyncssh.Error, OSError) as exc:  # it closed just now: nothing was sent
             session.current = None
             raise RunnerLost(f"the runner's channel closed: {exc}", sent=False) from None
         try:
-            end = await asyncio.shield(cmd.done)
-        except asyncio.CancelledError:
-            await self._stop(cmd)
+            await cmd.done.wait()
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                await self._stop(cmd)
             raise
-        except _Lost as exc:
-            raise RunnerLost(str(exc), sent=True) from None
-        status, signal, overflow = end.split(b" ")
+        if cmd.lost is not None or cmd.end is None:
+            raise RunnerLost(cmd.lost or "the runner was lost", sent=True)
+        status, signal, overflow = cmd.end.split(b" ")
         if overflow != b"-":
-            raise OutputLimitExceeded(overflow.decode(), limit)
+            raise OutputLimitExceeded(overflow.decode(), output_limit)
         return Completed(
             exit_status=None if status == b"-" else int(status),
             exit_signal=None if signal == b"-" else signal.decode(),
@@ -247,35 +251,30 @@ class RemoteRunner:
             stderr=bytes(cmd.err),
         )
 
+    async def aclose(self) -> None:
+        """Close the runner's channel (the runner stops its command and exits); never raises."""
+        with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await call_aio(self._close)
+
     async def _stop(self, cmd: _Command) -> None:
-        """Stop the command in flight and wait for its end; give the runner up if it does not come."""
+        """Stop the command in flight and wait (bounded) for its end; give the runner up if it does not come."""
         with contextlib.suppress(asyncssh.Error, OSError):
             self._chan.write(_HEAD.pack(b"K", 0))
-        try:
-            await asyncio.wait_for(asyncio.shield(cmd.done), _STOP_WAIT)
-        except (asyncio.TimeoutError, _Lost):
+        with trio.move_on_after(_STOP_WAIT):
+            await cmd.done.wait()
+        if cmd.end is None:
             # Given up without waiting for the close (a hung login node would not confirm it):
             # the runner sees its input end, stops the command and exits.
             self._session._lose("it did not answer a stop in time")
             self._chan.close()
+
+    # asyncio side
 
     async def _close(self) -> None:
         self._session._lose("it was closed")
         self._chan.close()
         with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
             await asyncio.wait_for(self._chan.wait_closed(), _CLOSE_TIMEOUT)
-
-
-def command_frame(argv: Sequence[str], *, deadline: int | None, kill_after: int, stdin: bool, output_limit: int) -> bytes:
-    """A command's frame body for `RemoteRunner._run` (see `RemoteRunner.run`; stdin follows it).
-
-    Raises ValueError for an empty `argv` or a word with a NUL.
-    """
-    words = [word.encode() for word in argv]
-    if not words or any(b"\0" in word for word in words):
-        raise ValueError("a command needs one word or more, none with a NUL")
-    body = b"\0".join(words)
-    return _COMMAND.pack(output_limit, 1 if stdin else 0, deadline or 0, kill_after) + _CMDLEN.pack(len(body)) + body
 
 
 async def start_runner(conn: asyncssh.SSHClientConnection, *, interpreter: str, start_timeout: float) -> RemoteRunner:

@@ -32,6 +32,7 @@ import trio
 
 from ..errors import HostKeyMismatch, SshConnectFailed, SshConnectionLost, SshLoginRefused
 from ._coalesce import coalesce_writes
+from ._keepalive import lazy_keepalive
 from ._channel import CLOSE_TIMEOUT, ChannelRefused, Completed, OutputLimitExceeded, opened
 from ._loop import call_aio
 from ._runner import RemoteRunner, start_runner
@@ -391,6 +392,7 @@ class Process:
 async def _connect(host: str, port: int, **options: Any) -> asyncssh.SSHClientConnection:
     conn = await asyncssh.connect(host, port, **options)
     coalesce_writes(conn)
+    lazy_keepalive(conn)
     return conn
 
 

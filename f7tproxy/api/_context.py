@@ -232,7 +232,7 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 def query_int(name: str) -> int | None:
     """Integer query parameter, or None if absent. Raises ValidationFailed."""
-    raw = request.args.get(name)
+    raw = _wire.query_value(request.args, name)
     if raw is None or raw == "":
         return None
     # int() would also take " 12\n", "1_000" and non-ASCII digits.

@@ -259,9 +259,18 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+def query_value(args: Mapping[str, str], name: str) -> str | None:
+    """Query parameter `name` (its first value), or None if absent.
+
+    Looked up with `in` first: werkzeug's `MultiDict.get` finds an absent key by raising
+    and catching a BadRequestKeyError (an HTTPException), and most optional flags are absent.
+    """
+    return args[name] if name in args else None
+
+
 def query_bool(args: Mapping[str, str], name: str, default: bool = False) -> bool:
     """A boolean query parameter (`true`/`false`, as httpx sends them). Raises ValidationFailed."""
-    raw = args.get(name)
+    raw = query_value(args, name)
     if raw is None or raw == "":
         return default
     if raw.lower() in _TRUE:
@@ -273,7 +282,7 @@ def query_bool(args: Mapping[str, str], name: str, default: bool = False) -> boo
 
 def query_str(args: Mapping[str, str], name: str, *, max_length: int | None = None) -> str | None:
     """A string query parameter. Raises ValidationFailed if longer than `max_length`."""
-    raw = args.get(name)
+    raw = query_value(args, name)
     if raw is None:
         return None
     if max_length is not None and len(raw) > max_length or "\0" in raw:
@@ -281,4 +290,4 @@ def query_str(args: Mapping[str, str], name: str, *, max_length: int | None = No
     return raw
 
 
-__all__ = ["SchemaRegistry", "camel", "from_wire", "query_bool", "query_str", "to_wire"]
+__all__ = ["SchemaRegistry", "camel", "from_wire", "query_bool", "query_str", "query_value", "to_wire"]

@@ -54,19 +54,24 @@ def checked(result: CommandResult) -> CommandResult:
     return result
 
 
-def _entry(fields: list[bytes], name: str) -> dict[str, Any]:
-    mode = fields[1].decode("utf-8", "replace")
-    link = fields[6].decode("utf-8", "replace")
+def _entry(fields: list[str], at: int, name: str) -> dict[str, Any]:
+    mode = fields[at + 1]
+    kind = mode[:1]
+    link = fields[at + 6]
     return {
         "name": name,
-        "type": mode[:1],
-        "linkTarget": link if mode.startswith("l") and link else None,
-        "user": fields[2].decode("utf-8", "replace"),
-        "group": fields[3].decode("utf-8", "replace"),
+        "type": kind,
+        "linkTarget": link if kind == "l" and link else None,
+        "user": fields[at + 2],
+        "group": fields[at + 3],
         "permissions": mode[1:],
-        "lastModified": fields[5].decode("ascii", "replace").split(".", 1)[0],
-        "size": fields[4].decode("ascii", "replace"),
+        "lastModified": fields[at + 5].split(".", 1)[0],
+        "size": fields[at + 4],
     }
+
+
+def _by_path(entry: dict[str, Any]) -> list[str]:
+    return entry["name"].split("/")  # type: ignore[no-any-return]
 
 
 def parse_ls(output: bytes, path: str, *, itself: bool = False) -> list[dict[str, Any]]:
@@ -76,17 +81,19 @@ def parse_ls(output: bytes, path: str, *, itself: bool = False) -> list[dict[str
     recursive), sorted by name; anything else, or `itself`, lists `path`
     as given. Raises InternalError on output it cannot read.
     """
-    fields = output.split(b"\0")
-    if fields[-1] != b"" or (len(fields) - 1) % LS_FIELDS:
+    # Decoded once, then split: a NUL never belongs to a UTF-8 sequence, so each field decodes
+    # as it would alone (bad bytes replaced); find prints sizes and times in ASCII.
+    fields = output.decode("utf-8", "replace").split("\0")
+    if fields[-1] != "" or (len(fields) - 1) % LS_FIELDS:
         raise InternalError("unreadable listing from the cluster")
-    records = [fields[i : i + LS_FIELDS] for i in range(0, len(fields) - 1, LS_FIELDS)]
-    root = next((r for r in records if r[0] == b"0"), None)
+    starts = range(0, len(fields) - 1, LS_FIELDS)
+    root = next((at for at in starts if fields[at] == "0"), None)
     if root is None:
         raise InternalError("the cluster's listing lacks the listed path")
-    if itself or not root[1].startswith(b"d"):
-        return [_entry(root, path)]
-    entries = [_entry(r, r[7].decode("utf-8", "replace")) for r in records if r[0] != b"0"]
-    entries.sort(key=lambda e: e["name"].split("/"))
+    if itself or not fields[root + 1].startswith("d"):
+        return [_entry(fields, root, path)]
+    entries = [_entry(fields, at, fields[at + 7]) for at in starts if fields[at] != "0"]
+    entries.sort(key=_by_path)
     return entries
 
 

@@ -49,7 +49,7 @@ def _check_length(path: str, field: str) -> None:
         raise BadRequest(f"`{field}` is not valid UTF-8") from None
     if len(encoded) > PATH_MAX:
         raise BadRequest(f"`{field}` is longer than {PATH_MAX} bytes")
-    if any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+    if len(encoded) > NAME_MAX and any(len(part) > NAME_MAX for part in encoded.split(b"/")):
         raise BadRequest(f"`{field}` has a component longer than {NAME_MAX} bytes")
 
 
@@ -85,6 +85,9 @@ def check_file_name(raw: object, *, field: str = "filename") -> str:
     return raw
 
 
+_GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+
 def glob_escape(path: str) -> str:
     """`path` as a find(1) `-path` pattern that matches only itself."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in path)
+    return path.translate(_GLOB_ESCAPES)

@@ -11,22 +11,48 @@ ServiceUnavailable with the probe's message.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from types import TracebackType
 
-import attrs
 import trio
 
 from ..errors import ServiceUnavailable
 from ._result import Service
 
 
-@attrs.define(eq=False)
 class _Watch:
-    scope: trio.CancelScope
-    message: str | None = None
-    retry_after: float = 1.0
+    """One request's watch: a cancel scope registered under the services it uses (a context
+    manager object, not a generator: one is entered for every request that takes a lease)."""
+
+    __slots__ = ("_watching", "_keys", "scope", "message", "retry_after")
+
+    def __init__(self, watching: dict[tuple[str, Service], set[_Watch]], keys: list[tuple[str, Service]]) -> None:
+        self._watching = watching
+        self._keys = keys
+        self.scope = trio.CancelScope()
+        self.message: str | None = None
+        self.retry_after = 1.0
+
+    def __enter__(self) -> None:
+        for key in self._keys:
+            self._watching.setdefault(key, set()).add(self)
+        self.scope.__enter__()
+
+    def __exit__(self, etype: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        try:
+            swallowed = self.scope.__exit__(etype, exc, tb)
+        finally:
+            for key in self._keys:
+                watching = self._watching.get(key)
+                if watching is not None:
+                    watching.discard(self)
+                    if not watching:
+                        del self._watching[key]
+        if self.scope.cancelled_caught and self.message is not None:
+            raise ServiceUnavailable(self.message, retry_after=max(1, math.ceil(self.retry_after))) from None
+        return swallowed
 
 
 class Outages:
@@ -35,29 +61,13 @@ class Outages:
     def __init__(self) -> None:
         self._watching: dict[tuple[str, Service], set[_Watch]] = {}
 
-    @contextlib.contextmanager
-    def watch(self, system: str, services: Iterable[Service]) -> Iterator[None]:
+    def watch(self, system: str, services: Iterable[Service]) -> AbstractContextManager[None]:
         """Run the block until it ends or one of `services` of `system` turns unhealthy.
 
         Raises ServiceUnavailable (with the probe's message and Retry-After) when an
         outage cancelled the block.
         """
-        watch = _Watch(trio.CancelScope())
-        keys = [(system, service) for service in services]
-        for key in keys:
-            self._watching.setdefault(key, set()).add(watch)
-        try:
-            with watch.scope:
-                yield
-        finally:
-            for key in keys:
-                watching = self._watching.get(key)
-                if watching is not None:
-                    watching.discard(watch)
-                    if not watching:
-                        del self._watching[key]
-        if watch.scope.cancelled_caught and watch.message is not None:
-            raise ServiceUnavailable(watch.message, retry_after=max(1, math.ceil(watch.retry_after)))
+        return _Watch(self._watching, [(system, service) for service in services])
 
     def outage(self, system: str, service: Service, message: str, *, retry_after: float) -> int:
         """`service` of `system` is unhealthy: cancel the requests in flight on it. Returns how many."""

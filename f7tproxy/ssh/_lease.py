@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, TypeVar
+from types import TracebackType
+from typing import Literal, Protocol, TypeVar
 
 import attrs
 import trio
@@ -50,12 +51,6 @@ class CommandResult:
         return self.exit_status == 0
 
 
-@attrs.define
-class _AuditRecord:
-    exit_status: int | None = None
-    error: str | None = None
-
-
 def _audit_error(exc: BaseException) -> str:
     """A fixed word for the audit log: why a command did not end normally."""
     if isinstance(exc, trio.Cancelled):
@@ -69,15 +64,27 @@ def _audit_error(exc: BaseException) -> str:
     return words.get(type(exc), "error")
 
 
-@attrs.frozen
-class _Remote:
-    """One remote command, in both forms: `line` for a channel of its own (the shell command
-    line, under the remote `timeout`), `argv` and `deadline` for a runner (which starts the
-    words as they are and applies the same deadline itself). Both are derived from `argv` and
-    `timeout` when asked for: a command on a runner never builds the shell line."""
+class _Command:
+    """One remote command, however it runs: counted, bounded by its deadline, audited.
 
-    argv: tuple[str, ...]
-    timeout: float
+    A context manager around the whole command (one object, not a stack of generator
+    context managers: it is entered for every command). Its two forms: `line` for a channel
+    of its own (the shell command line, under the remote `timeout`), `argv` and `deadline`
+    for a runner (which starts the words as they are and applies the same deadline itself),
+    both derived from `argv` and `timeout` when asked for. On leaving it raises CommandTimeout
+    if the block outlived the deadline, counts API errors as the user's failures, and writes
+    the command's audit line, however the block ended.
+    """
+
+    __slots__ = ("argv", "timeout", "limit", "exit_status", "_slot", "_started", "_scope")
+
+    def __init__(self, slot: Slot, argv: tuple[str, ...], timeout: float | None, limit: int | None) -> None:
+        self.argv = argv
+        self.timeout = slot.command_timeout if timeout is None else timeout
+        self.limit = slot.output_limit if limit is None else limit
+        self.exit_status: int | None = None
+        """Set by the block once the command has ended (None: it never ended normally)."""
+        self._slot = slot
 
     @property
     def line(self) -> str:
@@ -86,6 +93,38 @@ class _Remote:
     @property
     def deadline(self) -> int | None:
         return remote_deadline(self.timeout)
+
+    def __enter__(self) -> _Command:
+        self._slot.command_started()
+        self._started = trio.current_time()
+        self._scope = trio.CancelScope(deadline=self._started + self.timeout)
+        self._scope.__enter__()
+        return self
+
+    def __exit__(
+        self, etype: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        leaving = exc
+        try:
+            self._scope.__exit__(etype, exc, tb)
+            if self._scope.cancelled_caught:  # the deadline passed: the block's Cancelled was caught
+                leaving = CommandTimeout(
+                    f"command {program_name(self.argv)!r} ran past its {self.timeout:g} s deadline and was killed"
+                )
+                raise leaving from None
+        except BaseException as raised:
+            leaving = raised
+            raise
+        finally:
+            if isinstance(leaving, ApiError):
+                self._slot.command_failed()
+            audit(
+                user=self._slot.user, system=self._slot.system, action=program_name(self.argv),
+                command=self.argv, exit_status=self.exit_status,
+                duration=trio.current_time() - self._started,
+                error=None if leaving is None else _audit_error(leaving),
+            )  # fmt: skip
+        return False
 
 
 class _RunnerGone(Exception):
@@ -212,59 +251,17 @@ class Lease(Runner):
         process was killed), SshConnectionLost, or a connect error if the
         command had to move to a new connection and none could be opened.
         """
-        argv = tuple(argv)
         data = stdin.encode() if isinstance(stdin, str) else stdin
-        with self._command(argv, timeout, output_limit) as (command, limit, record):
-            with self._slot.running():
-                completed = await self._run(command, data, limit)
-            record.exit_status = completed.exit_status
-        return CommandResult(argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr)
+        with _Command(self._slot, tuple(argv), timeout, output_limit) as command, self._slot.running():
+            completed = await self._run(command, data)
+            command.exit_status = completed.exit_status
+        return CommandResult(
+            command.argv, completed.exit_status, completed.exit_signal, completed.stdout, completed.stderr
+        )
 
-    @contextlib.contextmanager
-    def _command(
-        self, argv: tuple[str, ...], timeout: float | None, limit: int | None
-    ) -> Iterator[tuple[_Remote, int, _AuditRecord]]:
-        """One remote command, however it runs: counted, bounded by `timeout`, audited.
-
-        Gives the command (its line under the remote `timeout`, its argv and remote
-        deadline), the output limit and the audit record; `timeout` defaults to the pool's command_timeout and `limit` to
-        the cluster's max_ops_file_size. Raises CommandTimeout if the block outlives
-        the deadline; API errors count as the user's failures.
-        """
-        timeout = self._slot.command_timeout if timeout is None else timeout
-        limit = self._slot.output_limit if limit is None else limit
-        command = _Remote(argv, timeout)
-        self._slot.command_started()
-        with self._audited(argv) as record:
-            try:
-                with trio.move_on_after(timeout) as scope:
-                    yield command, limit, record
-                if scope.cancelled_caught:
-                    raise CommandTimeout(f"command {program_name(argv)!r} ran past its {timeout:g} s deadline and was killed")
-            except ApiError:
-                self._slot.command_failed()
-                raise
-
-    @contextlib.contextmanager
-    def _audited(self, argv: tuple[str, ...]) -> Iterator[_AuditRecord]:
-        """Write the audit line of one remote command when it ends, however it ends."""
-        record = _AuditRecord()
-        started = trio.current_time()
+    async def _run(self, command: _Command, stdin: bytes | None) -> Completed:
         try:
-            yield record
-        except BaseException as exc:
-            record.error = _audit_error(exc)
-            raise
-        finally:
-            audit(
-                user=self.user, system=self.system, action=program_name(argv),
-                command=argv, exit_status=record.exit_status,
-                duration=trio.current_time() - started, error=record.error,
-            )  # fmt: skip
-
-    async def _run(self, command: _Remote, stdin: bytes | None, limit: int) -> Completed:
-        try:
-            return await self._on_a_channel(lambda conn: self._start(conn, command, stdin, limit))
+            return await self._on_a_channel(lambda conn: self._start(conn, command, stdin))
         except OutputLimitExceeded as exc:
             raise OutputTooLarge(f"the command's {exc.stream} passed {exc.limit} bytes and it was killed") from None
         except SshConnectionLost:
@@ -274,7 +271,7 @@ class Lease(Runner):
             # Answered like a lost connection, but the connection and its other runners stay.
             raise SshConnectionLost(str(exc)) from None
 
-    async def _start(self, conn: PoolConnection, command: _Remote, stdin: bytes | None, limit: int) -> Completed:
+    async def _start(self, conn: PoolConnection, command: _Command, stdin: bytes | None) -> Completed:
         """Run `command` on one of the connection's runners, or on a channel of its own."""
         runners = self._slot.runners
         if runners is not None and any("\0" in word for word in command.argv):
@@ -286,8 +283,9 @@ class Lease(Runner):
                 break
             try:
                 return await runner.run(
-                    command.argv, deadline=command.deadline, kill_after=KILL_AFTER, stdin=stdin, output_limit=limit
-                )
+                    command.argv, deadline=command.deadline, kill_after=KILL_AFTER, stdin=stdin,
+                    output_limit=command.limit,
+                )  # fmt: skip
             except RunnerLost as exc:
                 if not exc.sent:
                     continue  # it died idle; nothing ran: take another
@@ -297,7 +295,7 @@ class Lease(Runner):
                 raise _RunnerGone(f"the command's runner was lost while it ran: {exc}") from None
             finally:
                 runners.give_back(runner)
-        return await conn.run(command.line, stdin=stdin, output_limit=limit)
+        return await conn.run(command.line, stdin=stdin, output_limit=command.limit)
 
     async def _on_a_channel(self, start: Callable[[PoolConnection], Awaitable[T]]) -> T:
         """`start` a command on the lease's connection; if the server refuses the
@@ -343,17 +341,16 @@ class Lease(Runner):
         Raises CommandTimeout (the deadline passed; the process was killed),
         SshConnectionLost, or SshConnectFailed if no channel could be opened.
         """
-        argv = tuple(argv)
-        with self._command(argv, timeout, stderr_limit) as (command, limit, record):
+        with _Command(self._slot, tuple(argv), timeout, stderr_limit) as command:
             async with contextlib.AsyncExitStack() as stack:
                 runners = self._slot.runners
                 if runners is not None:
                     await stack.enter_async_context(runners.streaming())
                 process = await self._on_a_channel(
-                    lambda conn: stack.enter_async_context(conn.open_process(command.line, stderr_limit=limit))
+                    lambda conn: stack.enter_async_context(conn.open_process(command.line, stderr_limit=command.limit))
                 )
                 yield process
-                record.exit_status = process.exit_status
+                command.exit_status = process.exit_status
 
     def __repr__(self) -> str:
         return f"<Lease {self.user}@{self.system} on {self._slot.label}>"

@@ -81,13 +81,13 @@ def testbed_pool(testbed: Testbed, aio_nursery: trio.Nursery) -> StartPool:
 
 
 @contextlib.asynccontextmanager
-async def fireuser_connection(testbed: Testbed) -> AsyncIterator[Connection]:
+async def fireuser_connection(testbed: Testbed, *, keepalive_interval: float = 30) -> AsyncIterator[Connection]:
     """One SSH connection to the testbed's sshd as fireuser (inside the `aio` fixture), closed after."""
     conn = await connect(
         testbed.env.get("F7T_SSH_HOST", "127.0.0.1"), int(testbed.env.get("F7T_SSH_PORT", "2222")),
         username="fireuser", key=import_private_key(testbed.key("fireuser").read_text()), certificate=None,
         known_hosts=testbed.known_hosts, connect_timeout=30, login_timeout=30,
-        keepalive_interval=30, keepalive_count_max=3,
+        keepalive_interval=keepalive_interval, keepalive_count_max=3,
     )  # fmt: skip
     try:
         yield conn

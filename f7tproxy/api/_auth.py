@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import Request, current_app, g
+from quart import Request
 
 from ..observability import note_user
-from ._context import resolved_system, runtime
+from ._context import request_globals, resolved_system, this_app
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -30,12 +30,13 @@ async def authenticate_request(req: Request) -> None:
     """`before_request` hook: authenticate, then authorize for the named system."""
     if req.routing_exception is not None:
         return  # unknown route or method: let routing answer 404/405
-    view = current_app.view_functions.get(req.endpoint or "")
+    app = this_app()
+    view = app.view_functions.get(req.endpoint or "")
     if view is None or getattr(view, _PUBLIC, False):
         return
-    auth = runtime().auth
+    auth = app.runtime.auth
     user = await auth.authenticate(req.headers.get("Authorization"))
-    g.user = user
+    request_globals().user = user
     note_user(user.name)  # for the access log and the per-user rate limits
     # Only configured systems are checked; an unknown one is the route's 404.
     system = resolved_system()

@@ -12,6 +12,7 @@ body and query parameters (one reader, one validation-error builder).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -21,8 +22,11 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import attrs
-from quart import Request, current_app, g, request
+from quart import Quart, Request, current_app, g, request
+from quart.sessions import NullSession, SessionInterface, SessionMixin
+from quart.wrappers import BaseRequestWebsocket
 from quart_trio import QuartTrio
+from quart_trio.wrappers import TrioRequest
 from werkzeug.datastructures import ImmutableDict
 
 from ..auth import User
@@ -42,8 +46,40 @@ from ._wire import invalid as invalid  # the one validation-error builder, for r
 T = TypeVar("T")
 
 
+class GatewayRequest(TrioRequest):
+    """Quart's request, with `blueprints` read once: Quart asks it three times per request
+    (before, after and teardown hooks), and its property reads the matched endpoint three times."""
+
+    @property
+    def blueprints(self) -> list[str]:
+        rule = self.url_rule
+        name = rule.endpoint.rpartition(".")[0] if rule is not None and rule.endpoint is not None else ""
+        return _blueprint_path(name) if name else []
+
+
+@functools.cache  # one entry per blueprint of the app
+def _blueprint_path(name: str) -> list[str]:
+    """``a.b.c`` as ``["a.b.c", "a.b", "a"]``: the blueprint and its parents, as Quart lists them."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+class NoSessions(SessionInterface):
+    """f7tproxy keeps no sessions (requests carry bearer tokens): every request gets Quart's null
+    session at once, without the cookie interface's look for a signing key and a cookie."""
+
+    async def open_session(self, app: Quart, request: BaseRequestWebsocket) -> NullSession:
+        return NullSession()
+
+    async def save_session(self, app: Quart, session: SessionMixin, response: Any) -> None:
+        return None  # never called: the null session is not saved
+
+
 class GatewayApp(QuartTrio):
     """QuartTrio with the process's `Runtime` attached."""
+
+    request_class = GatewayRequest
+    session_interface = NoSessions()  # type: ignore[assignment]  # Quart's annotation names its default class
 
     # No automatic OPTIONS answers: as in FirecREST, OPTIONS is a method no route allows
     # (405 with `Allow`). f7tproxy serves no cross-origin requests, so there is no preflight.
@@ -57,7 +93,9 @@ class GatewayApp(QuartTrio):
         # Quart asks this of every hook and view on every request, and its answer
         # (`inspect.iscoroutinefunction`: unwrapping, several checks) is the costlier part
         # of calling a hook. A plain `async def` function is answered from its code flags.
-        if type(func) is types.FunctionType and func.__code__.co_flags & inspect.CO_COROUTINE:
+        # Bound methods too (the session interface's).
+        target = func.__func__ if type(func) is types.MethodType else func
+        if type(target) is types.FunctionType and target.__code__.co_flags & inspect.CO_COROUTINE:
             return func
         return super().ensure_async(func)
 
@@ -94,11 +132,22 @@ class SystemContext:
 # --------------------------------------------------------------------------- the request's parts
 
 
+def this_app() -> GatewayApp:
+    """The app serving the current request, itself (`current_app` is a proxy that looks the app
+    up again at every attribute: several calls each)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy API
+    assert isinstance(app, GatewayApp), "f7tproxy's routes run only in create_app's app"
+    return app
+
+
 def runtime() -> Runtime:
     """The running process's parts."""
-    app = current_app
-    assert isinstance(app, GatewayApp), "f7tproxy's routes run only in create_app's app"
-    return app.runtime
+    return this_app().runtime
+
+
+def request_globals() -> Any:
+    """Quart's `g` of the current request, itself (as `this_app`: one lookup, not one per attribute)."""
+    return g._get_current_object()  # werkzeug's LocalProxy API
 
 
 def this_request() -> Request:
@@ -123,7 +172,7 @@ def resolve_request(req: Request) -> None:
         cluster = parts.config.cluster(name)
         if cluster is not None:
             found = SystemContext(cluster, parts.schedulers[cluster.name], parts.staging.get(cluster.name), parts.health)
-    g.f7t_system = found
+    request_globals().f7t_system = found
 
 
 def require_system(req: Request) -> None:
@@ -135,7 +184,7 @@ def require_system(req: Request) -> None:
 
 def resolved_system() -> SystemContext | None:
     """The configured system the route names, or None (no `{system}`, or an unknown one)."""
-    found = g.get("f7t_system")
+    found = request_globals().get("f7t_system")
     return found if isinstance(found, SystemContext) else None
 
 
@@ -153,7 +202,7 @@ def current_user() -> User:
     Raises:
         Unauthorized: called from a public route, where nobody is authenticated.
     """
-    user = g.get("user")
+    user = request_globals().get("user")
     if not isinstance(user, User):
         raise Unauthorized("Not authenticated")
     return user
@@ -169,7 +218,7 @@ async def lease() -> AsyncIterator[Lease]:
     system, user = current_system(), current_user()
     # Cancelled (its remote command killed) and answered 503 at once if a service the
     # route uses turns unhealthy meanwhile, rather than waiting out the command's deadline.
-    with system.health.outages.watch(system.name, g.get("f7t_services", ("ssh",))):
+    with system.health.outages.watch(system.name, request_globals().get("f7t_services", ("ssh",))):
         async with runtime().pool.lease(system.name, user.name, user.token) as held:
             yield held
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from quart import Request, Response, current_app, g
+from quart import Request, Response
 
 from ..health import Service
-from ._context import SystemContext, blueprint_of, resolved_system
+from ._context import SystemContext, blueprint_of, request_globals, resolved_system, this_app
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -52,7 +52,7 @@ def gate_request(req: Request) -> None:
     system = _gated_system(req, blueprint)
     if system is not None:
         services = _BLUEPRINT_SERVICES.get(blueprint or "", ("ssh",))
-        g.f7t_services = services  # the request's lease is cancelled if one turns unhealthy
+        request_globals().f7t_services = services  # the request's lease is cancelled if one turns unhealthy
         for service in services:
             system.gate(service)
 
@@ -61,7 +61,7 @@ def _gated_system(req: Request, blueprint: str | None) -> SystemContext | None:
     """The configured system a gated route (of `blueprint`) names (None for status, exempt or unmatched routes)."""
     if req.routing_exception is not None or blueprint in _EXEMPT_BLUEPRINTS:
         return None
-    view = current_app.view_functions.get(req.endpoint or "")
+    view = this_app().view_functions.get(req.endpoint or "")
     if view is None or getattr(view, _EXEMPT, False):
         return None
     return resolved_system()

@@ -74,28 +74,52 @@ async def liveness() -> dict[str, Any]:
 def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
     # FirecREST returns its whole cluster config here; we show only what clients use,
     # and never credentials, keys or storage secrets.
+    _, head, tail = _parts(cluster)
     return {
-        "name": cluster.name,
-        "ssh": {"host": cluster.ssh.host, "port": cluster.ssh.port},
-        "scheduler": {
-            "type": cluster.scheduler.type,
-            "version": cluster.scheduler.version or "",  # FirecREST requires a string
-            "connectionMode": "ssh",
-        },
+        **head,
         "servicesHealth": health.services_health(cluster.name),
         "lastHealthCheck": iso_z(health.last_health_check(cluster.name)),
-        "probing": {
-            # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
-            "services": {
-                name: {"timeout": math.ceil(probe.timeout)} for name, probe in cluster.probes.services.items()
-            },
-            "intervalCheck": math.ceil(cluster.probes.interval),
-        },
-        "fileSystems": [
-            {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
-            for fs in cluster.file_systems
-        ],
+        **tail,
     }
+
+
+_DESCRIBED_LIMIT = 64
+_described_clusters: dict[int, tuple[ClusterConfig, dict[str, Any], dict[str, Any]]] = {}
+"""`_parts` made once per cluster (keyed by its id, and holding it, so that the id names it for as
+long as the entry lives): of a system's answer, only the health changes between requests."""
+
+
+def _parts(cluster: ClusterConfig) -> tuple[ClusterConfig, dict[str, Any], dict[str, Any]]:
+    """What `_system` shows of `cluster`'s configuration, before and after its health (shared between
+    answers: encoded, never changed)."""
+    found = _described_clusters.get(id(cluster))
+    if found is None or found[0] is not cluster:
+        if len(_described_clusters) >= _DESCRIBED_LIMIT:  # apps made and dropped (tests): start over
+            _described_clusters.clear()
+        head = {
+            "name": cluster.name,
+            "ssh": {"host": cluster.ssh.host, "port": cluster.ssh.port},
+            "scheduler": {
+                "type": cluster.scheduler.type,
+                "version": cluster.scheduler.version or "",  # FirecREST requires a string
+                "connectionMode": "ssh",
+            },
+        }
+        tail = {
+            "probing": {
+                # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
+                "services": {
+                    name: {"timeout": math.ceil(probe.timeout)} for name, probe in cluster.probes.services.items()
+                },
+                "intervalCheck": math.ceil(cluster.probes.interval),
+            },
+            "fileSystems": [
+                {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
+                for fs in cluster.file_systems
+            ],
+        }
+        found = _described_clusters[id(cluster)] = (cluster, head, tail)
+    return found
 
 
 @status.get("/systems")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any, Literal
 
 import attrs
@@ -77,6 +78,11 @@ class ServiceHealth:
 
     def to_firecrest(self) -> dict[str, Any]:
         """FirecREST's `servicesHealth` entry: serviceType, lastChecked, latency, healthy, message[, path]."""
+        return dict(self._firecrest)  # a copy: callers may change theirs
+
+    @functools.cached_property
+    def _firecrest(self) -> dict[str, Any]:
+        # Made once per result: /status/systems shows every result on every request.
         entry: dict[str, Any] = {
             "serviceType": self.service,
             "lastChecked": iso_z(self.last_checked),

@@ -122,9 +122,11 @@ class RequestStats:
         self._total += 1
         method = method_label(method)
         key = (endpoint, method)
-        if key not in self._endpoints and len(self._endpoints) >= MAX_ENDPOINTS:
-            key = (OVERFLOW, method)
-        ep = self._endpoints.setdefault(key, _Endpoint())
+        ep = self._endpoints.get(key)
+        if ep is None:  # a new endpoint (a new record made only then, not on every call)
+            if len(self._endpoints) >= MAX_ENDPOINTS:
+                key = (OVERFLOW, method)
+            ep = self._endpoints.setdefault(key, _Endpoint())
         ep.count += 1
         ep.commands += commands
         ep.latencies.append(duration)

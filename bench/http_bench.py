@@ -1115,7 +1115,7 @@ def main() -> int:
         f"{', split cores (gateway side and login node on separate CPUs)' if args.split_cores else ''} "
         f"({CONNECTIONS} connections × {SESSIONS} sessions per user), {len(users)} user(s); "
         f"asyncssh ceiling: {CEILING_CALLERS} callers, same pool shape, cipher {cipher or 'n/a'}; "
-        f"{'runner rows: the same connections with one f7tproxy runner per slot (no trio, no HTTP); ' if with_runner_ceiling else ''}"
+        f"{'runner rows: the SSH layer of f7tproxy (trio-asyncio) with one runner per slot, no HTTP; ' if with_runner_ceiling else ''}"
         f"bare = Quart-Trio on hypercorn's trio worker, fixed /status/systems body. "
         f"CPU is the server's (the asyncssh client's for the asyncssh rows), per request answered; "
         f"non-2xx is wrk's count [the server's statuses, all rounds]; cut off: requests in flight when wrk stopped; "

@@ -175,19 +175,22 @@ async def part_ctl(testbed: Testbed, action: str, part: str) -> float:
     return trio.current_time()
 
 
-async def outage(testbed: Testbed, part: str, seconds: float, *, warm: float = 3.0) -> tuple[float, float]:
+async def outage(
+    testbed: Testbed, part: str, seconds: float, *, warm: float = 3.0
+) -> tuple[float, float, float]:
     """After `warm` seconds of load, stop `part` for `seconds`, then start it again (also on failure).
 
-    Returns (fault_at, restored_at): when the stop began and when the part answered again.
+    Returns (fault_at, down_at, restored_at): when the stop began, when it had ended (the part is
+    gone; a request started in between may still have been served) and when the part answered again.
     """
     await trio.sleep(warm)
-    fault_at = trio.current_time()
+    fault_at = down_at = trio.current_time()
     try:
-        await part_ctl(testbed, "down", part)
+        down_at = await part_ctl(testbed, "down", part)
         await trio.sleep(seconds)
     finally:
         restored_at = await part_ctl(testbed, "up", part)
-    return fault_at, restored_at
+    return fault_at, down_at, restored_at
 
 
 def sshd_pids(testbed: Testbed) -> list[int]:

@@ -49,7 +49,7 @@ async def test_sshd_stopped_then_started(testbed: Testbed, gateway: Gateway, tmp
     load = Load(gateway.url, gateway.token(), [ls_call()], clients=CLIENTS)
     async with trio.open_nursery() as n:
         await _warm(load, n)
-        fault_at, restored_at = await outage(testbed, "sshd", OUTAGE, warm=0)
+        fault_at, _, restored_at = await outage(testbed, "sshd", OUTAGE, warm=0)
         await trio.sleep(4.0)
         load.stop()
     fig = figures("sshd stopped", load.samples, fault_at, restored_at)

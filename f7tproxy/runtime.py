@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from .auth import Auth, KeySource, OpenFgaAuthorizer
-from .config import Config
+from .config import ClusterConfig, Config
 from .events import JobWatchers
+from .filesystem import OwnerNames
 from .health import HealthChecker, Probe, ServiceHealth
 from .observability import Metrics, PoolGauges, RequestStats, StreamGauges
 from .ratelimit import RateLimiter
@@ -46,6 +47,8 @@ class Runtime:
     """Each system's scheduler backend (with idempotent submit and read-your-writes), by name."""
     caches: dict[str, StatusCaches]
     """Each system's brief caches of nodes, partitions, reservations and user information, by name."""
+    names: dict[str, OwnerNames]
+    """Each system's kept owner and group names of files (`ops/ls`), by name."""
     staging: dict[str, Staging]
     """Each system's S3 staging store (systems without `staging` have none), by name."""
     reads: SharedReads
@@ -102,6 +105,7 @@ class Runtime:
             health=HealthChecker(config, pool, probes=probes, metrics=metrics),
             schedulers=schedulers,
             caches={c.name: status_caches(c, _cache_counter(metrics, c.name)) for c in config.clusters},
+            names={c.name: _owner_names(c, metrics) for c in config.clusters},
             staging={c.name: Staging(c.staging) for c in config.clusters if c.staging is not None},
             reads=SharedReads(metrics.shared_read),
             events=JobWatchers(config.events, pool, schedulers, command_ran=metrics.watcher_command, numbers=numbers),
@@ -147,3 +151,9 @@ class Runtime:
 
 def _cache_counter(metrics: Metrics, system: str) -> Callable[[str, Lookup], None]:
     return lambda kind, how: metrics.cache_lookup(system, kind, how)
+
+
+def _owner_names(cluster: ClusterConfig, metrics: Metrics) -> OwnerNames:
+    count = _cache_counter(metrics, cluster.name)
+    return OwnerNames(ttl=cluster.cache.names, max_entries=cluster.cache.max_entries,
+                      on_lookup=lambda how: count("names", how))  # fmt: skip

@@ -32,7 +32,7 @@ from werkzeug.datastructures import ImmutableDict
 from ..auth import User
 from ..config import ClusterConfig
 from ..errors import NotFound, Unauthorized
-from ..filesystem import check_path
+from ..filesystem import OwnerNames, check_path
 from ..health import HealthChecker, Service
 from ..runtime import Runtime
 from ..scheduler import JobService
@@ -110,6 +110,8 @@ class SystemContext:
     staging: Staging | None
     """The system's S3 staging store, if it has one."""
     health: HealthChecker
+    names: OwnerNames
+    """Owner and group names of the system's files, kept."""
 
     @property
     def name(self) -> str:
@@ -171,7 +173,8 @@ def resolve_request(req: Request) -> None:
         parts = runtime()
         cluster = parts.config.cluster(name)
         if cluster is not None:
-            found = SystemContext(cluster, parts.schedulers[cluster.name], parts.staging.get(cluster.name), parts.health)
+            here = cluster.name
+            found = SystemContext(cluster, parts.schedulers[here], parts.staging.get(here), parts.health, parts.names[here])
     request_globals().f7t_system = found
 
 

@@ -94,7 +94,7 @@ async def ls(system: str) -> dict[str, Any]:
         "dereference": query_bool("dereference"),
     }
     async with lease() as held:
-        return {"output": await ops.ls(held, path, **options)}
+        return {"output": await ops.ls(held, path, names=current_system().names, **options)}
 
 
 @filesystem.get("/<system>/ops/head")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..errors import BadRequest, OutputTooLarge, PayloadTooLarge
 from ..ssh import Runner
 from . import _commands as cmd
+from ._names import OwnerNames
 from ._parse import checked, parse_checksum, parse_ls, parse_stat
 
 
@@ -25,13 +26,25 @@ async def ls(
     numeric_uid: bool = False,
     recursive: bool = False,
     dereference: bool = False,
+    names: OwnerNames | None = None,
 ) -> list[dict[str, Any]]:
-    """The entries of directory `path`, or `path` itself if it is not a directory."""
+    """The entries of directory `path`, or `path` itself if it is not a directory.
+
+    With `names`, find prints owner and group numbers, and `names` turns them into names.
+    """
+    by_number = numeric_uid or names is not None
     argv = cmd.ls_argv(
-        path, show_hidden=show_hidden, numeric_uid=numeric_uid, recursive=recursive, dereference=dereference
+        path, show_hidden=show_hidden, numeric_uid=by_number, recursive=recursive, dereference=dereference
     )
     result = checked(await run.run(argv))
-    return parse_ls(result.stdout_bytes, path)
+    entries = parse_ls(result.stdout_bytes, path)
+    if names is not None and not numeric_uid:
+        uids, gids = {int(e["user"]) for e in entries}, {int(e["group"]) for e in entries}
+        users, groups = await names.resolve(run, uids, gids)
+        for entry in entries:
+            entry["user"] = users[int(entry["user"])]
+            entry["group"] = groups[int(entry["group"])]
+    return entries
 
 
 async def ls_itself(run: Runner, path: str) -> dict[str, Any]:

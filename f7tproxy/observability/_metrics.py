@@ -51,7 +51,7 @@ SSH_FAILURE_REASONS = frozenset(
 )
 """Reasons `ssh_failure` counts; anything else is counted as "other"."""
 
-CACHE_KINDS = frozenset({"nodes", "partitions", "reservations", "userinfo"})
+CACHE_KINDS = frozenset({"nodes", "partitions", "reservations", "userinfo", "names"})
 """Kinds `cache_lookup` counts; anything else is counted as "other"."""
 
 _WATCHER_PROGRAMS = frozenset({"squeue", "sacct", "qstat", "dd"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import subprocess
 
 import pytest
 
@@ -16,6 +17,25 @@ OPS = f"/filesystem/{SYSTEM}/ops"
 
 def sh(testbed: Testbed, script: str, user: str = "fireuser") -> str:
     return remote(testbed, script, user)
+
+
+def test_ls_owner_names_as_find_prints_them(gateway: Gateway, testbed: Testbed, workdir: str) -> None:
+    # Owners with names (fireuser, root) and without (a uid and gid no account has): the gateway's
+    # names, looked up with getent and kept, are the ones find itself prints on the login node.
+    sh(testbed, f"cd {workdir} && touch mine root nobody-known && mkdir d")
+    for name, owner in (("root", "0:0"), ("nobody-known", "48213:48217")):
+        subprocess.run(["chown", owner, f"{workdir}/{name}"], check=True, timeout=10)
+    truth = sh(testbed, f"find {shlex.quote(workdir)} -mindepth 1 -maxdepth 1 -printf '%P %u %g\\n'")
+    want = sorted(tuple(line.split()) for line in truth.splitlines())
+    assert ("nobody-known", "48213", "48217") in want and ("root", "root", "root") in want
+    with gateway.http() as c:
+        for _ in range(2):  # looked up, then kept
+            out = c.get(f"{OPS}/ls", params={"path": workdir}).json()["output"]
+            assert sorted((e["name"], e["user"], e["group"]) for e in out) == want
+        metrics = c.get("/metrics").text
+    hits = [line for line in metrics.splitlines()
+            if line.startswith("f7tproxy_cache_lookups_total{") and 'kind="names"' in line and 'result="hit"' in line]
+    assert hits and float(hits[0].split()[-1]) >= 1, hits  # fmt: skip
 
 
 def test_ls_shapes_and_options(gateway: Gateway, testbed: Testbed, workdir: str) -> None:

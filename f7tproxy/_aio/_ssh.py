@@ -397,7 +397,32 @@ async def _connect(host: str, port: int, **options: Any) -> asyncssh.SSHClientCo
 
 
 async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
-    return await opened(conn, conn.create_process(command, encoding=None), _stop)
+    """asyncssh's `create_process(command)`, telling a channel refused from a command lost.
+
+    Raises ChannelRefused (nothing ran) or SshConnectionLost (the connection died after the
+    exec request went out: the command may have run, so it is not retried elsewhere).
+    """
+    made: list[asyncssh.SSHClientProcess[bytes]] = []
+
+    def process() -> asyncssh.SSHClientProcess[bytes]:
+        # As in `_run`: made once the channel is open, in the step that sends the exec request.
+        made.append(asyncssh.SSHClientProcess())
+        return made[0]
+
+    opening = cast(Awaitable[tuple[Any, asyncssh.SSHClientProcess[bytes]]],
+                   conn.create_session(process, command, encoding=None))  # fmt: skip
+    try:
+        _, proc = await opened(conn, opening, _stop_process)
+    except ChannelRefused as exc:
+        if made and exc.connection_closed:
+            raise SshConnectionLost(f"SSH connection lost while starting a command: {exc}") from None
+        raise
+    await proc.redirect(asyncssh.PIPE, asyncssh.PIPE, asyncssh.PIPE)  # what create_process then does
+    return proc
+
+
+async def _stop_process(opened_session: tuple[Any, asyncssh.SSHClientProcess[bytes]]) -> None:
+    await _stop(opened_session[1])
 
 
 class _Collector(asyncssh.SSHClientSession[bytes]):

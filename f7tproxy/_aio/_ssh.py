@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 import logging
 import pathlib
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import asyncssh
 import trio
@@ -396,33 +396,49 @@ async def _connect(host: str, port: int, **options: Any) -> asyncssh.SSHClientCo
     return conn
 
 
-async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
-    """asyncssh's `create_process(command)`, telling a channel refused from a command lost.
+S = TypeVar("S", bound=asyncssh.SSHClientSession[bytes])
+
+
+async def _exec(
+    conn: asyncssh.SSHClientConnection,
+    command: str,
+    make: Callable[[], S],
+    stop: Callable[[tuple[asyncssh.SSHClientChannel[bytes], S]], Awaitable[None]],
+) -> tuple[asyncssh.SSHClientChannel[bytes], S]:
+    """Open a session channel and start `command` on it, with the session `make()` returns.
 
     Raises ChannelRefused (nothing ran) or SshConnectionLost (the connection died after the
     exec request went out: the command may have run, so it is not retried elsewhere).
     """
-    made: list[asyncssh.SSHClientProcess[bytes]] = []
+    made: list[S] = []
 
-    def process() -> asyncssh.SSHClientProcess[bytes]:
-        # As in `_run`: made once the channel is open, in the step that sends the exec request.
-        made.append(asyncssh.SSHClientProcess())
+    def session() -> S:
+        # asyncssh makes the session once the channel is open and sends the exec request in
+        # the same step: from here on the command may run.
+        made.append(make())
         return made[0]
 
-    opening = cast(Awaitable[tuple[Any, asyncssh.SSHClientProcess[bytes]]],
-                   conn.create_session(process, command, encoding=None))  # fmt: skip
+    # asyncssh types the session as its base class; it is the one `make` made.
+    opening = cast(Awaitable[tuple[asyncssh.SSHClientChannel[bytes], S]],
+                   conn.create_session(session, command, encoding=None))  # fmt: skip
     try:
-        _, proc = await opened(conn, opening, _stop_process)
+        return await opened(conn, opening, stop)
     except ChannelRefused as exc:
         if made and exc.connection_closed:
             raise SshConnectionLost(f"SSH connection lost while starting a command: {exc}") from None
         raise
-    await proc.redirect(asyncssh.PIPE, asyncssh.PIPE, asyncssh.PIPE)  # what create_process then does
+
+
+async def _open_process(conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[bytes]:
+    """asyncssh's `create_process(command)` (a session channel with an SSHClientProcess, then
+    the PIPE redirects), with `_exec`'s telling of a channel refused from a command lost."""
+    _, proc = await _exec(conn, command, asyncssh.SSHClientProcess[bytes], _stop_process)
+    await proc.redirect(asyncssh.PIPE, asyncssh.PIPE, asyncssh.PIPE)
     return proc
 
 
-async def _stop_process(opened_session: tuple[Any, asyncssh.SSHClientProcess[bytes]]) -> None:
-    await _stop(opened_session[1])
+async def _stop_process(started: tuple[asyncssh.SSHClientChannel[bytes], asyncssh.SSHClientProcess[bytes]]) -> None:
+    await _stop(started[1])
 
 
 class _Collector(asyncssh.SSHClientSession[bytes]):
@@ -471,24 +487,7 @@ _Session = tuple[asyncssh.SSHClientChannel[bytes], _Collector]
 
 
 async def _run(conn: asyncssh.SSHClientConnection, command: str, stdin: bytes | None, limit: int) -> Completed:
-    made: list[_Collector] = []
-
-    def collector() -> _Collector:
-        # asyncssh makes the session once the channel is open and sends the exec request in
-        # the same step: from here on the command may run.
-        made.append(_Collector(limit))
-        return made[0]
-
-    # asyncssh types the session as its base class; it is the _Collector we make.
-    opening = cast(Awaitable[_Session], conn.create_session(collector, command, encoding=None))
-    try:
-        chan, session = await opened(conn, opening, _stop_session)
-    except ChannelRefused as exc:
-        if made and exc.connection_closed:
-            # Lost after the exec request went out: the command may have run, so it is not
-            # "refused" (which a lease retries on another connection) but lost.
-            raise SshConnectionLost(f"SSH connection lost while starting a command: {exc}") from None
-        raise
+    chan, session = await _exec(conn, command, lambda: _Collector(limit), _stop_session)
     try:
         if stdin:
             _write_input(chan, stdin)

@@ -27,7 +27,10 @@ Per scenario and client count it prints req/s, p50/p99 latency and socket
 errors (wrk's), non-2xx answers (wrk's count, with the statuses from f7tproxy's
 access log), the requests still in flight when wrk stopped ("cut off"), server
 CPU ms per answered request (utime + stime of the server process from
-/proc/PID/stat, from wrk's start to its exit), remote commands per answered
+/proc/PID/stat, from wrk's start to its exit), the time the server was ready
+to run but waited for a CPU, per request (the run-queue delay of its threads from
+/proc/PID/task/*/schedstat: on shared cores, what the login node's processes
+took from it; for the ceilings, of this process), remote commands per answered
 request (audit-log lines carrying the request ids of the answered requests),
 the login node's CPU per request (utime + stime, reaped children's included, of
 the sshd's whole process tree: connections, sessions, shells, commands, runners),
@@ -167,6 +170,16 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of process `pid` (all its threads), in seconds."""
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runqueue_seconds(pid: int) -> float:
+    """Time the threads of process `pid` spent runnable but waiting for a CPU, in seconds
+    (/proc/PID/task/*/schedstat, second field: the scheduler's run-queue delay)."""
+    total = 0
+    for stat in pathlib.Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(stat.read_text().split()[1])
+    return total / 1e9
 
 
 def testbed_settings() -> dict[str, str]:
@@ -539,6 +552,9 @@ class Run:
     """The login node's CPU (the sshd's process tree) per request."""
     login_parts: tuple[float, ...] | None = None
     """`login_ms` split as LOGIN_PARTS says."""
+    wait_ms: float | None = None
+    """Time the server (the client, for the ceilings run in this process) was ready to run but
+    waited for a CPU, per request: on shared cores, what the login node's processes took from it."""
 
 
 LUA = """\
@@ -654,15 +670,16 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     server.settle()
     access0 = size(server.access_log) if server.access_log else 0
     audit0 = size(server.audit_log) if server.audit_log else 0
-    cpu0 = cpu_seconds(server.pid)
+    cpu0, wait0 = cpu_seconds(server.pid), runqueue_seconds(server.pid)
     login0 = tree_cpu(server.sshd_pid)
     started = time.time()
     reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens, variants)
     cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
+    wait_ms = (runqueue_seconds(server.pid) - wait0) * 1000 / max(reqs, 1)
     login_parts = tuple((b - a) * 1000 / max(reqs, 1) for a, b in zip(login0, tree_cpu(server.sshd_pid)))
     login_ms = sum(login_parts) if server.sshd_pid else None
     if server.access_log is None or server.audit_log is None:
-        return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None)
+        return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None, wait_ms=wait_ms)
     server.settle()
     time.sleep(LOG_DELAY)
     stopped = started + seconds
@@ -672,7 +689,7 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     statuses = collections.Counter(s for s in answered.values() if not 200 <= s < 300)
     return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
                dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms,
-               login_parts if server.sshd_pid else None)  # fmt: skip
+               login_parts if server.sshd_pid else None, wait_ms)  # fmt: skip
 
 
 @attrs.frozen
@@ -804,6 +821,7 @@ class CeilingClock:
 
     def __enter__(self) -> CeilingClock:
         self.r0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.wait0 = runqueue_seconds(os.getpid())
         self.login0 = tree_cpu(self.plain.sshd.pid)
         self.t0 = time.perf_counter()
         return self
@@ -811,6 +829,7 @@ class CeilingClock:
     def __exit__(self, *exc: object) -> None:
         self.elapsed = time.perf_counter() - self.t0
         self.r1 = resource.getrusage(resource.RUSAGE_SELF)
+        self.wait1 = runqueue_seconds(os.getpid())
         self.login1 = tree_cpu(self.plain.sshd.pid)
 
     def run(self, what: str, latencies: list[float], failures: list[str]) -> Run:
@@ -826,7 +845,8 @@ class CeilingClock:
         login_parts = tuple((b - a) * 1000 / max(n, 1) for a, b in zip(self.login0, self.login1))
         known = self.plain.sshd.pid is not None
         return Run(n / self.elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
-                   login_ms=sum(login_parts) if known else None, login_parts=login_parts if known else None)  # fmt: skip
+                   login_ms=sum(login_parts) if known else None, login_parts=login_parts if known else None,
+                   wait_ms=(self.wait1 - self.wait0) * 1000 / max(n, 1))  # fmt: skip
 
 
 def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
@@ -904,6 +924,7 @@ def median(runs: Sequence[Run]) -> Run:
         login_ms=None if runs[0].login_ms is None else med(r.login_ms or 0.0 for r in runs),
         login_parts=None if runs[0].login_parts is None else tuple(
             med(r.login_parts[i] if r.login_parts else 0.0 for r in runs) for i in range(len(LOGIN_PARTS))),
+        wait_ms=None if runs[0].wait_ms is None else med(r.wait_ms or 0.0 for r in runs),
     )  # fmt: skip
 
 
@@ -920,15 +941,17 @@ def line(name: str, clients: int | str, r: Run, ceiling: Run | None = None) -> s
         ratio = f"{r.rate / ceiling.rate:.2f}"
         cpu_ratio = f"{r.cpu_ms / ceiling.cpu_ms:.2f}"
     return (f"| {name} | {clients} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {non2xx_text(r)} | "
-            f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} | {cmds} | {ratio} | {cpu_ratio} "
+            f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} "
+            f"| {'' if r.wait_ms is None else f'{r.wait_ms:.2f}'} | {cmds} | {ratio} | {cpu_ratio} "
             f"| {'' if r.login_ms is None else f'{r.login_ms:.2f}'} "
             f"| {'' if r.login_parts is None else ' / '.join(f'{x:.2f}' for x in r.login_parts)} |")  # fmt: skip
 
 
 HEADER = (
-    "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req | commands/req "
+    "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req "
+    "| waited for a CPU ms/req | commands/req "
     f"| × ceiling req/s | × ceiling CPU/req | login CPU ms/req | login split ({' / '.join(LOGIN_PARTS)}) |\n"
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 

@@ -133,10 +133,11 @@ def test_cold_start_from_another_directory_with_only_python3(zipapp: Zipapp, els
     # import tried and failed) ...
     flags = [int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in (unpacked / "site-packages").rglob("*.pyc")]
     assert flags.count(1) > 50 and flags.count(0) < 30, (flags.count(1), flags.count(0))
-    # ... and took those it imported from the archive from their bytecode there: none was
-    # compiled and kept in lib-bytecode/.
+    # ... and took those it imported from the archive from their bytecode there: few were
+    # compiled and kept in lib-bytecode/ (again modules an import tried and failed, such
+    # as asyncssh's GSS-API support), not the 600 it imports from there.
     compiled = sorted(str(p.relative_to(unpacked)) for p in unpacked.glob("lib-bytecode/**/*.pyc"))
-    assert len(compiled) < 10, compiled
+    assert len(compiled) < 30, compiled
 
 
 def test_a_start_that_finds_it_unpacked_skips_shivs_bootstrap(zipapp: Zipapp, elsewhere: pathlib.Path) -> None:

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 
 import attrs
@@ -265,6 +266,29 @@ def test_the_docs_assets_are_served_from_the_archive(server: ServerProcess) -> N
     for asset, size in [("/docs/assets/swagger-ui-bundle.js", 10**6), ("/redoc/assets/redoc.standalone.js", 10**5)]:
         response = httpx.get(f"{server.url}{asset}", timeout=10)
         assert response.status_code == 200 and len(response.content) > size, (asset, response.status_code)
+
+
+def test_a_server_imports_from_the_file_it_started_from_after_an_upgrade_replaced_it(
+    zipapp: Zipapp, elsewhere: pathlib.Path
+) -> None:
+    # Modules load as used: FirecREST's schemas with the first /openapi.json. The file is
+    # replaced (a new file, as `install` writes) by one with every entry elsewhere.
+    running = elsewhere / "f7tproxy.pyz"
+    shutil.copy(zipapp.path, running)
+    config = write_config(elsewhere)
+    with ServerProcess(config, command=[zipapp.python, "-I", str(running)], env=zipapp.env(elsewhere), cwd=elsewhere,
+                       start_timeout=60) as proc:  # fmt: skip
+        new = elsewhere / "new.pyz"
+        with zipfile.ZipFile(zipapp.path) as old, new.open("wb") as fd:
+            fd.write(zipapp.path.read_bytes().partition(b"\n")[0] + b"\n")
+            with zipfile.ZipFile(fd, "w") as moved:
+                moved.writestr("padding", b"\0" * 4096)
+                for info in old.infolist():
+                    moved.writestr(info, old.read(info))
+        new.replace(running)
+        response = httpx.get(f"{proc.url}/openapi.json", timeout=30)
+        assert response.status_code == 200 and "paths" in response.json(), response.text[-2000:]
+        assert proc.stop(signal.SIGTERM, timeout=10) == 0
 
 
 BURST_3 = """rate_limit:

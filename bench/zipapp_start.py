@@ -3,8 +3,8 @@
 
     python3 bench/zipapp_start.py [--zipapp dist/f7tproxy.pyz] [--runs 5] [--python /usr/bin/python3.11]
 
-Cold: a fresh, empty SHIV_ROOT each run (the zipapp unpacks itself and compiles
-its .pyc files). Warm: one SHIV_ROOT, already unpacked. Each run starts
+Cold: a fresh, empty SHIV_ROOT each run (the zipapp unpacks what must be files:
+its extension modules). Warm: one SHIV_ROOT, already unpacked. Each run starts
 `python3 -I f7tproxy.pyz serve` from a temporary directory with a small config on
 port 0 and times from process start to the first 200 from liveness, then stops
 it with SIGTERM. Standard library only; build the zipapp first (scripts/build-zipapp).

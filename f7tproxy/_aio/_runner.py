@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.resources
+import pkgutil
 import secrets
 import shlex
 import struct
@@ -41,7 +41,12 @@ _MARKER_SEARCH = 65536
 """Bytes of start-up output (a chatty login shell) searched for the runner's marker."""
 _ERRORS_KEPT = 4096
 
-_CODE = importlib.resources.files(__package__).joinpath("_runner_remote.py").read_bytes()
+_code = pkgutil.get_data(__name__, "_runner_remote.py")
+if _code is None:
+    raise ImportError(f"{__name__}: its loader cannot read _runner_remote.py")
+_CODE: bytes = _code
+"""The remote code, read by this module's own loader (in the zipapp, zipimport, through the
+archive's directory it has read already; importlib.resources would read that again)."""
 # Reads exactly the code from stdin (a read may return less), then runs it as __main__.
 # One line, no single quotes: it is passed to the login shell quoted, like every command.
 _BOOT = (

@@ -7,18 +7,16 @@ or a directory. A listing instead prints the numbers (`%U`, `%G`) and `OwnerName
 turns them into names: from what it keeps, else with one `getent passwd` and one
 `getent group` on the same lease for all the numbers it lacks. A number without a
 name stays a number, as find prints it. Names are kept `ttl` seconds (the cluster's
-`cache.names`), at most `max_entries` of each kind; a renamed user shows under the
+`cache.names`), at most `max_entries` of each kind (a `TtlCache` each); a renamed user shows under the
 old name until then.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-import trio
-
+from ..coalesce import TtlCache
 from ..ssh import Runner
 from ._parse import checked
 
@@ -32,22 +30,18 @@ class OwnerNames:
         self, *, ttl: float, max_entries: int, on_lookup: Callable[[Literal["hit", "miss"]], None] | None = None
     ) -> None:
         """`on_lookup("hit" | "miss")` hears each listing's resolution (for metrics)."""
-        self.ttl = ttl
-        self.max_entries = max_entries
         self._on_lookup = on_lookup
-        # Insertion order is expiry order (one ttl for all): the oldest entry is first.
-        self._kept: dict[Kind, collections.OrderedDict[int, tuple[float, str]]] = {
-            "passwd": collections.OrderedDict(),
-            "group": collections.OrderedDict(),
+        self._kept: dict[Kind, TtlCache[int, str]] = {
+            "passwd": TtlCache(ttl=ttl, max_entries=max_entries),
+            "group": TtlCache(ttl=ttl, max_entries=max_entries),
         }
 
     async def resolve(
         self, run: Runner, uids: Iterable[int], gids: Iterable[int]
     ) -> tuple[dict[int, str], dict[int, str]]:
         """The names of `uids` and `gids`, those not kept looked up on `run`'s login node."""
-        now = trio.current_time()
-        users, missing_users = self._known("passwd", uids, now)
-        groups, missing_groups = self._known("group", gids, now)
+        users, missing_users = self._known("passwd", uids)
+        groups, missing_groups = self._known("group", gids)
         if self._on_lookup is not None:
             self._on_lookup("miss" if missing_users or missing_groups else "hit")
         if missing_users:
@@ -56,16 +50,16 @@ class OwnerNames:
             groups.update(await self._look_up(run, "group", missing_groups))
         return users, groups
 
-    def _known(self, kind: Kind, ids: Iterable[int], now: float) -> tuple[dict[int, str], list[int]]:
+    def _known(self, kind: Kind, ids: Iterable[int]) -> tuple[dict[int, str], list[int]]:
         kept = self._kept[kind]
         known: dict[int, str] = {}
         missing: list[int] = []
         for number in ids:
-            entry = kept.get(number)
-            if entry is not None and entry[0] > now:
-                known[number] = entry[1]
-            else:
+            entry = kept.peek(number)
+            if entry is None:
                 missing.append(number)
+            else:
+                known[number] = entry[0]
         return known, missing
 
     async def _look_up(self, run: Runner, kind: Kind, numbers: list[int]) -> dict[int, str]:
@@ -78,21 +72,9 @@ class OwnerNames:
             fields = line.split(":")
             if len(fields) > 2 and fields[2].isascii() and fields[2].isdigit() and int(fields[2]) in names:
                 names[int(fields[2])] = fields[0]
-        self._keep(kind, names, trio.current_time())
-        return names
-
-    def _keep(self, kind: Kind, names: dict[int, str], now: float) -> None:
-        if self.ttl <= 0:
-            return
-        kept = self._kept[kind]
         for number, name in names.items():
-            kept.pop(number, None)
-            kept[number] = (now + self.ttl, name)
-        while kept:
-            oldest, (expires, _) = next(iter(kept.items()))
-            if expires > now and len(kept) <= self.max_entries:
-                break
-            del kept[oldest]
+            self._kept[kind].put(number, name)
+        return names
 
 
 __all__ = ["OwnerNames"]

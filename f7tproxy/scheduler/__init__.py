@@ -3,7 +3,7 @@
     _models.py     values in FirecREST's vocabulary (jobs, nodes, partitions, ...)
     _backend.py    SchedulerBackend: the interface (Runner, what it needs from a lease, is `f7tproxy.ssh`'s)
     _text.py       unforgeable separators, numbers, durations, `id`
-    _cache.py      TtlCache: brief, bounded, single-flight reuse of slow-changing answers
+    _cache.py      StatusCaches: each system's TtlCaches (f7tproxy.coalesce) of slow-changing answers
     _jobs.py       JobService: idempotent submit, read-your-writes and batched lookups on top of a backend
     slurm/, pbs/   _commands.py (builders), _parsers.py, _options.py, _backend.py
 """

@@ -8,14 +8,14 @@ from typing import Any, TypeVar
 
 import attrs
 from quart import Blueprint
+from quart.blueprints import BlueprintSetupState
 
 from .._iso import iso_z
 from .. import errors
 from ..config import ClusterConfig
-from ..health import HealthChecker
 from ..scheduler import Node, Partition, Reservation, Runner, SchedulerBackend, StatusCaches, TtlCache, UserInfo
 from ._auth import public
-from ._context import current_system, current_user, lease, query_bool, runtime
+from ._context import GatewayApp, current_system, current_user, lease, query_bool, runtime, this_app
 from ._openapi import Param, operation
 from ._wire import to_wire
 
@@ -71,63 +71,65 @@ async def liveness() -> dict[str, Any]:
     return runtime().health.liveness()
 
 
-def _system(cluster: ClusterConfig, health: HealthChecker) -> dict[str, Any]:
-    # FirecREST returns its whole cluster config here; we show only what clients use,
-    # and never credentials, keys or storage secrets.
-    _, head, tail = _parts(cluster)
-    return {
-        **head,
-        "servicesHealth": health.services_health(cluster.name),
-        "lastHealthCheck": iso_z(health.last_health_check(cluster.name)),
-        **tail,
+_DESCRIBED = "f7tproxy.status.systems"
+"""The app's `extensions` key of each system's unchanging parts (`_describe_systems`)."""
+
+
+@status.record_once
+def _describe_systems(state: BlueprintSetupState) -> None:
+    """Of a system's answer only its health changes between requests: the rest of each one is
+    made once, when the app is built, and shared by every answer (encoded, never changed)."""
+    app = state.app
+    assert isinstance(app, GatewayApp)
+    app.extensions[_DESCRIBED] = [_describe(cluster) for cluster in app.runtime.config.clusters]
+
+
+def _describe(cluster: ClusterConfig) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """`cluster`'s name, and what its answer shows of its configuration before and after its health.
+
+    FirecREST returns its whole cluster config here; we show only what clients use,
+    and never credentials, keys or storage secrets.
+    """
+    head = {
+        "name": cluster.name,
+        "ssh": {"host": cluster.ssh.host, "port": cluster.ssh.port},
+        "scheduler": {
+            "type": cluster.scheduler.type,
+            "version": cluster.scheduler.version or "",  # FirecREST requires a string
+            "connectionMode": "ssh",
+        },
     }
-
-
-_DESCRIBED_LIMIT = 64
-_described_clusters: dict[int, tuple[ClusterConfig, dict[str, Any], dict[str, Any]]] = {}
-"""`_parts` made once per cluster (keyed by its id, and holding it, so that the id names it for as
-long as the entry lives): of a system's answer, only the health changes between requests."""
-
-
-def _parts(cluster: ClusterConfig) -> tuple[ClusterConfig, dict[str, Any], dict[str, Any]]:
-    """What `_system` shows of `cluster`'s configuration, before and after its health (shared between
-    answers: encoded, never changed)."""
-    found = _described_clusters.get(id(cluster))
-    if found is None or found[0] is not cluster:
-        if len(_described_clusters) >= _DESCRIBED_LIMIT:  # apps made and dropped (tests): start over
-            _described_clusters.clear()
-        head = {
-            "name": cluster.name,
-            "ssh": {"host": cluster.ssh.host, "port": cluster.ssh.port},
-            "scheduler": {
-                "type": cluster.scheduler.type,
-                "version": cluster.scheduler.version or "",  # FirecREST requires a string
-                "connectionMode": "ssh",
-            },
-        }
-        tail = {
-            "probing": {
-                # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
-                "services": {
-                    name: {"timeout": math.ceil(probe.timeout)} for name, probe in cluster.probes.services.items()
-                },
-                "intervalCheck": math.ceil(cluster.probes.interval),
-            },
-            "fileSystems": [
-                {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
-                for fs in cluster.file_systems
-            ],
-        }
-        found = _described_clusters[id(cluster)] = (cluster, head, tail)
-    return found
+    tail = {
+        "probing": {
+            # FirecREST's ProbingServices: {service type: {timeout}}, whole seconds.
+            "services": {name: {"timeout": math.ceil(probe.timeout)} for name, probe in cluster.probes.services.items()},
+            "intervalCheck": math.ceil(cluster.probes.interval),
+        },
+        "fileSystems": [
+            {"path": fs.path, "dataType": fs.data_type, "defaultWorkDir": fs.default_work_dir}
+            for fs in cluster.file_systems
+        ],
+    }
+    return cluster.name, head, tail
 
 
 @status.get("/systems")
 @operation("The configured systems", tag="status", firecrest="get_systems", response="GetSystemsResponse")
 async def systems() -> dict[str, Any]:
     """The configured systems (no OpenFGA check here, as in FirecREST)."""
-    parts = runtime()
-    return {"systems": [_system(c, parts.health) for c in parts.config.clusters]}
+    app = this_app()
+    health = app.runtime.health
+    return {
+        "systems": [
+            {
+                **head,
+                "servicesHealth": health.services_health(name),
+                "lastHealthCheck": iso_z(health.last_health_check(name)),
+                **tail,
+            }
+            for name, head, tail in app.extensions[_DESCRIBED]
+        ]
+    }
 
 
 T = TypeVar("T")

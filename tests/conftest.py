@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import pathlib
+import pwd
 import subprocess
+import time
 from collections.abc import Iterator
 
 import attrs
@@ -86,11 +88,56 @@ def _read_env(path: pathlib.Path) -> dict[str, str]:
     return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
 
 
+TESTBED_USERS = ("fireuser", "fireuser2", "firesrv")
+"""The testbed's users (tests/testbed/lib.sh `TB_USERS`)."""
+
+JOB_OUTPUT_FILES = ("slurm-*.out", "f7t-*.out", ".f7t_file_handling_job_*.log", ".f7t_file_handling_job_error_*.log")
+"""What the tests' jobs leave in a user's home: Slurm's default output, the tests' own
+`f7t-*` outputs and the transfer jobs' logs (FirecREST's names)."""
+
+
 @pytest.fixture(scope="session")
-def testbed() -> Testbed:
-    """The running testbed; started (idempotently) if it is not up yet."""
+def testbed() -> Iterator[Testbed]:
+    """The running testbed; started (idempotently) if it is not up yet.
+
+    At the end of the session, the job outputs written in the testbed users' homes since it
+    began are removed, so that a testbed kept up between runs does not fill with them.
+    """
     state = pathlib.Path(os.environ.get("F7T_TESTBED_DIR", "/var/lib/f7tproxy-testbed"))
     status = subprocess.run([str(TESTBED_SCRIPTS / "status")], capture_output=True, timeout=60)
     if status.returncode != 0:
         subprocess.run([str(TESTBED_SCRIPTS / "up")], check=True, timeout=900)
-    return Testbed(dir=state, env=_read_env(state / "testbed.env"))
+    began = time.time() - 1
+    bed = Testbed(dir=state, env=_read_env(state / "testbed.env"))
+    yield bed
+    _wait_for_no_jobs(bed, timeout=20)
+    _remove_job_outputs(since=began)
+
+
+def _wait_for_no_jobs(bed: Testbed, *, timeout: float) -> None:
+    """Wait, at most `timeout` seconds, until the testbed users have no job queued or running
+    (a job cancelled at the end of a test may still be ending, and write its output then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = subprocess.run(
+            ["squeue", "--noheader", "--user", ",".join(TESTBED_USERS), "--format", "%i"],
+            capture_output=True, text=True, timeout=30, env={**os.environ, **bed.env},
+        )  # fmt: skip
+        if queue.returncode != 0 or not queue.stdout.strip():
+            return
+        time.sleep(0.5)
+
+
+def _remove_job_outputs(*, since: float) -> None:
+    for user in TESTBED_USERS:
+        try:
+            home = pathlib.Path(pwd.getpwnam(user).pw_dir)
+        except KeyError:
+            continue
+        for pattern in JOB_OUTPUT_FILES:
+            for path in home.glob(pattern):
+                try:
+                    if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since:
+                        path.unlink()
+                except OSError:  # gone meanwhile, or not ours to remove: leave it
+                    pass

@@ -30,7 +30,10 @@ CPU ms per answered request (utime + stime of the server process from
 /proc/PID/stat, from wrk's start to its exit), the time the server was ready
 to run but waited for a CPU, per request (the run-queue delay of its threads from
 /proc/PID/task/*/schedstat: on shared cores, what the login node's processes
-took from it; for the ceilings, of this process), remote commands per answered
+took from it; for the ceilings, of this process), the share of the run's wall
+time its main thread (the event loop's) ran, and was ready to run (ran or
+waited: a single-threaded server ready ~100% of the time is bound by the CPU it
+gets), remote commands per answered
 request (audit-log lines carrying the request ids of the answered requests),
 the login node's CPU per request (utime + stime, reaped children's included, of
 the sshd's whole process tree: connections, sessions, shells, commands, runners),
@@ -180,6 +183,19 @@ def runqueue_seconds(pid: int) -> float:
         with contextlib.suppress(OSError, IndexError, ValueError):
             total += int(stat.read_text().split()[1])
     return total / 1e9
+
+
+def main_thread_seconds(pid: int) -> tuple[float, float]:
+    """Time the main thread of process `pid` ran, and was runnable but waited for a CPU, in
+    seconds (/proc/PID/task/PID/schedstat: the thread that runs the event loop)."""
+    fields = pathlib.Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+
+
+def main_thread_share(before: tuple[float, float], after: tuple[float, float], wall: float) -> tuple[float, float]:
+    """Of `wall` seconds, the fractions the main thread ran and was ready to run (ran or waited)."""
+    ran, waited = after[0] - before[0], after[1] - before[1]
+    return ran / wall, (ran + waited) / wall
 
 
 def testbed_settings() -> dict[str, str]:
@@ -555,6 +571,9 @@ class Run:
     wait_ms: float | None = None
     """Time the server (the client, for the ceilings run in this process) was ready to run but
     waited for a CPU, per request: on shared cores, what the login node's processes took from it."""
+    main_thread: tuple[float, float] | None = None
+    """Of the run's wall time, the fractions the server's main thread (the client's, for the
+    ceilings) ran and was ready to run: ready but not running is time its CPU went to others."""
 
 
 LUA = """\
@@ -672,14 +691,16 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     audit0 = size(server.audit_log) if server.audit_log else 0
     cpu0, wait0 = cpu_seconds(server.pid), runqueue_seconds(server.pid)
     login0 = tree_cpu(server.sshd_pid)
+    main0, wall0 = main_thread_seconds(server.pid), time.perf_counter()
     started = time.time()
     reqs, seconds, non2xx, sock, p50, p99 = wrk.run(url, clients, tokens, variants)
+    main = main_thread_share(main0, main_thread_seconds(server.pid), time.perf_counter() - wall0)
     cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(reqs, 1)
     wait_ms = (runqueue_seconds(server.pid) - wait0) * 1000 / max(reqs, 1)
     login_parts = tuple((b - a) * 1000 / max(reqs, 1) for a, b in zip(login0, tree_cpu(server.sshd_pid)))
     login_ms = sum(login_parts) if server.sshd_pid else None
     if server.access_log is None or server.audit_log is None:
-        return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None, wait_ms=wait_ms)
+        return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, None, wait_ms=wait_ms, main_thread=main)
     server.settle()
     time.sleep(LOG_DELAY)
     stopped = started + seconds
@@ -689,7 +710,7 @@ def measure_http(wrk: Wrk, url: str, clients: int, tokens: Sequence[str], server
     statuses = collections.Counter(s for s in answered.values() if not 200 <= s < 300)
     return Run(reqs / seconds, p50, p99, reqs, non2xx, sock, cpu_ms, commands / max(len(answered), 1),
                dict(sorted(statuses.items())), max(0, len(served) - reqs), login_ms,
-               login_parts if server.sshd_pid else None, wait_ms)  # fmt: skip
+               login_parts if server.sshd_pid else None, wait_ms, main)  # fmt: skip
 
 
 @attrs.frozen
@@ -823,11 +844,13 @@ class CeilingClock:
         self.r0 = resource.getrusage(resource.RUSAGE_SELF)
         self.wait0 = runqueue_seconds(os.getpid())
         self.login0 = tree_cpu(self.plain.sshd.pid)
+        self.main0 = main_thread_seconds(os.getpid())
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.elapsed = time.perf_counter() - self.t0
+        self.main = main_thread_share(self.main0, main_thread_seconds(os.getpid()), self.elapsed)
         self.r1 = resource.getrusage(resource.RUSAGE_SELF)
         self.wait1 = runqueue_seconds(os.getpid())
         self.login1 = tree_cpu(self.plain.sshd.pid)
@@ -846,7 +869,7 @@ class CeilingClock:
         known = self.plain.sshd.pid is not None
         return Run(n / self.elapsed, pct(0.50), pct(0.99), n, len(failures), 0, cpu * 1000 / max(n, 1), 1.0,
                    login_ms=sum(login_parts) if known else None, login_parts=login_parts if known else None,
-                   wait_ms=(self.wait1 - self.wait0) * 1000 / max(n, 1))  # fmt: skip
+                   wait_ms=(self.wait1 - self.wait0) * 1000 / max(n, 1), main_thread=self.main)  # fmt: skip
 
 
 def audited_argv(audit_log: pathlib.Path, action: str) -> list[str]:
@@ -925,6 +948,9 @@ def median(runs: Sequence[Run]) -> Run:
         login_parts=None if runs[0].login_parts is None else tuple(
             med(r.login_parts[i] if r.login_parts else 0.0 for r in runs) for i in range(len(LOGIN_PARTS))),
         wait_ms=None if runs[0].wait_ms is None else med(r.wait_ms or 0.0 for r in runs),
+        main_thread=None if runs[0].main_thread is None else (
+            med(r.main_thread[0] if r.main_thread else 0.0 for r in runs),
+            med(r.main_thread[1] if r.main_thread else 0.0 for r in runs)),
     )  # fmt: skip
 
 
@@ -942,16 +968,18 @@ def line(name: str, clients: int | str, r: Run, ceiling: Run | None = None) -> s
         cpu_ratio = f"{r.cpu_ms / ceiling.cpu_ms:.2f}"
     return (f"| {name} | {clients} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {non2xx_text(r)} | "
             f"{r.socket_errors} | {'' if r.cut_off is None else r.cut_off} | {r.cpu_ms:.2f} "
-            f"| {'' if r.wait_ms is None else f'{r.wait_ms:.2f}'} | {cmds} | {ratio} | {cpu_ratio} "
+            f"| {'' if r.wait_ms is None else f'{r.wait_ms:.2f}'} "
+            f"| {'' if r.main_thread is None else f'{r.main_thread[0]:.0%} / {r.main_thread[1]:.0%}'} "
+            f"| {cmds} | {ratio} | {cpu_ratio} "
             f"| {'' if r.login_ms is None else f'{r.login_ms:.2f}'} "
             f"| {'' if r.login_parts is None else ' / '.join(f'{x:.2f}' for x in r.login_parts)} |")  # fmt: skip
 
 
 HEADER = (
     "| scenario | clients | req/s | p50 ms | p99 ms | non-2xx | socket errors | cut off | CPU ms/req "
-    "| waited for a CPU ms/req | commands/req "
+    "| waited for a CPU ms/req | main thread ran / ready | commands/req "
     f"| × ceiling req/s | × ceiling CPU/req | login CPU ms/req | login split ({' / '.join(LOGIN_PARTS)}) |\n"
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 

@@ -14,12 +14,11 @@ import yaml
 from firecrest import ClientCredentialsAuth
 from firecrest.v2 import Firecrest
 
-from .conftest import Testbed, ssh_runner_setting
+from .conftest import TESTBED_USERS, Testbed, ssh_runner_setting
 from .contract.spec import HOOKS
 from .server_process import ServerProcess
 
 SYSTEM = "cluster-slurm"
-USERS = ("fireuser", "fireuser2", "firesrv")
 
 
 def gateway_config(testbed: Testbed, **cluster: Any) -> dict[str, Any]:
@@ -59,7 +58,7 @@ def gateway_config(testbed: Testbed, **cluster: Any) -> dict[str, Any]:
             "audiences": ["f7tproxy"],
             "demo_issuer": {
                 "enabled": True,
-                "clients": [{"client_id": f"{u}-client", "secret": f"{u}-secret", "username": u} for u in USERS],
+                "clients": [{"client_id": f"{u}-client", "secret": f"{u}-secret", "username": u} for u in TESTBED_USERS],
             },
         },
         "clusters": [base],

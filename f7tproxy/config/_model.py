@@ -411,8 +411,8 @@ class CacheConfig:
     userinfo: float = attrs.field(default=30.0, validator=_non_negative)
     """A user's uid, groups and scheduler accounts (always per user)."""
     names: float = attrs.field(default=60.0, validator=_non_negative)
-    """Owner and group names of listed files (uid and gid to name; one for all users). 0: every
-    listing has find ask the login node's name service for them."""
+    """Owner and group names of listed files (uid and gid to name; one for all users). 0: none
+    kept, every listing looks its owners' names up with getent."""
     max_entries: int = attrs.field(default=1000, validator=_positive)
     """Answers kept per kind (nodes, partitions, ...); the oldest go first."""
     shared: bool = False
